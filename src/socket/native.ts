@@ -1,0 +1,110 @@
+/**
+ * Lazy loader for the nlsock N-API addon (src/native/nlsock.c).
+ *
+ * The addon is loaded only when a live socket is opened, never at import time, so
+ * decoding, pcap replay and tests work where it was never built. It is looked up
+ * at <package root>/src/native/build/Release/nlsock.node, where the package root is
+ * the nearest ancestor of this file that holds package.json: that is the same
+ * directory whether this module runs as src/socket/native.ts (vitest) or as
+ * dist/socket/native.js (compiled).
+ */
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** meta[] flag: the kernel had more bytes than were taken (MSG_TRUNC). */
+export const RECV_FLAG_TRUNCATED = 1;
+/** meta[] flag: recvmsg failed with ENOBUFS here; messages were dropped. */
+export const RECV_FLAG_OVERRUN = 2;
+/** meta[] words per received item: length, nl_pid, nl_groups, flags. */
+export const META_STRIDE = 4;
+
+/** One raw netlink socket of the addon. Methods throw an Error with `errno` and `syscall`. */
+export interface NativeSocket {
+  /** File descriptor, or -1 after close. */
+  readonly fd: number;
+  /** bind() with a port id (0 = kernel assigns) and a legacy group bitmask; returns the bound port id. */
+  bind(portid: number, groups: number): number;
+  setsockopt(level: number, name: number, value: number): void;
+  getsockopt(level: number, name: number): number;
+  /** sendto() the kernel; returns the number of bytes sent. */
+  send(datagram: Uint8Array): number;
+  /**
+   * Starts (or re-targets) receiving. `onBatch` gets the datagrams of one drain
+   * back to back in `data`, and META_STRIDE words per item in `meta`.
+   * `onError` gets an Error with `errno` and `syscall` when receiving stops.
+   */
+  start(onBatch: (data: ArrayBuffer, meta: Uint32Array) => void, onError: (err: Error) => void): void;
+  pause(): void;
+  resume(): void;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+/** The addon's exports. */
+export interface NativeBinding {
+  /** `new NlSocket(protocol, netnsPath)`: socket(AF_NETLINK, SOCK_RAW, protocol), inside netnsPath if given. */
+  NlSocket: new (protocol: number, netnsPath: string | null) => NativeSocket;
+  RECV_FLAG_TRUNCATED: number;
+  RECV_FLAG_OVERRUN: number;
+  META_STRIDE: number;
+}
+
+/** Thrown when the addon file is missing or cannot be loaded. */
+export class NativeAddonError extends Error {
+  override name = 'NativeAddonError';
+  readonly code = 'ERR_CTEVENTS_NATIVE_NOT_BUILT';
+  constructor(
+    /** Where the addon was expected. */
+    readonly addonPath: string,
+    cause?: unknown,
+  ) {
+    const reason =
+      cause instanceof Error ? `it could not be loaded (${cause.message})` : `${addonPath} does not exist`;
+    super(
+      `The native netlink addon was not built: ${reason}. Live sockets need it; decoding and ` +
+        `\`ctevents read\` work without it. Build it with \`npm rebuild\` or \`node src/native/build.mjs\` ` +
+        `(needs a C compiler, make, python3 and the Node headers).`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+/** The package root: the nearest ancestor directory of this module with a package.json. */
+function packageRoot(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  let dir = start;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return join(start, '..', '..');
+}
+
+/** Absolute path where the addon is expected. */
+export function nativeAddonPath(): string {
+  return join(packageRoot(), 'src', 'native', 'build', 'Release', 'nlsock.node');
+}
+
+let binding: NativeBinding | undefined;
+
+/**
+ * Loads the addon once and returns it.
+ * Throws NativeAddonError if it was not built or does not load.
+ */
+export function loadNative(): NativeBinding {
+  if (binding) return binding;
+  const path = nativeAddonPath();
+  if (!existsSync(path)) throw new NativeAddonError(path);
+  try {
+    binding = createRequire(import.meta.url)(path) as NativeBinding;
+  } catch (err) {
+    throw new NativeAddonError(path, err);
+  }
+  return binding;
+}

@@ -1,0 +1,297 @@
+/**
+ * NetlinkSocket: a NETLINK_NETFILTER socket on the nlsock addon.
+ *
+ * Bytes in, bytes out: this layer sends whole datagrams and hands received
+ * datagrams to a callback in batches (one call per drain of the socket), as
+ * zero-copy views of one ArrayBuffer per batch. It knows socket options, groups
+ * and network namespaces, and nothing about message contents.
+ *
+ * Overrun: when the kernel could not queue multicast messages for us (receive
+ * buffer full), the next recvmsg fails with ENOBUFS. That is not fatal: it
+ * appears as an `{ overrun: true }` item, in order between the datagrams
+ * received before and after it, and reading continues. The kernel reports it
+ * as soon as it happened, so the datagrams still queued at that time (older
+ * than the lost ones) come right after the marker. After an overrun, state
+ * must be resynchronised (e.g. by a dump). NETLINK_NO_ENOBUFS hides it.
+ */
+
+import {
+  NETLINK_ADD_MEMBERSHIP,
+  NETLINK_BROADCAST_ERROR,
+  NETLINK_CAP_ACK,
+  NETLINK_DROP_MEMBERSHIP,
+  NETLINK_EXT_ACK,
+  NETLINK_GET_STRICT_CHK,
+  NETLINK_LISTEN_ALL_NSID,
+  NETLINK_NETFILTER,
+  NETLINK_NO_ENOBUFS,
+  SOL_NETLINK,
+  SOL_SOCKET,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+} from '../netlink/constants.js';
+import { ErrnoError, fromNativeError, type ErrnoContext } from './errno.js';
+import { loadNative, META_STRIDE, RECV_FLAG_OVERRUN, RECV_FLAG_TRUNCATED, type NativeSocket } from './native.js';
+
+const EPERM = 1;
+const EBADF = 9;
+
+export interface NetlinkSocketOptions {
+  /** Network namespace: a name under /var/run/netns, an absolute path, or a decimal pid. */
+  netns?: string;
+  /** Receive buffer in bytes: SO_RCVBUFFORCE, or SO_RCVBUF if that is not permitted. */
+  receiveBufferSize?: number;
+  /** nfnetlink group numbers (NFNLGRP_*, 1..9) to join with NETLINK_ADD_MEMBERSHIP. */
+  groups?: number[];
+  /** Set NETLINK_NO_ENOBUFS: drop silently on overrun instead of reporting it. */
+  noEnobufs?: boolean;
+}
+
+/** One received datagram. `data` is a view into the batch's buffer (borrowed, not copied). */
+export interface ReceivedDatagram {
+  data: Uint8Array;
+  /** Sender port id; 0 for the kernel. */
+  pid: number;
+  /** Multicast group mask the datagram was sent to (bit g-1 for group g); 0 for unicast. */
+  groups: number;
+  /** The datagram was longer than `data` (MSG_TRUNC); the rest is lost. */
+  truncated: boolean;
+}
+
+/** A received datagram, or the point where the kernel dropped messages (ENOBUFS). */
+export type ReceiveItem = ReceivedDatagram | { overrun: true };
+
+/** Option names for error messages, and the capability each needs. */
+const OPTIONS: Record<string, { name: string; capability?: ErrnoContext['capability'] }> = {
+  [`${SOL_SOCKET}:${SO_SNDBUF}`]: { name: 'SO_SNDBUF' },
+  [`${SOL_SOCKET}:${SO_RCVBUF}`]: { name: 'SO_RCVBUF' },
+  [`${SOL_SOCKET}:${SO_SNDBUFFORCE}`]: { name: 'SO_SNDBUFFORCE', capability: 'CAP_NET_ADMIN' },
+  [`${SOL_SOCKET}:${SO_RCVBUFFORCE}`]: { name: 'SO_RCVBUFFORCE', capability: 'CAP_NET_ADMIN' },
+  [`${SOL_NETLINK}:${NETLINK_ADD_MEMBERSHIP}`]: { name: 'NETLINK_ADD_MEMBERSHIP', capability: 'CAP_NET_ADMIN' },
+  [`${SOL_NETLINK}:${NETLINK_DROP_MEMBERSHIP}`]: { name: 'NETLINK_DROP_MEMBERSHIP' },
+  [`${SOL_NETLINK}:${NETLINK_BROADCAST_ERROR}`]: { name: 'NETLINK_BROADCAST_ERROR' },
+  [`${SOL_NETLINK}:${NETLINK_NO_ENOBUFS}`]: { name: 'NETLINK_NO_ENOBUFS' },
+  [`${SOL_NETLINK}:${NETLINK_LISTEN_ALL_NSID}`]: { name: 'NETLINK_LISTEN_ALL_NSID', capability: 'CAP_NET_BROADCAST' },
+  [`${SOL_NETLINK}:${NETLINK_CAP_ACK}`]: { name: 'NETLINK_CAP_ACK' },
+  [`${SOL_NETLINK}:${NETLINK_EXT_ACK}`]: { name: 'NETLINK_EXT_ACK' },
+  [`${SOL_NETLINK}:${NETLINK_GET_STRICT_CHK}`]: { name: 'NETLINK_GET_STRICT_CHK' },
+};
+
+function optionContext(level: number, name: number, extra = ''): ErrnoContext {
+  const known = OPTIONS[`${level}:${name}`];
+  const detail = (known ? known.name : `${level}, ${name}`) + extra;
+  return known?.capability ? { detail, capability: known.capability } : { detail };
+}
+
+/** Resolves the `netns` option to a file path; null for the current namespace. */
+export function resolveNetnsPath(netns: string | undefined): string | null {
+  if (netns === undefined || netns === '') return null;
+  if (/^[0-9]+$/.test(netns)) return `/proc/${netns}/ns/net`;
+  if (netns.startsWith('/')) return netns;
+  if (netns.includes('/') || netns === '.' || netns === '..' || netns.includes('\0')) {
+    throw new TypeError(`invalid netns name ${JSON.stringify(netns)}: use a name, an absolute path or a pid`);
+  }
+  return `/var/run/netns/${netns}`;
+}
+
+function checkGroup(group: number): void {
+  if (!Number.isInteger(group) || group < 1 || group > 0xffffffff) {
+    throw new RangeError(`netlink group must be a positive integer, got ${group}`);
+  }
+}
+
+/** A raw NETLINK_NETFILTER socket; all system-call failures throw ErrnoError. */
+export class NetlinkSocket {
+  /** Port id the kernel assigned at bind(). */
+  readonly portid: number;
+  #h: NativeSocket;
+  #closed = false;
+  #lastRcvbuf = 0;
+  #onItems: ((items: ReceiveItem[]) => void) | undefined;
+  #onError: ((err: ErrnoError) => void) | undefined;
+
+  private constructor(h: NativeSocket, portid: number) {
+    this.#h = h;
+    this.portid = portid;
+  }
+
+  /** Opens, configures and binds a socket. Throws ErrnoError (or NativeAddonError if the addon is missing). */
+  static open(opts: NetlinkSocketOptions = {}): NetlinkSocket {
+    const path = resolveNetnsPath(opts.netns);
+    for (const g of opts.groups ?? []) checkGroup(g);
+    if (opts.receiveBufferSize !== undefined) {
+      const n = opts.receiveBufferSize;
+      if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`invalid receiveBufferSize ${n}`);
+    }
+    const native = loadNative();
+    let h: NativeSocket;
+    try {
+      h = new native.NlSocket(NETLINK_NETFILTER, path);
+    } catch (err) {
+      const syscall = (err as { syscall?: unknown }).syscall;
+      const ctx: ErrnoContext = {};
+      if (syscall === 'open' && path !== null) ctx.path = path;
+      if (syscall === 'setns') ctx.capability = 'CAP_SYS_ADMIN';
+      throw fromNativeError(err, ctx);
+    }
+    try {
+      // Extended ACKs make kernel errors carry text; not fatal where unsupported.
+      try {
+        h.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1);
+      } catch {
+        // kernels before 4.12
+      }
+      if (opts.receiveBufferSize !== undefined) setReceiveBuffer(h, opts.receiveBufferSize);
+      if (opts.noEnobufs) call(() => h.setsockopt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1), optionContext(SOL_NETLINK, NETLINK_NO_ENOBUFS));
+      const portid = call(() => h.bind(0, 0), {});
+      const sock = new NetlinkSocket(h, portid);
+      for (const g of opts.groups ?? []) sock.addMembership(g);
+      return sock;
+    } catch (err) {
+      h.close();
+      throw err;
+    }
+  }
+
+  /** Effective receive buffer in bytes (getsockopt SO_RCVBUF: the kernel doubles what was asked). */
+  get receiveBufferSize(): number {
+    if (this.#closed) return this.#lastRcvbuf;
+    return this.getOption(SOL_SOCKET, SO_RCVBUF);
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends one datagram (one or more netlink messages) to the kernel. */
+  send(datagram: Uint8Array): void {
+    this.#ensureOpen('sendto');
+    call(() => this.#h.send(datagram), { capability: 'CAP_NET_ADMIN' });
+  }
+
+  /** Joins multicast group `group` (NFNLGRP_*). Needs CAP_NET_ADMIN. */
+  addMembership(group: number): void {
+    checkGroup(group);
+    this.setOption(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group);
+  }
+
+  /** Leaves multicast group `group`. */
+  dropMembership(group: number): void {
+    checkGroup(group);
+    this.setOption(SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, group);
+  }
+
+  /** setsockopt() with an int value. */
+  setOption(level: number, name: number, value: number): void {
+    this.#ensureOpen('setsockopt');
+    call(() => this.#h.setsockopt(level, name, value), optionContext(level, name, ` = ${value}`));
+  }
+
+  /** getsockopt() of an int value. */
+  getOption(level: number, name: number): number {
+    this.#ensureOpen('getsockopt');
+    return call(() => this.#h.getsockopt(level, name), optionContext(level, name));
+  }
+
+  /**
+   * Starts receiving: `cb` gets the items of each drain of the socket, in order;
+   * `onError` gets a fatal receive error, after which receiving stops. Calling it
+   * again replaces the callbacks. Datagram views stay valid as long as they are held.
+   */
+  onReceive(cb: (items: ReceiveItem[]) => void, onError: (err: ErrnoError) => void): void {
+    this.#ensureOpen('recvmsg');
+    const first = this.#onItems === undefined;
+    this.#onItems = cb;
+    this.#onError = onError;
+    if (first) {
+      call(
+        () => this.#h.start(this.#dispatch, (err) => this.#onError?.(fromNativeError(err) as ErrnoError)),
+        {},
+      );
+    }
+  }
+
+  /** Stops reading; the kernel queue (then overrun) absorbs what arrives meanwhile. */
+  pause(): void {
+    if (!this.#closed) call(() => this.#h.pause(), {});
+  }
+
+  /** Resumes reading after pause(). */
+  resume(): void {
+    if (!this.#closed) call(() => this.#h.resume(), {});
+  }
+
+  /** Lets an active socket keep the process alive (default). */
+  ref(): void {
+    if (!this.#closed) this.#h.ref();
+  }
+
+  /** Lets the process exit even while this socket is receiving. */
+  unref(): void {
+    if (!this.#closed) this.#h.unref();
+  }
+
+  /** Closes the socket; no callback fires afterwards. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      this.#lastRcvbuf = this.#h.getsockopt(SOL_SOCKET, SO_RCVBUF);
+    } catch {
+      // keep 0
+    }
+    this.#closed = true;
+    this.#onItems = undefined;
+    this.#onError = undefined;
+    this.#h.close();
+  }
+
+  #ensureOpen(syscall: string): void {
+    if (this.#closed) throw new ErrnoError(EBADF, syscall, { detail: 'socket is closed' });
+  }
+
+  #dispatch = (data: ArrayBuffer, meta: Uint32Array): void => {
+    const cb = this.#onItems;
+    if (!cb) return;
+    const count = meta.length / META_STRIDE;
+    const items: ReceiveItem[] = new Array(count);
+    let offset = 0;
+    for (let i = 0, m = 0; i < count; i++, m += META_STRIDE) {
+      const len = meta[m];
+      const flags = meta[m + 3];
+      if (flags & RECV_FLAG_OVERRUN) {
+        items[i] = { overrun: true };
+        continue;
+      }
+      items[i] = {
+        data: new Uint8Array(data, offset, len),
+        pid: meta[m + 1],
+        groups: meta[m + 2],
+        truncated: (flags & RECV_FLAG_TRUNCATED) !== 0,
+      };
+      offset += len;
+    }
+    cb(items);
+  };
+}
+
+/** Runs a native call, converting its errors to ErrnoError with `ctx`. */
+function call<T>(fn: () => T, ctx: ErrnoContext): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNativeError(err, ctx);
+  }
+}
+
+/** SO_RCVBUFFORCE (ignores net.core.rmem_max, needs CAP_NET_ADMIN), else SO_RCVBUF. */
+function setReceiveBuffer(h: NativeSocket, size: number): void {
+  try {
+    h.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, size);
+  } catch (err) {
+    if ((err as { errno?: unknown }).errno !== EPERM) throw fromNativeError(err, optionContext(SOL_SOCKET, SO_RCVBUFFORCE));
+    call(() => h.setsockopt(SOL_SOCKET, SO_RCVBUF, size), optionContext(SOL_SOCKET, SO_RCVBUF));
+  }
+}
