@@ -308,6 +308,27 @@ static napi_value js_getsockopt(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* getsockopt returning raw bytes (e.g. SO_MEMINFO's u32 array): (level, name, size) -> ArrayBuffer. */
+static napi_value js_getsockopt_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  nlsock *s = unwrap_open(env, info, &argc, argv, "getsockopt");
+  if (s == NULL) return NULL;
+  int32_t level = 0, name = 0, size = 0;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &level) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &name) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &size) != napi_ok || size <= 0 || size > 4096) {
+    napi_throw_type_error(env, NULL, "getsockoptBytes(level, name, size) takes three numbers, size 1..4096");
+    return NULL;
+  }
+  void *data = NULL;
+  CHECK_NAPI(env, napi_create_arraybuffer(env, (size_t)size, &data, &out));
+  memset(data, 0, (size_t)size);
+  socklen_t len = (socklen_t)size;
+  if (getsockopt(s->fd, level, name, data, &len) < 0) return throw_errno(env, errno, "getsockopt");
+  return out;
+}
+
 static napi_value js_send(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
@@ -563,6 +584,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "bind", NULL, js_bind, NULL, NULL, NULL, napi_default, NULL },
     { "setsockopt", NULL, js_setsockopt, NULL, NULL, NULL, napi_default, NULL },
     { "getsockopt", NULL, js_getsockopt, NULL, NULL, NULL, napi_default, NULL },
+    { "getsockoptBytes", NULL, js_getsockopt_bytes, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL },
     { "start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL },
     { "pause", NULL, js_pause, NULL, NULL, NULL, napi_default, NULL },

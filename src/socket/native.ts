@@ -29,6 +29,7 @@ export interface NativeSocket {
   bind(portid: number, groups: number): number;
   setsockopt(level: number, name: number, value: number): void;
   getsockopt(level: number, name: number): number;
+  getsockoptBytes(level: number, name: number, size: number): ArrayBuffer;
   /** sendto() the kernel; returns the number of bytes sent. */
   send(datagram: Uint8Array): number;
   /**

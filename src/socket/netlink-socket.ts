@@ -16,6 +16,7 @@
  */
 
 import {
+  HOST_LITTLE_ENDIAN,
   NETLINK_ADD_MEMBERSHIP,
   NETLINK_BROADCAST_ERROR,
   NETLINK_CAP_ACK,
@@ -36,6 +37,9 @@ import { ErrnoError, fromNativeError, type ErrnoContext } from './errno.js';
 import { loadNative, META_STRIDE, RECV_FLAG_OVERRUN, RECV_FLAG_TRUNCATED, type NativeSocket } from './native.js';
 
 const EPERM = 1;
+const SO_MEMINFO = 55;
+const SK_MEMINFO_DROPS = 8;
+const SK_MEMINFO_VARS = 9;
 const EBADF = 9;
 
 export interface NetlinkSocketOptions {
@@ -194,6 +198,21 @@ export class NetlinkSocket {
   getOption(level: number, name: number): number {
     this.#ensureOpen('getsockopt');
     return call(() => this.#h.getsockopt(level, name), optionContext(level, name));
+  }
+
+  /** getsockopt() of a byte array of at most `size` bytes. */
+  getOptionBytes(level: number, name: number, size: number): Uint8Array {
+    this.#ensureOpen('getsockopt');
+    return new Uint8Array(call(() => this.#h.getsockoptBytes(level, name, size), optionContext(level, name)));
+  }
+
+  /**
+   * Messages the kernel dropped for this socket so far (SO_MEMINFO's SK_MEMINFO_DROPS,
+   * counted by netlink_overrun for every multicast copy that did not fit).
+   */
+  drops(): number {
+    const b = this.getOptionBytes(SOL_SOCKET, SO_MEMINFO, SK_MEMINFO_VARS * 4);
+    return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(SK_MEMINFO_DROPS * 4, HOST_LITTLE_ENDIAN);
   }
 
   /**
