@@ -24,3 +24,7 @@ export {
 export * from './ctnetlink/requests.js';
 export * from './ctnetlink/status.js';
 export { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ctnetlink/address.js';
+export * from './client/index.js';
+export { ErrnoError } from './socket/errno.js';
+export { NativeAddonError } from './socket/native.js';
+export * from './pcap/index.js';

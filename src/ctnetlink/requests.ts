@@ -127,12 +127,21 @@ export function getRequest(key: EntryKey, opts: { zero?: boolean } = {}): Messag
  * (no NLM_F_EXCL) instead of failing with EEXIST.
  */
 export function createRequest(entry: Conntrack, opts: { orUpdate?: boolean } = {}): Message {
-  return ct(C.IPCTNL_MSG_CT_NEW, NLM_F_CREATE | (opts.orUpdate ? 0 : NLM_F_EXCL), entry);
+  return ct(C.IPCTNL_MSG_CT_NEW, NLM_F_CREATE | (opts.orUpdate ? 0 : NLM_F_EXCL), confirmed(entry));
+}
+
+/**
+ * Entries made or changed through ctnetlink are confirmed, and a CTA_STATUS that clears
+ * IPS_CONFIRMED is refused with EBUSY; like conntrack-tools, always send the bit.
+ */
+function confirmed(entry: Conntrack): Conntrack {
+  if (entry.status === undefined || entry.status & C.IPS_CONFIRMED) return entry;
+  return { ...entry, status: (entry.status | C.IPS_CONFIRMED) >>> 0 };
 }
 
 /** Update an existing entry (found by orig or reply tuple): timeout, mark(+mask), status, labels... */
 export function updateRequest(entry: Conntrack): Message {
-  return ct(C.IPCTNL_MSG_CT_NEW, 0, entry);
+  return ct(C.IPCTNL_MSG_CT_NEW, 0, confirmed(entry));
 }
 
 /** Delete one entry by tuple (and id, which must then match). */

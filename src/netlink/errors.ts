@@ -97,7 +97,7 @@ const DESCRIPTIONS: Record<string, string> = {
   ENOENT: 'no such conntrack entry',
   EEXIST: 'the entry already exists',
   EINVAL: 'invalid argument',
-  EBUSY: 'busy: a dump is already running on this socket',
+  EBUSY: 'device or resource busy',
   EOPNOTSUPP: 'operation not supported',
   ENOMEM: 'out of memory',
   ENOSPC: 'table full',

@@ -1,0 +1,229 @@
+/**
+ * The conntrack client: requests and event subscriptions over netlink sockets.
+ *
+ *   const ct = await ConntrackClient.open({ netns: 'blue' });
+ *   for await (const e of ct.events({ types: ['new', 'destroy'] })) ...
+ *   for await (const entry of ct.dump({ family: AF_INET })) ...
+ *   await ct.create({...}); await ct.update({...}); await ct.delete({...}); await ct.flush();
+ *   await ct.close();
+ *
+ * Sockets: one request socket, opened on first use and shared by concurrent non-dump
+ * requests; one socket per dump (the kernel allows one dump at a time per socket, and a
+ * dump paused by a slow consumer must not hold up other requests); one socket per
+ * subscription, with a large receive buffer. Everything is closed by close().
+ */
+import { AF_UNSPEC } from '../nfnetlink/constants.js';
+import { NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_EXP_DESTROY, NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE } from '../nfnetlink/constants.js';
+import type { Conntrack as Entry, CpuStats, EventType, Expectation, GlobalStats, Message } from '../ctnetlink/model.js';
+import {
+  type EntryKey,
+  type KernelFilter,
+  createRequest,
+  deleteRequest,
+  dumpRequest,
+  dyingRequest,
+  expectDumpRequest,
+  flushRequest,
+  getRequest,
+  statsCpuRequest,
+  statsRequest,
+  unconfirmedRequest,
+  updateRequest,
+} from '../ctnetlink/requests.js';
+import { NetlinkSocket } from '../socket/netlink-socket.js';
+import { ClosedError, RequestChannel } from './requests.js';
+import { Subscription, type SubscriptionOptions } from './events.js';
+import type { Transport, TransportFactory, TransportOptions } from './transport.js';
+
+export interface ConntrackOptions {
+  /** Network namespace: a name under /var/run/netns, an absolute path, or a pid. */
+  netns?: string;
+  /** Receive buffer for event subscriptions, bytes (default 64 MiB; needs CAP_NET_ADMIN for more than rmem_max). */
+  receiveBufferSize?: number;
+  /** Open transports some other way (tests, replays). Default: NetlinkSocket. */
+  transport?: TransportFactory;
+}
+
+export interface EventsOptions extends SubscriptionOptions {
+  /** Default: all three. */
+  types?: readonly EventType[];
+  /** Also subscribe to expectation NEW / DESTROY events. */
+  expectations?: boolean;
+  receiveBufferSize?: number;
+}
+
+export interface DumpOptions {
+  signal?: AbortSignal;
+  /** Read and zero the counters of every dumped entry (IPCTNL_MSG_CT_GET_CTRZERO). */
+  zero?: boolean;
+  /** Raw datagram observer (recording), requests included. */
+  onDatagram?: (data: Uint8Array, timestampNs: bigint) => void;
+}
+
+export const DEFAULT_EVENT_BUFFER = 64 * 1024 * 1024;
+
+const GROUP_OF: Record<EventType, number> = {
+  new: NFNLGRP_CONNTRACK_NEW,
+  update: NFNLGRP_CONNTRACK_UPDATE,
+  destroy: NFNLGRP_CONNTRACK_DESTROY,
+};
+
+export class ConntrackClient {
+  private readonly factory: TransportFactory;
+  private readonly eventBuffer: number;
+  private channel: RequestChannel | undefined;
+  private readonly open = new Set<{ close(): void }>();
+  private closed = false;
+
+  private constructor(opts: ConntrackOptions) {
+    this.eventBuffer = opts.receiveBufferSize ?? DEFAULT_EVENT_BUFFER;
+    const netns = opts.netns;
+    this.factory =
+      opts.transport ??
+      ((t: TransportOptions) =>
+        NetlinkSocket.open({
+          ...(netns !== undefined ? { netns } : {}),
+          ...(t.groups ? { groups: t.groups } : {}),
+          ...(t.receiveBufferSize !== undefined ? { receiveBufferSize: t.receiveBufferSize } : {}),
+        }));
+  }
+
+  /**
+   * Open a client. The request socket is opened right away, so a missing privilege,
+   * namespace or addon is reported here (ErrnoError / NativeAddonError).
+   */
+  static async open(opts: ConntrackOptions = {}): Promise<ConntrackClient> {
+    const c = new ConntrackClient(opts);
+    c.requests();
+    return c;
+  }
+
+  private transport(opts: TransportOptions): Transport {
+    if (this.closed) throw new ClosedError('client');
+    return this.factory(opts);
+  }
+
+  private requests(): RequestChannel {
+    if (this.channel === undefined) {
+      this.channel = new RequestChannel(this.transport({ receiveBufferSize: 4 * 1024 * 1024 }));
+      this.channel.transport.unref?.();
+    }
+    return this.channel;
+  }
+
+  private track<T extends { close(): void }>(x: T): T {
+    this.open.add(x);
+    return x;
+  }
+
+  /** Subscribe to conntrack events. Iterate the result; close() it (or break) to stop. */
+  events(opts: EventsOptions = {}): Subscription {
+    const types = opts.types ?? ['new', 'update', 'destroy'];
+    const groups = types.map((t) => GROUP_OF[t]);
+    if (opts.expectations) groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY);
+    const t = this.transport({ groups, receiveBufferSize: opts.receiveBufferSize ?? this.eventBuffer });
+    let sub: Subscription | undefined;
+    sub = this.track(new Subscription(t, opts, () => sub && this.open.delete(sub)));
+    return sub;
+  }
+
+  /** Stream replies of a dump request on its own socket, in batches. */
+  async *dumpMessages(req: Message, op: string, opts: DumpOptions = {}): AsyncGenerator<Message[]> {
+    const ch = this.track(new RequestChannel(this.transport({ receiveBufferSize: 4 * 1024 * 1024 })));
+    if (opts.onDatagram) ch.onDatagram = opts.onDatagram;
+    try {
+      yield* ch.dump(req, op, opts.signal);
+    } finally {
+      this.open.delete(ch);
+      ch.close();
+    }
+  }
+
+  /** The table (or what the kernel-side filter matches), entry by entry, in constant memory. */
+  async *dump(filter?: KernelFilter, opts: DumpOptions = {}): AsyncGenerator<Entry> {
+    for await (const batch of this.dumpBatches(filter, opts)) yield* batch;
+  }
+
+  /** The table in batches as they arrive (one batch per received chunk): the fast path. */
+  async *dumpBatches(filter?: KernelFilter, opts: DumpOptions = {}): AsyncGenerator<Entry[]> {
+    const req = dumpRequest(filter, opts.zero ? { zero: true } : {});
+    for await (const ms of this.dumpMessages(req, 'dump', opts)) {
+      const out: Entry[] = [];
+      for (const m of ms) if (m.kind === 'conntrack') out.push(m.conntrack);
+      yield out;
+    }
+  }
+
+  /** Entries on the dying list (awaiting DESTROY delivery). */
+  async *dying(family = AF_UNSPEC, opts: DumpOptions = {}): AsyncGenerator<Entry> {
+    for await (const ms of this.dumpMessages(dyingRequest(family), 'dump dying list', opts)) {
+      for (const m of ms) if (m.kind === 'conntrack') yield m.conntrack;
+    }
+  }
+
+  /** The unconfirmed list (always empty on current kernels). */
+  async *unconfirmed(family = AF_UNSPEC, opts: DumpOptions = {}): AsyncGenerator<Entry> {
+    for await (const ms of this.dumpMessages(unconfirmedRequest(family), 'dump unconfirmed list', opts)) {
+      for (const m of ms) if (m.kind === 'conntrack') yield m.conntrack;
+    }
+  }
+
+  /** Expectations, optionally of one master connection. */
+  async *expectations(family = AF_UNSPEC, master?: Entry['orig'], opts: DumpOptions = {}): AsyncGenerator<Expectation> {
+    for await (const ms of this.dumpMessages(expectDumpRequest(family, master), 'dump expectations', opts)) {
+      for (const m of ms) if (m.kind === 'expect') yield m.expect;
+    }
+  }
+
+  /** One entry by tuple; rejects with NetlinkError ENOENT if there is none. */
+  async get(key: EntryKey, opts: { zero?: boolean } = {}): Promise<Entry> {
+    const replies = await this.requests().request(getRequest(key, opts), opts.zero ? 'get-and-zero' : 'get');
+    for (const m of replies) if (m.kind === 'conntrack') return m.conntrack;
+    throw new Error('get: the kernel acknowledged without sending the entry');
+  }
+
+  /** Create an entry (orig, reply and timeout are required). EEXIST unless `orUpdate`. */
+  async create(entry: Entry, opts: { orUpdate?: boolean } = {}): Promise<void> {
+    await this.requests().request(createRequest(entry, opts), 'create');
+  }
+
+  /** Update an existing entry (found by orig or reply tuple). */
+  async update(entry: Entry): Promise<void> {
+    await this.requests().request(updateRequest(entry), 'update');
+  }
+
+  /** Delete one entry by tuple (and id, if given). */
+  async delete(key: EntryKey): Promise<void> {
+    await this.requests().request(deleteRequest(key), 'delete');
+  }
+
+  /** Flush the whole table, or what the filter matches. */
+  async flush(filter?: KernelFilter): Promise<void> {
+    await this.requests().request(flushRequest(filter), 'flush');
+  }
+
+  /** Per-CPU counters (insert_failed, drop, early_drop, chaintoolong, ...). */
+  async statsPerCpu(opts: DumpOptions = {}): Promise<CpuStats[]> {
+    const out: CpuStats[] = [];
+    for await (const ms of this.dumpMessages(statsCpuRequest(), 'per-CPU stats', opts)) {
+      for (const m of ms) if (m.kind === 'stats-cpu') out.push(m.stats);
+    }
+    return out;
+  }
+
+  /** Entries in use and nf_conntrack_max. */
+  async stats(): Promise<GlobalStats> {
+    const replies = await this.requests().request(statsRequest(), 'stats');
+    for (const m of replies) if (m.kind === 'stats') return m.stats;
+    throw new Error('stats: the kernel acknowledged without sending the counters');
+  }
+
+  /** Close every socket; pending requests reject with ClosedError, iterations end. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const x of [...this.open]) x.close();
+    this.open.clear();
+    this.channel?.close();
+  }
+}

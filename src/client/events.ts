@@ -1,0 +1,182 @@
+/**
+ * Event subscriptions: NEW / UPDATE / DESTROY (and expectation) events as an async
+ * iterable, interleaved with overrun markers.
+ *
+ * Flow control: received events wait in a bounded queue for the consumer. When it is
+ * full, reading stops and the kernel's socket buffer (large by default) absorbs the
+ * burst. If that overflows too, the kernel drops messages and reports ENOBUFS: it shows
+ * up here, in order, as { kind: 'overrun', lost } where `lost` is the kernel's own drop
+ * count for the socket (SO_MEMINFO) since the previous marker. Loss is never silent and
+ * never ends the stream; after an overrun, resynchronise with a dump.
+ */
+import { decodeDatagram } from '../ctnetlink/message.js';
+import type { Conntrack, EventType, Expectation } from '../ctnetlink/model.js';
+import type { NlMsgHeader } from '../netlink/message.js';
+import { NetlinkDecodeError } from '../netlink/errors.js';
+import type { ReceiveItem, Transport } from './transport.js';
+
+export interface ConntrackEvent {
+  kind: 'event';
+  type: EventType;
+  conntrack: Conntrack;
+  header: NlMsgHeader;
+  /** When the datagram was received (ns since the epoch). */
+  receivedNs: bigint;
+}
+
+export interface ExpectEvent {
+  kind: 'expect';
+  type: 'new' | 'destroy';
+  expect: Expectation;
+  header: NlMsgHeader;
+  receivedNs: bigint;
+}
+
+export interface OverrunMarker {
+  kind: 'overrun';
+  /** Messages the kernel dropped for this subscription since the previous marker, if known. */
+  lost?: number;
+  receivedNs: bigint;
+}
+
+/** A datagram that did not decode: reported in-band, the stream goes on. */
+export interface DecodeFailure {
+  kind: 'decode-error';
+  error: NetlinkDecodeError;
+  data: Uint8Array;
+  receivedNs: bigint;
+}
+
+export type EventItem = ConntrackEvent | ExpectEvent | OverrunMarker | DecodeFailure;
+
+export interface SubscriptionOptions {
+  signal?: AbortSignal;
+  /** Items waiting for the consumer before reading pauses (default 65536). */
+  highWater?: number;
+  /** Raw datagram observer (recording), called in receive order. */
+  onDatagram?: (data: Uint8Array, timestampNs: bigint) => void;
+}
+
+export class Subscription implements AsyncIterable<EventItem> {
+  private readonly transport: Transport;
+  private queue: EventItem[] = [];
+  private head = 0;
+  private paused = false;
+  private ended = false;
+  private error: Error | undefined;
+  private wake: (() => void) | undefined;
+  private lastDrops = 0;
+  private readonly highWater: number;
+  private readonly onDatagram: SubscriptionOptions['onDatagram'];
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = () => this.close();
+  private onClose: (() => void) | undefined;
+
+  constructor(transport: Transport, opts: SubscriptionOptions = {}, onClose?: () => void) {
+    this.transport = transport;
+    this.highWater = opts.highWater ?? 65536;
+    this.onDatagram = opts.onDatagram;
+    this.signal = opts.signal;
+    this.onClose = onClose;
+    this.lastDrops = transport.drops?.() ?? 0;
+    transport.onReceive(
+      (items) => this.receive(items),
+      (err) => {
+        this.error = err;
+        this.close();
+      },
+    );
+    if (this.signal?.aborted) this.close();
+    else this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private receive(items: ReceiveItem[]): void {
+    if (this.ended) return;
+    const receivedNs = BigInt(Date.now()) * 1_000_000n;
+    for (const item of items) {
+      if ('overrun' in item) {
+        let lost: number | undefined;
+        const drops = this.transport.drops?.();
+        if (drops !== undefined) {
+          lost = (drops - this.lastDrops) >>> 0;
+          this.lastDrops = drops;
+        }
+        this.queue.push(lost === undefined ? { kind: 'overrun', receivedNs } : { kind: 'overrun', lost, receivedNs });
+        continue;
+      }
+      this.onDatagram?.(item.data, receivedNs);
+      let ms;
+      try {
+        ms = decodeDatagram(item.data);
+      } catch (e) {
+        if (!(e instanceof NetlinkDecodeError)) throw e;
+        this.queue.push({ kind: 'decode-error', error: e, data: item.data.slice(), receivedNs });
+        continue;
+      }
+      for (const m of ms) {
+        if (m.kind === 'conntrack' && m.event) {
+          this.queue.push({ kind: 'event', type: m.event, conntrack: m.conntrack, header: m.header, receivedNs });
+        } else if (m.kind === 'expect' && m.event) {
+          this.queue.push({ kind: 'expect', type: m.event, expect: m.expect, header: m.header, receivedNs });
+        }
+      }
+    }
+    if (!this.paused && this.queue.length - this.head >= this.highWater) {
+      this.paused = true;
+      this.transport.pause();
+    }
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** Take everything queued now (may be empty). For consumers that batch. */
+  drain(): EventItem[] {
+    const out = this.head === 0 ? this.queue : this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    if (this.paused && !this.ended) {
+      this.paused = false;
+      this.transport.resume();
+    }
+    return out;
+  }
+
+  /** Resolves when items are queued or the subscription ended. */
+  wait(): Promise<void> {
+    if (this.queue.length > this.head || this.ended) return Promise.resolve();
+    return new Promise((res) => (this.wake = res));
+  }
+
+  get isEnded(): boolean {
+    return this.ended && this.queue.length === this.head;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<EventItem> {
+    try {
+      for (;;) {
+        const items = this.drain();
+        for (const it of items) yield it;
+        if (items.length > 0) continue;
+        if (this.ended) break;
+        await this.wait();
+      }
+      if (this.error) throw this.error;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Stop the subscription; a pending iteration ends. Idempotent. */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.transport.close();
+    this.onClose?.();
+    this.onClose = undefined;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The transport seam: whole datagrams in and out. The live NetlinkSocket implements it;
+ * tests and offline tools can implement it over recorded captures, so the client's
+ * framing and matching code runs unchanged on real kernel bytes.
+ */
+import type { ReceiveItem } from '../socket/netlink-socket.js';
+
+export type { ReceiveItem, ReceivedDatagram } from '../socket/netlink-socket.js';
+
+export interface Transport {
+  /** Our port id (nlmsg_pid of replies addressed to us). */
+  readonly portid: number;
+  /** Send one datagram to the kernel. */
+  send(datagram: Uint8Array): void;
+  /** Start delivering received items, in order, in batches. */
+  onReceive(cb: (items: ReceiveItem[]) => void, onError: (err: Error) => void): void;
+  /** Stop reading (the kernel's queue holds what arrives meanwhile). */
+  pause(): void;
+  resume(): void;
+  close(): void;
+  /** Messages the kernel dropped for this transport so far, when it can tell. */
+  drops?(): number;
+  /** Let the process exit while this transport is open. */
+  unref?(): void;
+}
+
+export interface TransportOptions {
+  /** nfnetlink multicast groups to join. */
+  groups?: number[];
+  receiveBufferSize?: number;
+}
+
+/** Opens a transport; the client calls it for its request socket, each dump and each subscription. */
+export type TransportFactory = (opts: TransportOptions) => Transport;
