@@ -42,6 +42,8 @@ export interface ConntrackOptions {
   receiveBufferSize?: number;
   /** Open transports some other way (tests, replays). Default: NetlinkSocket. */
   transport?: TransportFactory;
+  /** Observer of every raw datagram sent or received by this client (recording to pcap). */
+  onDatagram?: (data: Uint8Array, timestampNs: bigint) => void;
 }
 
 export interface EventsOptions extends SubscriptionOptions {
@@ -74,8 +76,10 @@ export class ConntrackClient {
   private channel: RequestChannel | undefined;
   private readonly open = new Set<{ close(): void }>();
   private closed = false;
+  private readonly onDatagram: ConntrackOptions['onDatagram'];
 
   private constructor(opts: ConntrackOptions) {
+    this.onDatagram = opts.onDatagram;
     this.eventBuffer = opts.receiveBufferSize ?? DEFAULT_EVENT_BUFFER;
     const netns = opts.netns;
     this.factory =
@@ -107,6 +111,7 @@ export class ConntrackClient {
     if (this.channel === undefined) {
       this.channel = new RequestChannel(this.transport({ receiveBufferSize: 4 * 1024 * 1024 }));
       this.channel.transport.unref?.();
+      if (this.onDatagram) this.channel.onDatagram = this.onDatagram;
     }
     return this.channel;
   }
@@ -123,14 +128,16 @@ export class ConntrackClient {
     if (opts.expectations) groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY);
     const t = this.transport({ groups, receiveBufferSize: opts.receiveBufferSize ?? this.eventBuffer });
     let sub: Subscription | undefined;
-    sub = this.track(new Subscription(t, opts, () => sub && this.open.delete(sub)));
+    const subOpts = opts.onDatagram || !this.onDatagram ? opts : { ...opts, onDatagram: this.onDatagram };
+    sub = this.track(new Subscription(t, subOpts, () => sub && this.open.delete(sub)));
     return sub;
   }
 
   /** Stream replies of a dump request on its own socket, in batches. */
   async *dumpMessages(req: Message, op: string, opts: DumpOptions = {}): AsyncGenerator<Message[]> {
     const ch = this.track(new RequestChannel(this.transport({ receiveBufferSize: 4 * 1024 * 1024 })));
-    if (opts.onDatagram) ch.onDatagram = opts.onDatagram;
+    const rec = opts.onDatagram ?? this.onDatagram;
+    if (rec) ch.onDatagram = rec;
     try {
       yield* ch.dump(req, op, opts.signal);
     } finally {

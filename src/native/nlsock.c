@@ -112,39 +112,51 @@ static int open_socket(int protocol) {
   return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
 }
 
-/* Creates the socket inside the network namespace at `path`; the calling thread
- * enters it only for the socket() call and always returns to where it was.
- * On failure returns -1 with *failed_syscall and errno set. */
-static int open_socket_in_netns(const char *path, int protocol, const char **failed_syscall) {
-  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home < 0) { *failed_syscall = "open"; return -1; }
+/* Enters the network namespace at `path` on the calling thread; *home receives an fd of
+ * the namespace to return to. On failure returns -1 with *failed_syscall and errno set. */
+static int enter_netns(const char *path, int *home, const char **failed_syscall) {
+  *home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (*home < 0) { *failed_syscall = "open"; return -1; }
   int target = open(path, O_RDONLY | O_CLOEXEC);
   if (target < 0) {
     int e = errno;
-    close(home);
+    close(*home);
     errno = e;
     *failed_syscall = "open";
     return -1;
   }
-  if (setns(target, CLONE_NEWNET) < 0) {
-    int e = errno;
-    close(target);
-    close(home);
+  int rc = setns(target, CLONE_NEWNET);
+  int e = errno;
+  close(target);
+  if (rc < 0) {
+    close(*home);
     errno = e;
     *failed_syscall = "setns";
     return -1;
   }
-  int fd = open_socket(protocol);
+  return 0;
+}
+
+/* Returns the calling thread to `home` (from enter_netns), preserving errno. */
+static void leave_netns(int home) {
   int e = errno;
   if (setns(home, CLONE_NEWNET) < 0) {
     /* The main thread would stay in the wrong namespace: nothing is safe after that. */
     napi_fatal_error("nlsock", NAPI_AUTO_LENGTH,
                      "setns() back to the original network namespace failed", NAPI_AUTO_LENGTH);
   }
-  close(target);
   close(home);
   errno = e;
+}
+
+/* Creates the socket inside the network namespace at `path`; the calling thread
+ * enters it only for the socket() call and always returns to where it was. */
+static int open_socket_in_netns(const char *path, int protocol, const char **failed_syscall) {
+  int home;
+  if (enter_netns(path, &home, failed_syscall) < 0) return -1;
+  int fd = open_socket(protocol);
   if (fd < 0) *failed_syscall = "socket";
+  leave_netns(home);
   return fd;
 }
 
@@ -577,6 +589,53 @@ static napi_value js_fd(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* readFileInNetns(nsPath, filePath, maxBytes) -> ArrayBuffer: reads a file (e.g.
+ * /proc/thread-self/net/netlink) while the calling thread is inside another network
+ * namespace, so per-namespace /proc views can be read without moving the process. */
+static napi_value js_read_file_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char ns[PATH_MAX], file[PATH_MAX];
+  size_t len;
+  int32_t max = 0;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], ns, sizeof ns, &len) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], file, sizeof file, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &max) != napi_ok || max <= 0) {
+    napi_throw_type_error(env, NULL, "readFileInNetns(nsPath, filePath, maxBytes)");
+    return NULL;
+  }
+  const char *failed = "open";
+  int home;
+  if (enter_netns(ns, &home, &failed) < 0) return throw_errno(env, errno, failed);
+  char *buf = malloc((size_t)max);
+  ssize_t total = 0;
+  int fd = buf ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+  if (buf == NULL) errno = ENOMEM;
+  int err = 0;
+  if (fd >= 0) {
+    for (;;) {
+      ssize_t n = read(fd, buf + total, (size_t)(max - total));
+      if (n < 0) { if (errno == EINTR) continue; err = errno; break; }
+      if (n == 0 || (total += n) >= max) break;
+    }
+    close(fd);
+  } else {
+    err = errno;
+  }
+  leave_netns(home);
+  if (err != 0) {
+    free(buf);
+    return throw_errno(env, err, fd < 0 ? "open" : "read");
+  }
+  void *data = NULL;
+  napi_status st = napi_create_arraybuffer(env, (size_t)total, &data, &out);
+  if (st == napi_ok && total > 0) memcpy(data, buf, (size_t)total);
+  free(buf);
+  CHECK_NAPI(env, st);
+  return out;
+}
+
 /* ---- module ------------------------------------------------------------ */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -598,6 +657,9 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK_NAPI(env, napi_define_class(env, "NlSocket", NAPI_AUTO_LENGTH, js_new, NULL,
                                     sizeof methods / sizeof methods[0], methods, &cls));
   CHECK_NAPI(env, napi_set_named_property(env, exports, "NlSocket", cls));
+  napi_value fn;
+  CHECK_NAPI(env, napi_create_function(env, "readFileInNetns", NAPI_AUTO_LENGTH, js_read_file_in_netns, NULL, &fn));
+  CHECK_NAPI(env, napi_set_named_property(env, exports, "readFileInNetns", fn));
   CHECK_NAPI(env, napi_create_uint32(env, RECV_FLAG_TRUNCATED, &v));
   CHECK_NAPI(env, napi_set_named_property(env, exports, "RECV_FLAG_TRUNCATED", v));
   CHECK_NAPI(env, napi_create_uint32(env, RECV_FLAG_OVERRUN, &v));

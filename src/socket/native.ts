@@ -49,6 +49,8 @@ export interface NativeSocket {
 export interface NativeBinding {
   /** `new NlSocket(protocol, netnsPath)`: socket(AF_NETLINK, SOCK_RAW, protocol), inside netnsPath if given. */
   NlSocket: new (protocol: number, netnsPath: string | null) => NativeSocket;
+  /** Read a file while the calling thread is inside the network namespace at nsPath. */
+  readFileInNetns(nsPath: string, filePath: string, maxBytes: number): ArrayBuffer;
   RECV_FLAG_TRUNCATED: number;
   RECV_FLAG_OVERRUN: number;
   META_STRIDE: number;

@@ -314,3 +314,13 @@ function setReceiveBuffer(h: NativeSocket, size: number): void {
     call(() => h.setsockopt(SOL_SOCKET, SO_RCVBUF, size), optionContext(SOL_SOCKET, SO_RCVBUF));
   }
 }
+
+/**
+ * Read a per-namespace /proc file (e.g. /proc/thread-self/net/netlink) as seen from
+ * inside `netns` (name, path or pid), without moving the process. Throws ErrnoError.
+ */
+export function readFileInNetns(netns: string, filePath: string, maxBytes = 16 * 1024 * 1024): Uint8Array {
+  const ns = resolveNetnsPath(netns);
+  if (ns === null) throw new TypeError('readFileInNetns needs a namespace');
+  return new Uint8Array(call(() => loadNative().readFileInNetns(ns, filePath, maxBytes), { path: ns }));
+}

@@ -1,0 +1,184 @@
+/**
+ * The CLI's filters: one parsed form used two ways. `kernel` holds what a dump request can
+ * ask the kernel to filter (family, mark/mask, status bits, zone, exact addresses, protocol
+ * and ports via CTA_FILTER); `match` applies every filter in the tool, so a filter gives
+ * the same result in every mode (dump, events, offline read) whatever the kernel did.
+ */
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../ctnetlink/address.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from '../ctnetlink/constants.js';
+import type { Conntrack, Tuple } from '../ctnetlink/model.js';
+import type { KernelFilter } from '../ctnetlink/requests.js';
+import { parseStatus, parseTcpState } from '../ctnetlink/status.js';
+import { UsageError, type FilterOptions } from './args.js';
+
+export const PROTO_NUMBERS: Record<string, number> = {
+  icmp: IPPROTO_ICMP, tcp: IPPROTO_TCP, udp: IPPROTO_UDP, dccp: 33, gre: 47, icmpv6: IPPROTO_ICMPV6,
+  'ipv6-icmp': IPPROTO_ICMPV6, sctp: 132, udplite: 136,
+};
+
+interface AddressMatch {
+  family: number;
+  bytes: Uint8Array;
+  prefix: number;
+  /** Canonical text when it is a whole address (exact match by string). */
+  exact?: string;
+}
+
+export interface CompiledFilter {
+  kernel: KernelFilter;
+  /** True when no filter was given. */
+  empty: boolean;
+  match(ct: Conntrack): boolean;
+}
+
+function parseAddress(opt: string, s: string): AddressMatch {
+  const [addr, len, ...rest] = s.split('/');
+  if (rest.length > 0 || addr === undefined) throw new UsageError(`--${opt}: not an address or CIDR: ${JSON.stringify(s)}`);
+  const v6 = addr.includes(':');
+  const bytes = v6 ? parseIpv6(addr) : parseIpv4(addr);
+  if (!bytes) throw new UsageError(`--${opt}: not an IP address: ${JSON.stringify(addr)}`);
+  const full = bytes.length * 8;
+  let prefix = full;
+  if (len !== undefined) {
+    if (!/^\d{1,3}$/.test(len) || Number(len) > full) throw new UsageError(`--${opt}: bad prefix length /${len} (0..${full})`);
+    prefix = Number(len);
+  }
+  const m: AddressMatch = { family: v6 ? 10 : 2, bytes, prefix };
+  if (prefix === full) m.exact = canonical(bytes);
+  return m;
+}
+
+/** The text the decoder produces for these bytes, so exact matches compare strings. */
+function canonical(bytes: Uint8Array): string {
+  return bytes.length === 4 ? formatIpv4(bytes, 0) : formatIpv6(bytes, 0);
+}
+
+function inPrefix(a: AddressMatch, text: string | undefined): boolean {
+  if (text === undefined) return false;
+  if (a.exact !== undefined) return text === a.exact;
+  const b = text.includes(':') ? parseIpv6(text) : parseIpv4(text);
+  if (!b || b.length !== a.bytes.length) return false;
+  let bits = a.prefix;
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((b[i]! & mask) !== (a.bytes[i]! & mask)) return false;
+  }
+  return true;
+}
+
+function u32(opt: string, s: string): number {
+  if (!/^(0x[0-9a-fA-F]{1,8}|\d{1,10})$/.test(s) || Number(s) > 0xffffffff) throw new UsageError(`--${opt}: not a 32-bit number: ${JSON.stringify(s)}`);
+  return Number(s) >>> 0;
+}
+
+function port(opt: string, s: string): number {
+  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new UsageError(`--${opt}: not a port number (0-65535): ${JSON.stringify(s)}`);
+  return Number(s);
+}
+
+export function compileFilter(f: FilterOptions): CompiledFilter {
+  const kernel: KernelFilter = {};
+  const tests: ((ct: Conntrack) => boolean)[] = [];
+  let family: number | undefined;
+  if (f.family !== undefined) {
+    const fam = ({ ipv4: 2, inet: 2, '4': 2, '2': 2, ipv6: 10, inet6: 10, '6': 10, '10': 10 } as Record<string, number>)[f.family.toLowerCase()];
+    if (fam === undefined) throw new UsageError(`--family must be ipv4 or ipv6, not ${JSON.stringify(f.family)}`);
+    family = fam;
+  }
+  const addrs: [string, string | undefined, 'orig' | 'reply', 'src' | 'dst'][] = [
+    ['src', f.src, 'orig', 'src'], ['dst', f.dst, 'orig', 'dst'], ['reply-src', f.replySrc, 'reply', 'src'], ['reply-dst', f.replyDst, 'reply', 'dst'],
+  ];
+  const parsedAddrs: [AddressMatch, 'orig' | 'reply', 'src' | 'dst'][] = [];
+  for (const [opt, val, dir, side] of addrs) {
+    if (val === undefined) continue;
+    const a = parseAddress(opt, val);
+    if (family !== undefined && a.family !== family) throw new UsageError(`--${opt} ${val} is not an ${family === 2 ? 'IPv4' : 'IPv6'} address (--family)`);
+    family = a.family;
+    parsedAddrs.push([a, dir, side]);
+  }
+  let proto: number | undefined;
+  if (f.proto !== undefined) {
+    const p = f.proto.toLowerCase();
+    proto = PROTO_NUMBERS[p] ?? (/^\d{1,3}$/.test(p) && Number(p) <= 255 ? Number(p) : undefined);
+    if (proto === undefined) throw new UsageError(`--proto: unknown protocol ${JSON.stringify(f.proto)} (tcp, udp, icmp, icmpv6, sctp, udplite, gre, dccp, or a number)`);
+  }
+  const sport = f.sport !== undefined ? port('sport', f.sport) : undefined;
+  const dport = f.dport !== undefined ? port('dport', f.dport) : undefined;
+
+  if (family !== undefined) {
+    const fam = family;
+    kernel.family = fam;
+    tests.push((ct) => ct.family === fam);
+  }
+  if (proto !== undefined) {
+    const p = proto;
+    tests.push((ct) => ct.orig?.proto === p);
+  }
+  if (sport !== undefined) tests.push((ct) => ct.orig?.srcPort === sport);
+  if (dport !== undefined) tests.push((ct) => ct.orig?.dstPort === dport);
+  for (const [a, dir, side] of parsedAddrs) tests.push((ct) => inPrefix(a, ct[dir]?.[side]));
+
+  // The kernel's tuple filter (CTA_FILTER) matches exact addresses, the protocol, and
+  // ports of TCP and UDP; anything else stays in the tool.
+  if (family !== undefined) {
+    const orig: Tuple = {};
+    const reply: Tuple = {};
+    for (const [a, dir, side] of parsedAddrs) if (a.exact !== undefined) (dir === 'orig' ? orig : reply)[side] = a.exact;
+    if (proto !== undefined) {
+      orig.proto = proto;
+      if (proto === IPPROTO_TCP || proto === IPPROTO_UDP) {
+        if (sport !== undefined) orig.srcPort = sport;
+        if (dport !== undefined) orig.dstPort = dport;
+      }
+    }
+    if (Object.keys(orig).length > 0) kernel.orig = orig;
+    if (Object.keys(reply).length > 0) {
+      if (proto !== undefined) reply.proto = proto;
+      kernel.reply = reply;
+    }
+  }
+  if (f.zone !== undefined) {
+    if (!/^\d{1,5}$/.test(f.zone) || Number(f.zone) > 65535) throw new UsageError(`--zone: not a zone number (0-65535): ${JSON.stringify(f.zone)}`);
+    const z = Number(f.zone);
+    kernel.zone = z;
+    tests.push((ct) => (ct.zone ?? ct.orig?.zone ?? 0) === z);
+  }
+  if (f.mark !== undefined) {
+    const [val, mask, ...rest] = f.mark.split('/');
+    if (rest.length > 0 || val === undefined) throw new UsageError(`--mark: expected VALUE[/MASK], not ${JSON.stringify(f.mark)}`);
+    const m = u32('mark', val);
+    const k = mask !== undefined ? u32('mark', mask) : 0xffffffff;
+    kernel.mark = (m & k) >>> 0;
+    kernel.markMask = k;
+    tests.push((ct) => ((ct.mark ?? 0) & k) >>> 0 === (m & k) >>> 0);
+  }
+  if (f.status !== undefined) {
+    let bits: number;
+    try {
+      bits = parseStatus(f.status.split(',').filter(Boolean));
+    } catch (e) {
+      throw new UsageError(`--status: ${(e as Error).message} (EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED, SRC_NAT, DST_NAT, SEQ_ADJUST, SRC_NAT_DONE, DST_NAT_DONE, DYING, FIXED_TIMEOUT, TEMPLATE, HELPER, OFFLOAD, HW_OFFLOAD)`);
+    }
+    if (bits === 0) throw new UsageError('--status needs at least one flag');
+    kernel.status = bits;
+    kernel.statusMask = bits;
+    tests.push((ct) => ((ct.status ?? 0) & bits) >>> 0 === bits);
+  }
+  if (f.state !== undefined) {
+    const states = new Set<number>();
+    for (const s of f.state.split(',').filter(Boolean)) {
+      const n = parseTcpState(s);
+      if (n === undefined) throw new UsageError(`--state: unknown TCP state ${JSON.stringify(s)} (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2, NONE)`);
+      states.add(n);
+    }
+    tests.push((ct) => ct.protoinfo?.tcp?.state !== undefined && states.has(ct.protoinfo.tcp.state));
+  }
+  return {
+    kernel,
+    empty: tests.length === 0,
+    match: (ct) => {
+      for (const t of tests) if (!t(ct)) return false;
+      return true;
+    },
+  };
+}

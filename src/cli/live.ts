@@ -1,0 +1,136 @@
+/**
+ * Live commands: watch (events), dump (table, optionally followed by events without a
+ * gap) and stats. Each opens a client in the chosen namespace and records raw datagrams
+ * to a pcap file when --write is given.
+ */
+import { readFileSync } from 'node:fs';
+import { ConntrackClient } from '../client/client.js';
+import type { Subscription } from '../client/events.js';
+import type { Message } from '../ctnetlink/model.js';
+import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
+import { nfType } from '../nfnetlink/header.js';
+import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
+import { NLM_F_MULTI } from '../netlink/constants.js';
+import { openPcapFile, type PcapFile } from '../pcap/index.js';
+import type { Session } from './session.js';
+import { statsLines } from './formats.js';
+
+async function openRecording(s: Session): Promise<PcapFile | undefined> {
+  if (s.opts.write === undefined) return undefined;
+  return openPcapFile(s.opts.write);
+}
+
+async function openClient(s: Session, pcap: PcapFile | undefined): Promise<ConntrackClient> {
+  return ConntrackClient.open({
+    ...(s.opts.netns !== undefined ? { netns: s.opts.netns } : {}),
+    ...(s.opts.bufferSize !== undefined ? { receiveBufferSize: s.opts.bufferSize } : {}),
+    ...(pcap ? { onDatagram: (d: Uint8Array, ts: bigint) => void pcap.writer.writeDatagram(d, ts) } : {}),
+  });
+}
+
+/** Header of a dump reply, for printing entries the way `read` prints recorded ones. */
+const DUMP_HEADER = { type: nfType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW), flags: NLM_F_MULTI, seq: 0, pid: 0 };
+
+/** Print subscription items until the session stops or the subscription ends. */
+async function pump(s: Session, sub: Subscription): Promise<void> {
+  const stopped = new Promise<void>((res) => s.stop.signal.addEventListener('abort', () => res(), { once: true }));
+  while (!s.stop.signal.aborted) {
+    await Promise.race([sub.wait(), stopped]);
+    if (s.stop.signal.aborted) break;
+    const items = sub.drain();
+    if (items.length === 0 && sub.isEnded) break;
+    for (const it of items) {
+      if (it.kind === 'event') {
+        if (!s.filter.match(it.conntrack)) continue;
+        const m: Message = {
+          kind: 'conntrack',
+          header: it.header,
+          nfgen: { family: it.conntrack.family, version: 0, resId: 0 },
+          event: it.type,
+          conntrack: it.conntrack,
+        };
+        s.print(m, it.receivedNs);
+        if (s.countEvent(it.type)) break;
+      } else if (it.kind === 'overrun') {
+        s.overrun(it.lost, it.receivedNs);
+      } else if (it.kind === 'expect') {
+        s.print({ kind: 'expect', header: it.header, nfgen: { family: it.expect.family, version: 0, resId: 0 }, event: it.type, expect: it.expect }, it.receivedNs);
+      } else if (it.kind === 'decode-error') {
+        s.io.stderr.write(`ctevents: undecodable datagram skipped: ${it.error.message}\n`);
+      }
+    }
+    await s.out.flush();
+  }
+  await s.out.flush();
+}
+
+export async function watch(s: Session): Promise<number> {
+  const pcap = await openRecording(s);
+  const client = await openClient(s, pcap);
+  try {
+    const sub = client.events({ types: s.opts.events });
+    s.startLive();
+    await pump(s, sub);
+    sub.close();
+  } finally {
+    await client.close();
+    await pcap?.close();
+    s.summary('events');
+  }
+  return 0;
+}
+
+export async function dump(s: Session): Promise<number> {
+  const pcap = await openRecording(s);
+  const client = await openClient(s, pcap);
+  let sub: Subscription | undefined;
+  try {
+    // Subscribe before dumping so that no change between the two is missed.
+    if (s.opts.follow) sub = client.events({ types: s.opts.events });
+    const now = BigInt(Date.now()) * 1_000_000n;
+    for await (const batch of client.dumpBatches(s.filter.empty ? undefined : s.filter.kernel, { signal: s.stop.signal })) {
+      for (const ct of batch) {
+        if (!s.filter.match(ct)) continue;
+        s.counts.entries++;
+        s.print({ kind: 'conntrack', header: DUMP_HEADER, nfgen: { family: ct.family, version: 0, resId: 0 }, conntrack: ct }, now);
+      }
+      await s.out.flush();
+      if (s.stop.signal.aborted) break;
+    }
+    if (sub && !s.stop.signal.aborted) {
+      s.startLive();
+      await pump(s, sub);
+    }
+  } catch (e) {
+    if (!s.stop.signal.aborted) throw e;
+  } finally {
+    sub?.close();
+    await client.close();
+    await pcap?.close();
+    s.summary(s.opts.follow ? 'events' : 'entries');
+  }
+  return 0;
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    return Number(readFileSync(path, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+export async function stats(s: Session): Promise<number> {
+  const pcap = await openRecording(s);
+  const client = await openClient(s, pcap);
+  try {
+    const [global, cpus] = await Promise.all([client.stats(), client.statsPerCpu()]);
+    const buckets = readNumber('/proc/sys/net/netfilter/nf_conntrack_buckets');
+    for (const line of statsLines(s.formatName, global, cpus, buckets)) s.out.line(line);
+    await s.out.flush();
+  } finally {
+    await client.close();
+    await pcap?.close();
+  }
+  return 0;
+}
