@@ -110,7 +110,7 @@ export class Subscription implements AsyncIterable<EventItem> {
         ms = decodeDatagram(item.data);
       } catch (e) {
         if (!(e instanceof NetlinkDecodeError)) throw e;
-        this.queue.push({ kind: 'decode-error', error: e, data: item.data.slice(), receivedNs });
+        this.queue.push({ kind: 'decode-error', error: e, data: new Uint8Array(item.data), receivedNs });
         continue;
       }
       for (const m of ms) {

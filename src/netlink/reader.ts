@@ -103,9 +103,13 @@ export function getU64be(r: Reader, p: number, n: number, name: string): bigint 
   return r.view.getBigUint64(p, false);
 }
 
-/** Copy of the payload (never a view: decoded models must not pin receive buffers). */
+/**
+ * Copy of the payload (never a view: decoded models must not pin receive buffers).
+ * Built with the Uint8Array constructor because Buffer#slice, unlike Uint8Array#slice,
+ * returns a view, and the bytes may come from a Buffer (files, streams).
+ */
 export function getBytes(r: Reader, p: number, n: number): Uint8Array {
-  return r.bytes.slice(p, p + n);
+  return new Uint8Array(r.bytes.subarray(p, p + n));
 }
 
 /**
