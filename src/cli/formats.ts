@@ -4,13 +4,25 @@
  */
 import type { CpuStats, GlobalStats } from '../ctnetlink/model.js';
 import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
-import { createFormatter, formatCpuStatsConntrack, isoTime, type LineFormatter } from '../format/index.js';
+import { createFormatter, formatCpuStatsConntrack, isoTime, procPortidResolver, type LineFormatter } from '../format/index.js';
+import { readFileInNetns } from '../socket/netlink-socket.js';
 import type { Format } from './args.js';
 
 export type { LineFormatter } from '../format/index.js';
 
-export function formatterFor(f: Format): LineFormatter {
-  return createFormatter(f);
+/**
+ * The formatter for a run. conntrack -E names the process behind an event from the live
+ * /proc of the namespace it runs in: live runs do the same, in the --netns namespace when
+ * one is given; `read` does not (a capture's processes are long gone, and a live process
+ * with the same port id would be the wrong name).
+ */
+export function formatterFor(f: Format, run: { live: boolean; netns?: string }): LineFormatter {
+  if (f !== 'conntrack') return createFormatter(f);
+  if (!run.live) return createFormatter(f, { conntrack: { progname: () => undefined } });
+  if (run.netns === undefined) return createFormatter(f);
+  const netns = run.netns;
+  const table = () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
+  return createFormatter(f, { conntrack: { progname: procPortidResolver('/proc', table) } });
 }
 
 /**
@@ -48,7 +60,7 @@ export function statsLines(f: Format, g: GlobalStats, cpus: CpuStats[], buckets:
   if (f === 'json') {
     const perCpu = cpus.map((c) => Object.fromEntries([['cpu', c.cpu], ...SHOWN.map(([k, n]) => [n, c[k] ?? 0])]));
     const sum = Object.fromEntries(SHOWN.map(([k, n]) => [n, sums[k]]));
-    return [JSON.stringify({ type: 'stats', entries, max, ...(buckets !== undefined ? { buckets } : {}), fillPercent: Number(fill.toFixed(2)), cpus: perCpu, sum })];
+    return [JSON.stringify({ type: 'stats-summary', entries, max, ...(buckets !== undefined ? { buckets } : {}), fillPercent: Number(fill.toFixed(2)), cpus: perCpu, sum })];
   }
   const lines = [
     `entries   ${entries}`,

@@ -40,7 +40,7 @@ export class Session {
     this.io = io;
     this.filter = compileFilter(opts.filters);
     this.formatName = opts.format;
-    this.format = formatterFor(opts.format);
+    this.format = formatterFor(opts.format, { live: opts.command !== 'read', ...(opts.netns !== undefined ? { netns: opts.netns } : {}) });
     this.out = new LineWriter(io.stdout, () => this.stop.abort('pipe closed'));
   }
 

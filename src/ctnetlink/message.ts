@@ -60,16 +60,25 @@ export function messageTypeName(type: number): string {
   return `0x${type.toString(16).padStart(4, '0')}`;
 }
 
-function ctEvent(msg: number, flags: number): EventType | undefined {
-  if (flags & (NLM_F_REQUEST | NLM_F_MULTI)) return undefined;
+/**
+ * Events carry sequence number 0 and neither NLM_F_REQUEST nor NLM_F_MULTI. The seq test
+ * keeps a GET reply (which carries the request's seq, and lacks NLM_F_MULTI when the
+ * requester's port id is 0) from being taken for an UPDATE event.
+ */
+function isEvent(flags: number, seq: number): boolean {
+  return (flags & (NLM_F_REQUEST | NLM_F_MULTI)) === 0 && seq === 0;
+}
+
+function ctEvent(msg: number, flags: number, seq: number): EventType | undefined {
+  if (!isEvent(flags, seq)) return undefined;
   if (msg === C.IPCTNL_MSG_CT_NEW) return flags & (NLM_F_CREATE | NLM_F_EXCL) ? 'new' : 'update';
   if (msg === C.IPCTNL_MSG_CT_DELETE) return 'destroy';
   return undefined;
 }
 
 /** Attribute layout of a conntrack message, from its header alone (decode and encode agree). */
-function layoutOf(msg: number, flags: number): Layout {
-  if (flags & (NLM_F_REQUEST | NLM_F_MULTI)) return Layout.Dump;
+function layoutOf(msg: number, flags: number, seq: number): Layout {
+  if (!isEvent(flags, seq)) return Layout.Dump;
   if (msg === C.IPCTNL_MSG_CT_DELETE) return Layout.Destroy;
   if (msg === C.IPCTNL_MSG_CT_NEW) return Layout.Event;
   return Layout.Dump;
@@ -121,8 +130,8 @@ function decodeBody(r: Reader, header: NlMsgHeader, off: number, end: number): M
       const unknown = rawAttrs(r, a, end);
       return unknown ? { kind: 'request', header, nfgen, unknown } : { kind: 'request', header, nfgen };
     }
-    const conntrack = decodeConntrack(r, nfgen.family, a, end, layoutOf(msg, flags));
-    const event = ctEvent(msg, flags);
+    const conntrack = decodeConntrack(r, nfgen.family, a, end, layoutOf(msg, flags, header.seq));
+    const event = ctEvent(msg, flags, header.seq);
     return event ? { kind: 'conntrack', header, nfgen, event, conntrack } : { kind: 'conntrack', header, nfgen, conntrack };
   }
   if (msg === C.IPCTNL_MSG_EXP_GET_STATS_CPU) {
@@ -131,7 +140,7 @@ function decodeBody(r: Reader, header: NlMsgHeader, off: number, end: number): M
     return unknown ? { kind: 'request', header, nfgen, unknown } : { kind: 'request', header, nfgen };
   }
   const expect = decodeExpectation(r, nfgen.family, a, end);
-  if (!(flags & (NLM_F_REQUEST | NLM_F_MULTI)) && msg !== C.IPCTNL_MSG_EXP_GET) {
+  if (isEvent(flags, header.seq) && msg !== C.IPCTNL_MSG_EXP_GET) {
     return { kind: 'expect', header, nfgen, event: msg === C.IPCTNL_MSG_EXP_NEW ? 'new' : 'destroy', expect };
   }
   return { kind: 'expect', header, nfgen, expect };
@@ -183,7 +192,7 @@ export function encodeMessageInto(b: Builder, m: Message): void {
     default: {
       b.putNfgenmsg(m.nfgen.family, m.nfgen.version, m.nfgen.resId);
       switch (m.kind) {
-        case 'conntrack': encodeConntrack(b, m.conntrack, layoutOf(msgTypeOf(h.type), h.flags)); break;
+        case 'conntrack': encodeConntrack(b, m.conntrack, layoutOf(msgTypeOf(h.type), h.flags, h.seq)); break;
         case 'expect': encodeExpectation(b, m.expect); break;
         case 'stats-cpu': encodeCpuStats(b, m.stats); break;
         case 'stats': encodeGlobalStats(b, m.stats); break;
@@ -192,7 +201,8 @@ export function encodeMessageInto(b: Builder, m: Message): void {
       }
     }
   }
-  b.endMessage();
+  // An opaque payload keeps its exact length (nlmsg_len may be unaligned).
+  b.endMessage(m.kind === 'other');
 }
 
 /** Encode messages into one datagram. */
