@@ -174,6 +174,21 @@ describe.skipIf(skip !== undefined)('ctevents, live kernel, beside conntrack-too
     expect(r.stderr).toMatch(/^ctevents: \d+ entries/);
   });
 
+  it('says which capability is missing when run unprivileged', () => {
+    const nobody = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+    const readable = spawnSync('setpriv', [...nobody, 'test', '-r', bin]);
+    if (readable.status !== 0) {
+      console.warn('cli.live.test.ts: the checkout is not readable by nobody; unprivileged run not checked');
+      return;
+    }
+    for (const cmd of [[], ['dump'], ['stats']]) {
+      const r = spawnSync('setpriv', [...nobody, process.execPath, bin, ...cmd], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/EPERM.*CAP_NET_ADMIN/);
+    }
+  });
+
   it('names a missing namespace in one line', () => {
     const r = run(['--netns', 'ctev-no-such-ns']);
     expect(r.status).toBe(1);

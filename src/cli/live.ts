@@ -66,24 +66,34 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
 
 export async function watch(s: Session): Promise<number> {
   const pcap = await openRecording(s);
-  const client = await openClient(s, pcap);
+  let failed = true;
+  const client = await openClient(s, pcap).catch(async (e) => {
+    await pcap?.close();
+    throw e;
+  });
   try {
     const sub = client.events({ types: s.opts.events });
     s.startLive();
     await pump(s, sub);
     sub.close();
+    failed = false;
   } finally {
     await client.close();
     await pcap?.close();
-    s.summary('events');
+    // A run that never started (no privilege, no namespace) ends with its error alone.
+    if (!failed) s.summary('events');
   }
   return 0;
 }
 
 export async function dump(s: Session): Promise<number> {
   const pcap = await openRecording(s);
-  const client = await openClient(s, pcap);
+  const client = await openClient(s, pcap).catch(async (e) => {
+    await pcap?.close();
+    throw e;
+  });
   let sub: Subscription | undefined;
+  let failed = true;
   try {
     // Subscribe before dumping so that no change between the two is missed.
     if (s.opts.follow) sub = client.events({ types: s.opts.events });
@@ -101,13 +111,15 @@ export async function dump(s: Session): Promise<number> {
       s.startLive();
       await pump(s, sub);
     }
+    failed = false;
   } catch (e) {
     if (!s.stop.signal.aborted) throw e;
+    failed = false;
   } finally {
     sub?.close();
     await client.close();
     await pcap?.close();
-    s.summary(s.opts.follow ? 'events' : 'entries');
+    if (!failed) s.summary(s.opts.follow ? 'events' : 'entries');
   }
   return 0;
 }
@@ -122,7 +134,10 @@ function readNumber(path: string): number | undefined {
 
 export async function stats(s: Session): Promise<number> {
   const pcap = await openRecording(s);
-  const client = await openClient(s, pcap);
+  const client = await openClient(s, pcap).catch(async (e) => {
+    await pcap?.close();
+    throw e;
+  });
   try {
     const [global, cpus] = await Promise.all([client.stats(), client.statsPerCpu()]);
     const buckets = readNumber('/proc/sys/net/netfilter/nf_conntrack_buckets');
