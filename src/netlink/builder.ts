@@ -22,6 +22,8 @@ export class Builder {
   private view: DataView;
   private len = 0;
   private msgStart = -1;
+  /** Padding bytes written by the last reserve (see endMessage). */
+  private tailPad = 0;
   readonly le: boolean;
 
   constructor(initialSize = 512, le: boolean = HOST_LITTLE_ENDIAN) {
@@ -48,6 +50,7 @@ export class Builder {
     }
     this.buf.fill(0, off + n, off + total);
     this.len = off + total;
+    this.tailPad = total - n;
     return off;
   }
 
@@ -63,9 +66,15 @@ export class Builder {
     v.setUint32(off + 12, pid >>> 0, this.le);
   }
 
-  endMessage(): void {
+  /**
+   * Patch nlmsg_len. It counts attribute padding, as the kernel's does; with
+   * `exact` the padding of the last thing put (raw bytes of an opaque payload) is left
+   * out, so that a payload of any length keeps its length on the wire.
+   */
+  endMessage(exact = false): void {
     if (this.msgStart < 0) throw new NetlinkEncodeError('endMessage without beginMessage');
-    this.view.setUint32(this.msgStart, this.len - this.msgStart, this.le);
+    const pad = exact && this.len > this.msgStart + NLMSG_HDRLEN ? this.tailPad : 0;
+    this.view.setUint32(this.msgStart, this.len - this.msgStart - pad, this.le);
     this.msgStart = -1;
   }
 
