@@ -308,15 +308,16 @@ export function decodeNat(r: Reader, start: number, end: number): NatRange {
       case C.CTA_NAT_V6_MAXIP: nat.maxIp = natIp(r, p, n, 16, 'CTA_NAT_V6_MAXIP'); break;
       case C.CTA_NAT_PROTO:
         for (let o2 = p; o2 < p + n; ) {
-          const l2 = attrLen(r, o2, p + n);
+          let l2 = 0;
           try {
+            l2 = attrLen(r, o2, p + n);
             switch (attrType(r, o2)) {
               case C.CTA_PROTONAT_PORT_MIN: nat.minPort = getU16be(r, o2 + 4, l2 - 4, 'CTA_PROTONAT_PORT_MIN'); break;
               case C.CTA_PROTONAT_PORT_MAX: nat.maxPort = getU16be(r, o2 + 4, l2 - 4, 'CTA_PROTONAT_PORT_MAX'); break;
               default: nat.unknownProto = keepUnknown(nat.unknownProto, r, o2, l2);
             }
           } catch (e) {
-            rethrowIn('CTA_NAT_PROTO', e, o2);
+            rethrowIn('CTA_NAT_PROTO', e, off);
           }
           o2 = nextAttr(o2, l2, p + n);
         }

@@ -137,7 +137,8 @@ function encodePolicy(b: Builder, pol: PolicyInfo): void {
     else dv.setBigUint64(0, BigInt.asUintN(64, v), b.le);
     b.putAttr(t, d);
   };
-  if (pol.type !== undefined) b.putU32host(NL_POLICY_TYPE_ATTR_TYPE, pol.type);
+  // Kernel order (__netlink_policy_dump_write_attr): the type-specific attributes first,
+  // NL_POLICY_TYPE_ATTR_TYPE last.
   if (pol.minValueS !== undefined) i64(NL_POLICY_TYPE_ATTR_MIN_VALUE_S, pol.minValueS, true);
   if (pol.maxValueS !== undefined) i64(NL_POLICY_TYPE_ATTR_MAX_VALUE_S, pol.maxValueS, true);
   if (pol.minValueU !== undefined) i64(NL_POLICY_TYPE_ATTR_MIN_VALUE_U, pol.minValueU, false);
@@ -148,6 +149,7 @@ function encodePolicy(b: Builder, pol: PolicyInfo): void {
   if (pol.policyMaxType !== undefined) b.putU32host(NL_POLICY_TYPE_ATTR_POLICY_MAXTYPE, pol.policyMaxType);
   if (pol.bitfield32Mask !== undefined) b.putU32host(NL_POLICY_TYPE_ATTR_BITFIELD32_MASK, pol.bitfield32Mask);
   if (pol.mask !== undefined) i64(NL_POLICY_TYPE_ATTR_MASK, pol.mask, false);
+  if (pol.type !== undefined) b.putU32host(NL_POLICY_TYPE_ATTR_TYPE, pol.type);
   putUnknown(b, pol.unknown);
 }
 
@@ -179,9 +181,11 @@ export function decodeExtAck(r: Reader, start: number, end: number): ExtAck {
 }
 
 export function encodeExtAck(b: Builder, ack: ExtAck): void {
+  // Kernel order (netlink_ack_tlv_fill): MSG, COOKIE, then for errors OFFS, POLICY,
+  // MISS_TYPE, MISS_NEST.
   if (ack.message !== undefined) b.putStringz(NLMSGERR_ATTR_MSG, ack.message);
-  if (ack.offset !== undefined) b.putU32host(NLMSGERR_ATTR_OFFS, ack.offset);
   if (ack.cookie !== undefined) b.putAttr(NLMSGERR_ATTR_COOKIE, ack.cookie);
+  if (ack.offset !== undefined) b.putU32host(NLMSGERR_ATTR_OFFS, ack.offset);
   if (ack.policy !== undefined) {
     const t = b.nestStart(NLMSGERR_ATTR_POLICY);
     encodePolicy(b, ack.policy);
@@ -239,17 +243,17 @@ export function encodeErrorPayload(b: Builder, e: ErrorPayload): void {
 export function decodeDonePayload(r: Reader, flags: number, start: number, end: number): DonePayload {
   if (end === start) return { error: 0 };
   if (end - start < 4) {
-    throw new NetlinkDecodeError(`NLMSG_DONE payload of ${end - start} bytes is shorter than its 4-byte status`, start, ['NLMSG_DONE']);
+    throw new NetlinkDecodeError(`NLMSG_DONE payload of ${end - start} bytes is shorter than its 4-byte status`, start, ['status']);
   }
   const out: DonePayload = { error: r.view.getInt32(start, r.le) };
   if ((flags & NLM_F_ACK_TLVS) !== 0) {
     try {
       out.extAck = decodeExtAck(r, start + 4, end);
     } catch (e) {
-      rethrowIn('NLMSG_DONE ext-ack', e, start + 4);
+      rethrowIn('ext-ack', e, start + 4);
     }
   } else if (end > start + 4) {
-    throw new NetlinkDecodeError(`${end - start - 4} unexpected bytes after the NLMSG_DONE status`, start + 4, ['NLMSG_DONE']);
+    throw new NetlinkDecodeError(`${end - start - 4} unexpected bytes after the NLMSG_DONE status`, start + 4, ['status']);
   }
   return out;
 }
