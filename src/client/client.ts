@@ -110,7 +110,7 @@ export class ConntrackClient {
   private requests(): RequestChannel {
     if (this.channel === undefined) {
       this.channel = new RequestChannel(this.transport({ receiveBufferSize: 4 * 1024 * 1024 }));
-      this.channel.transport.unref?.();
+      this.channel.unrefWhenIdle();
       if (this.onDatagram) this.channel.onDatagram = this.onDatagram;
     }
     return this.channel;

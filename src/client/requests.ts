@@ -44,6 +44,7 @@ export class RequestChannel {
   private closed = false;
   private paused = false;
   private queued = 0;
+  private idleUnref = false;
   /** Raw datagram observer (recording to pcap). */
   onDatagram?: (data: Uint8Array, timestampNs: bigint) => void;
 
@@ -104,7 +105,17 @@ export class RequestChannel {
 
   private finish(seq: number, p: Pending, err?: Error): void {
     this.pending.delete(seq);
+    if (this.pending.size === 0 && this.idleUnref) this.transport.unref?.();
     p.onEnd(err);
+  }
+
+  /**
+   * Let the process exit while no request is pending (a long-lived client must not keep
+   * it alive), but hold it while one is: a pending reply is work the program awaits.
+   */
+  unrefWhenIdle(): void {
+    this.idleUnref = true;
+    if (this.pending.size === 0) this.transport.unref?.();
   }
 
   private failAll(err: Error): void {
@@ -116,11 +127,13 @@ export class RequestChannel {
     const seq = this.nextSeq();
     const msg = { ...m, header: { ...m.header, flags: m.header.flags | flags, seq, pid: 0 } } as Message;
     const bytes = encodeMessage(msg);
+    if (this.pending.size === 0 && this.idleUnref) this.transport.ref?.();
     this.pending.set(seq, p);
     try {
       this.transport.send(bytes);
     } catch (e) {
       this.pending.delete(seq);
+      if (this.pending.size === 0 && this.idleUnref) this.transport.unref?.();
       throw e;
     }
     this.onDatagram?.(bytes, BigInt(Date.now()) * 1_000_000n);

@@ -22,6 +22,8 @@ export interface Transport {
   drops?(): number;
   /** Let the process exit while this transport is open. */
   unref?(): void;
+  /** Keep the process alive while this transport is open (the default). */
+  ref?(): void;
 }
 
 export interface TransportOptions {
