@@ -16,8 +16,26 @@ function hex16(v: number): string {
   return (HEX[v] = v.toString(16));
 }
 
+/**
+ * Recently formatted IPv4 addresses, direct-mapped by a hash of the address: the same few
+ * addresses recur in almost every tuple, and building a dotted quad takes seven string
+ * concatenations. Strings are immutable values, so a hit returns exactly what formatting
+ * would; a miss formats and replaces the slot.
+ */
+const V4_BITS = 12;
+const V4_SLOTS = 1 << V4_BITS;
+const v4Keys = new Int32Array(V4_SLOTS);
+const v4Text: (string | undefined)[] = new Array<string | undefined>(V4_SLOTS).fill(undefined);
+
 export function formatIpv4(b: Uint8Array, p: number): string {
-  return DEC[b[p]!]! + '.' + DEC[b[p + 1]!]! + '.' + DEC[b[p + 2]!]! + '.' + DEC[b[p + 3]!]!;
+  const v = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+  const slot = Math.imul(v, 0x9e3779b1) >>> (32 - V4_BITS);
+  const hit = v4Text[slot];
+  if (hit !== undefined && v4Keys[slot] === v) return hit;
+  const s = DEC[b[p]!]! + '.' + DEC[b[p + 1]!]! + '.' + DEC[b[p + 2]!]! + '.' + DEC[b[p + 3]!]!;
+  v4Keys[slot] = v;
+  v4Text[slot] = s;
+  return s;
 }
 
 export function formatIpv6(b: Uint8Array, p: number): string {
