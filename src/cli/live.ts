@@ -61,6 +61,9 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
     }
     await s.out.flush();
   }
+  // Drops counted by the kernel after the last batch still belong in the summary.
+  const tail = sub.checkDrops();
+  if (tail > 0) s.overrun(tail, BigInt(Date.now()) * 1_000_000n);
   await s.out.flush();
 }
 

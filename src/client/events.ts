@@ -6,7 +6,9 @@
  * full, reading stops and the kernel's socket buffer (large by default) absorbs the
  * burst. If that overflows too, the kernel drops messages and reports ENOBUFS: it shows
  * up here, in order, as { kind: 'overrun', lost } where `lost` is the kernel's own drop
- * count for the socket (SO_MEMINFO) since the previous marker. Loss is never silent and
+ * count for the socket (SO_MEMINFO) since the previous marker. The kernel reports ENOBUFS
+ * once per congestion episode, so the drop counter is also read after every received
+ * batch, and drops that came later get a marker of their own. Loss is never silent and
  * never ends the stream; after an overrun, resynchronise with a dump.
  */
 import { decodeDatagram } from '../ctnetlink/message.js';
@@ -90,17 +92,21 @@ export class Subscription implements AsyncIterable<EventItem> {
     else this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
+  /** Lost messages since the last look at the kernel's drop counter, or undefined if unknown. */
+  private takeDrops(): number | undefined {
+    const drops = this.transport.drops?.();
+    if (drops === undefined) return undefined;
+    const lost = (drops - this.lastDrops) >>> 0;
+    this.lastDrops = drops;
+    return lost;
+  }
+
   private receive(items: ReceiveItem[]): void {
     if (this.ended) return;
     const receivedNs = BigInt(Date.now()) * 1_000_000n;
     for (const item of items) {
       if ('overrun' in item) {
-        let lost: number | undefined;
-        const drops = this.transport.drops?.();
-        if (drops !== undefined) {
-          lost = (drops - this.lastDrops) >>> 0;
-          this.lastDrops = drops;
-        }
+        const lost = this.takeDrops();
         this.queue.push(lost === undefined ? { kind: 'overrun', receivedNs } : { kind: 'overrun', lost, receivedNs });
         continue;
       }
@@ -121,6 +127,7 @@ export class Subscription implements AsyncIterable<EventItem> {
         }
       }
     }
+    this.checkDrops(receivedNs);
     if (!this.paused && this.queue.length - this.head >= this.highWater) {
       this.paused = true;
       this.transport.pause();
@@ -128,6 +135,19 @@ export class Subscription implements AsyncIterable<EventItem> {
     const w = this.wake;
     this.wake = undefined;
     w?.();
+  }
+
+  /**
+   * Queue an overrun marker for drops the kernel counted since the last marker (drops
+   * inside a congestion episode that ENOBUFS already reported). Returns the number queued.
+   * Called after every batch; call it once more before ending to account for the tail.
+   */
+  checkDrops(receivedNs: bigint = BigInt(Date.now()) * 1_000_000n): number {
+    if (this.ended) return 0;
+    const lost = this.takeDrops();
+    if (!lost) return 0;
+    this.queue.push({ kind: 'overrun', lost, receivedNs });
+    return lost;
   }
 
   /** Take everything queued now (may be empty). For consumers that batch. */

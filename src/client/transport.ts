@@ -30,6 +30,8 @@ export interface TransportOptions {
   /** nfnetlink multicast groups to join. */
   groups?: number[];
   receiveBufferSize?: number;
+  /** Bytes handed over per wake-up, at most (dumps use a small bound: see client.ts). */
+  batchBytes?: number;
 }
 
 /** Opens a transport; the client calls it for its request socket, each dump and each subscription. */

@@ -74,6 +74,7 @@ typedef struct nlsock {
   size_t scratch_cap;
   uint32_t meta[RECV_MAX_DATAGRAMS * META_STRIDE];
   size_t max_sent;          /* largest datagram sent; its error echo must fit */
+  size_t max_bytes;         /* batch bound in bytes (RECV_MAX_BYTES unless set lower) */
 } nlsock;
 
 /* ---- errors ------------------------------------------------------------ */
@@ -259,6 +260,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   }
   s->env = env;
   s->fd = fd;
+  s->max_bytes = RECV_MAX_BYTES;
   if (napi_wrap(env, self, s, finalize, NULL, NULL) != napi_ok) {
     close(fd);
     free(s);
@@ -339,6 +341,23 @@ static napi_value js_getsockopt_bytes(napi_env env, napi_callback_info info) {
   socklen_t len = (socklen_t)size;
   if (getsockopt(s->fd, level, name, data, &len) < 0) return throw_errno(env, errno, "getsockopt");
   return out;
+}
+
+/* setBatchBytes(n): hand JavaScript at most about n bytes per readable wake-up (at least
+ * one datagram). A dump is produced one datagram per recvmsg, so a small bound keeps the
+ * decoded entries of one turn few and short-lived; event sockets keep the large bound. */
+static napi_value js_set_batch_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  nlsock *s = unwrap_open(env, info, &argc, argv, "setBatchBytes");
+  if (s == NULL) return NULL;
+  int32_t n = 0;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n <= 0) {
+    napi_throw_type_error(env, NULL, "setBatchBytes(n) takes a positive number");
+    return NULL;
+  }
+  s->max_bytes = (size_t)n < RECV_MAX_BYTES ? (size_t)n : RECV_MAX_BYTES;
+  return NULL;
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
@@ -447,7 +466,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
   size_t used = 0, count = 0;
   int err = 0;
-  while (count < RECV_MAX_DATAGRAMS && used < RECV_MAX_BYTES) {
+  while (count < RECV_MAX_DATAGRAMS && used < s->max_bytes) {
     if (ensure_area(s, used) < 0) break; /* out of memory: try again next tick */
     struct sockaddr_nl from;
     struct iovec iov = { .iov_base = s->scratch + used, .iov_len = s->scratch_cap - used };
@@ -645,6 +664,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "getsockopt", NULL, js_getsockopt, NULL, NULL, NULL, napi_default, NULL },
     { "getsockoptBytes", NULL, js_getsockopt_bytes, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL },
+    { "setBatchBytes", NULL, js_set_batch_bytes, NULL, NULL, NULL, napi_default, NULL },
     { "start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL },
     { "pause", NULL, js_pause, NULL, NULL, NULL, napi_default, NULL },
     { "resume", NULL, js_resume, NULL, NULL, NULL, napi_default, NULL },

@@ -30,6 +30,7 @@ export interface NativeSocket {
   setsockopt(level: number, name: number, value: number): void;
   getsockopt(level: number, name: number): number;
   getsockoptBytes(level: number, name: number, size: number): ArrayBuffer;
+  setBatchBytes(bytes: number): void;
   /** sendto() the kernel; returns the number of bytes sent. */
   send(datagram: Uint8Array): number;
   /**

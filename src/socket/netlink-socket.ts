@@ -51,6 +51,8 @@ export interface NetlinkSocketOptions {
   groups?: number[];
   /** Set NETLINK_NO_ENOBUFS: drop silently on overrun instead of reporting it. */
   noEnobufs?: boolean;
+  /** Bytes handed to JavaScript per wake-up, at most (default 1 MiB; at least one datagram). */
+  batchBytes?: number;
 }
 
 /** One received datagram. `data` is a view into the batch's buffer (borrowed, not copied). */
@@ -149,6 +151,7 @@ export class NetlinkSocket {
       }
       if (opts.receiveBufferSize !== undefined) setReceiveBuffer(h, opts.receiveBufferSize);
       if (opts.noEnobufs) call(() => h.setsockopt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1), optionContext(SOL_NETLINK, NETLINK_NO_ENOBUFS));
+      if (opts.batchBytes !== undefined) h.setBatchBytes(opts.batchBytes);
       const portid = call(() => h.bind(0, 0), {});
       const sock = new NetlinkSocket(h, portid);
       for (const g of opts.groups ?? []) sock.addMembership(g);
