@@ -6,13 +6,19 @@
  *       load every datagram into memory first (timed apart), then decode them all into
  *       the full model N times: the pure decode figure
  *   node dist/bench/decode.js CAPTURE.pcap --mode stream [--passes N]
- *       readCapture(file) -> netlinkPayload -> decodeDatagram, streaming, memory sampled;
- *       --passes reads the file N times in a row (a longer run for the memory samples)
+ *       readNetlinkDatagramBatches(file) -> decodeDatagram, streaming (one batch of datagrams
+ *       per 64 KiB read), memory sampled; --passes reads the file N times in a row (a longer
+ *       run for the memory samples)
  *   node dist/bench/decode.js CAPTURE.pcap --mode read
- *       readCapture(file) -> netlinkPayload only: the pcap read cost
+ *       readNetlinkDatagramBatches(file) only: the pcap read cost
+ *   node dist/bench/decode.js CAPTURE.pcap --mode stream-records | read-records
+ *       the same two through readNetlinkDatagrams(file), one datagram per async step (the
+ *       per-record API)
+ *   node dist/bench/decode.js CAPTURE.pcap --mode stream-capture | read-capture
+ *       the same two through readCapture(file) -> netlinkPayload, one record per async step
  *   node dist/bench/decode.js CAPTURE.pcap --mode parser | parser-read
- *       the same two, driving CaptureParser synchronously over 1 MiB file chunks instead of
- *       iterating readCapture's async generator record by record (same constant memory)
+ *       stream / read with CaptureParser driven synchronously over READ_CHUNK_SIZE (64 KiB)
+ *       file chunks -> netlinkPayload, no async step per chunk (same constant memory)
  *
  * Prints one JSON line. Every decoded message feeds a checksum over fields of the model so
  * that no part of the decode can be optimised away.
@@ -21,12 +27,21 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { decodeDatagram } from '../ctnetlink/message.js';
 import type { Message } from '../ctnetlink/model.js';
-import { CaptureParser, netlinkPayload, parseCapture, readCapture, READ_CHUNK_SIZE, type CaptureRecord } from '../pcap/index.js';
+import {
+  CaptureParser,
+  netlinkPayload,
+  parseCapture,
+  readCapture,
+  READ_CHUNK_SIZE,
+  readNetlinkDatagramBatches,
+  readNetlinkDatagrams,
+  type CaptureRecord,
+} from '../pcap/index.js';
 import { open } from 'node:fs/promises';
 
 const path = process.argv[2];
 if (path === undefined || path.startsWith('--')) {
-  process.stderr.write('usage: decode.js CAPTURE --mode memory|stream|read [--iterations N]\n');
+  process.stderr.write('usage: decode.js CAPTURE --mode memory|stream|read|parser|parser-read|stream-records|read-records|stream-capture|read-capture [--iterations N] [--passes N]\n');
   process.exit(2);
 }
 const flag = (name: string, fallback: string) => {
@@ -102,25 +117,34 @@ if (mode === 'memory') {
     runs.push({ seconds, messagesPerSecond: counts.messages / seconds });
   }
   result.runs = runs;
-} else if (mode === 'stream' || mode === 'read' || mode === 'parser' || mode === 'parser-read') {
-  const decode = mode === 'stream' || mode === 'parser';
-  const onRecord = (rec: CaptureRecord) => {
-    const p = netlinkPayload(rec);
-    if (p === undefined || p.protocol !== 12) return;
+} else if (/^(stream|read|parser|parser-read|stream-records|read-records|stream-capture|read-capture)$/.test(mode)) {
+  const decode = !mode.includes('read');
+  const onDatagram = (data: Uint8Array) => {
     counts.datagrams++;
-    if (decode) consume(decodeDatagram(p.data));
+    if (decode) consume(decodeDatagram(data));
     else {
-      check = (check + p.data.byteLength) | 0;
+      check = (check + data.byteLength) | 0;
       if (counts.datagrams >= nextSample) {
         sample(counts.datagrams);
         nextSample += SAMPLE_EVERY;
       }
     }
   };
+  const onBatch = (batch: { data: Uint8Array }[]) => {
+    for (let i = 0; i < batch.length; i++) onDatagram(batch[i]!.data);
+  };
+  const onRecord = (rec: CaptureRecord) => {
+    const p = netlinkPayload(rec);
+    if (p !== undefined && p.protocol === 12) onDatagram(p.data);
+  };
   sample(0);
   const s = performance.now();
   for (let pass = 0; pass < passes; pass++) {
     if (mode === 'stream' || mode === 'read') {
+      for await (const batch of readNetlinkDatagramBatches(path)) onBatch(batch);
+    } else if (mode === 'stream-records' || mode === 'read-records') {
+      for await (const d of readNetlinkDatagrams(path)) onDatagram(d.data);
+    } else if (mode === 'stream-capture' || mode === 'read-capture') {
       for await (const rec of readCapture(path)) onRecord(rec);
     } else {
       // The same streaming, with the parser driven synchronously within each chunk.

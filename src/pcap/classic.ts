@@ -121,6 +121,23 @@ export function decodeClassicRecordHeader(
   const fraction = dv.getUint32(4, le);
   const includedLength = dv.getUint32(8, le);
   const originalLength = dv.getUint32(12, le);
+  checkClassicRecordHeader(header, fraction, includedLength, offset, index);
+  const timestampNs = BigInt(seconds) * 1_000_000_000n + BigInt(header.nanosecond ? fraction : fraction * 1000);
+  return { timestampNs, includedLength, originalLength };
+}
+
+/**
+ * The checks of {@link decodeClassicRecordHeader} on fields already read: throws PcapError
+ * for a length over {@link MAX_RECORD_LENGTH} or over snaplen (offset of incl_len) and for a
+ * timestamp fraction of a second or more (offset of the fraction).
+ */
+export function checkClassicRecordHeader(
+  header: ClassicHeader,
+  fraction: number,
+  includedLength: number,
+  offset: number,
+  index: number,
+): void {
   if (includedLength > MAX_RECORD_LENGTH) {
     throw new PcapError(`record length ${includedLength} over sanity bound ${MAX_RECORD_LENGTH}`, offset + 8, index);
   }
@@ -131,6 +148,4 @@ export function decodeClassicRecordHeader(
   if (fraction >= perSecond) {
     throw new PcapError(`timestamp fraction ${fraction} is not below ${perSecond}`, offset + 4, index);
   }
-  const timestampNs = BigInt(seconds) * 1_000_000_000n + BigInt(header.nanosecond ? fraction : fraction * 1000);
-  return { timestampNs, includedLength, originalLength };
 }

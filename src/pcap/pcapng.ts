@@ -1,6 +1,7 @@
 /**
- * pcapng framing: pure decoders over whole, contiguous blocks. Buffering across chunks is
- * the job of the state machine in reader.ts.
+ * pcapng framing: pure decoders over whole, contiguous blocks, each given as a DataView and
+ * the position of the block in it (so that a block inside an input chunk is read in place).
+ * Buffering across chunks is the job of the state machine in reader.ts.
  *
  * Byte order: each section (SHB and the blocks after it) has its own order, announced by
  * the on-disk order of the SHB's byte-order magic 0x1A2B3C4D. Captured bytes are untouched.
@@ -24,6 +25,7 @@
  * Options: u16 code, u16 length, value padded to 4; code 0 ends the list.
  */
 import { MAX_RECORD_LENGTH, PcapError } from './errors.js';
+import { InterfaceClock, ZERO_CLOCK, type RawRecord } from './record.js';
 
 /** Section Header Block type; a palindrome, so it reads the same in both byte orders. */
 export const PCAPNG_BLOCK_SHB = 0x0a0d0d0a;
@@ -44,13 +46,22 @@ const OPT_IF_TSOFFSET = 14;
 const NS_PER_SECOND = 1_000_000_000n;
 
 /** Smallest legal block_total_length per block type (12 for any other type). */
-const MIN_BLOCK_LENGTH: ReadonlyMap<number, number> = new Map([
-  [PCAPNG_BLOCK_SHB, 28],
-  [PCAPNG_BLOCK_IDB, 20],
-  [PCAPNG_BLOCK_PB, 32],
-  [PCAPNG_BLOCK_SPB, 16],
-  [PCAPNG_BLOCK_EPB, 32],
-]);
+function minimumBlockLength(type: number): number {
+  switch (type) {
+    case PCAPNG_BLOCK_SHB:
+      return 28;
+    case PCAPNG_BLOCK_IDB:
+      return 20;
+    case PCAPNG_BLOCK_PB:
+      return 32;
+    case PCAPNG_BLOCK_SPB:
+      return 16;
+    case PCAPNG_BLOCK_EPB:
+      return 32;
+    default:
+      return 12;
+  }
+}
 
 /** An interface (IDB) of the current section, with its timestamp conversion folded in. */
 export interface NgInterface {
@@ -61,6 +72,8 @@ export interface NgInterface {
   unitsPerSecond: bigint;
   /** if_tsoffset, converted to nanoseconds. */
   offsetNs: bigint;
+  /** Converts the two timestamp words of this interface's packets to nanoseconds. */
+  clock: InterfaceClock;
 }
 
 /** State of the current section: its byte order and the interfaces declared so far. */
@@ -69,21 +82,9 @@ export interface NgSection {
   interfaces: NgInterface[];
 }
 
-/** A packet decoded from an EPB, SPB or PB; `data` is a view into the block. */
-export interface NgPacket {
-  linktype: number;
-  timestampNs: bigint;
-  data: Uint8Array;
-  originalLength: number;
-}
-
 /** Rounds up to a multiple of 4 without 32-bit bitwise wrap-around (lengths are u32). */
 function pad4(n: number): number {
   return Math.ceil(n / 4) * 4;
-}
-
-function viewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** True for the block types that carry a packet (EPB, SPB, PB). */
@@ -92,13 +93,13 @@ export function isPacketBlock(type: number): boolean {
 }
 
 /**
- * Byte order of the section whose SHB starts at `offset`, from the block's first 12 bytes.
+ * Byte order of the section whose SHB starts at `base` in `view` (file offset `offset`),
+ * from the block's first 12 bytes.
  * Throws PcapError (offset of the magic) when the byte-order magic reads wrong both ways.
  */
-export function sectionLittleEndian(first12: Uint8Array, offset: number): boolean {
-  const dv = viewOf(first12);
-  if (dv.getUint32(8, true) === PCAPNG_BYTE_ORDER_MAGIC) return true;
-  if (dv.getUint32(8, false) === PCAPNG_BYTE_ORDER_MAGIC) return false;
+export function sectionLittleEndian(view: DataView, base: number, offset: number): boolean {
+  if (view.getUint32(base + 8, true) === PCAPNG_BYTE_ORDER_MAGIC) return true;
+  if (view.getUint32(base + 8, false) === PCAPNG_BYTE_ORDER_MAGIC) return false;
   throw new PcapError('bad pcapng byte-order magic', offset + 8);
 }
 
@@ -107,7 +108,7 @@ export function sectionLittleEndian(first12: Uint8Array, offset: number): boolea
  * minimum for the block type, at most {@link MAX_RECORD_LENGTH}. Throws PcapError.
  */
 export function checkBlockLength(type: number, total: number, offset: number, recordIndex?: number): void {
-  const minimum = MIN_BLOCK_LENGTH.get(type) ?? 12;
+  const minimum = minimumBlockLength(type);
   if (total % 4 !== 0) {
     throw new PcapError(`block_total_length ${total} is not a multiple of 4`, offset + 4, recordIndex);
   }
@@ -120,97 +121,128 @@ export function checkBlockLength(type: number, total: number, offset: number, re
 }
 
 /**
- * Checks the trailing copy of block_total_length (4 bytes given, located at
- * `offset + total - 4`). Throws PcapError at that location on a mismatch.
+ * Checks the trailing copy of block_total_length (the value read at `offset + total - 4`).
+ * Throws PcapError at that location on a mismatch.
  */
-export function checkTrailer(trailer: Uint8Array, total: number, le: boolean, offset: number, recordIndex?: number): void {
-  const trailing = viewOf(trailer).getUint32(0, le);
+export function checkTrailer(trailing: number, total: number, offset: number, recordIndex?: number): void {
   if (trailing !== total) {
     throw new PcapError(`trailing block_total_length ${trailing} differs from ${total}`, offset + total - 4, recordIndex);
   }
 }
 
-/** Decodes an SHB (whole block) and opens a new section with no interfaces. */
-export function decodeSectionHeader(block: Uint8Array, offset: number): NgSection {
-  const littleEndian = sectionLittleEndian(block, offset);
-  const major = viewOf(block).getUint16(12, littleEndian);
+/** Decodes an SHB (whole block at `base` in `view`) and opens a new section with no interfaces. */
+export function decodeSectionHeader(view: DataView, base: number, offset: number): NgSection {
+  const littleEndian = sectionLittleEndian(view, base, offset);
+  const major = view.getUint16(base + 12, littleEndian);
   if (major !== 1) throw new PcapError(`unsupported pcapng major version ${major}`, offset + 12);
   return { littleEndian, interfaces: [] };
 }
 
-/** Decodes an IDB (whole block), including the if_tsresol and if_tsoffset options. */
-export function decodeInterface(block: Uint8Array, le: boolean, offset: number): NgInterface {
-  const dv = viewOf(block);
-  const iface: NgInterface = {
-    linktype: dv.getUint16(8, le),
-    snaplen: dv.getUint32(12, le),
-    unitsPerSecond: 1_000_000n,
-    offsetNs: 0n,
-  };
-  const end = block.byteLength - 4;
+/**
+ * Decodes an IDB (whole block of `total` bytes at `base` in `view`), including the
+ * if_tsresol and if_tsoffset options.
+ */
+export function decodeInterface(view: DataView, base: number, total: number, le: boolean, offset: number): NgInterface {
+  let unitsPerSecond = 1_000_000n;
+  let offsetNs = 0n;
+  const end = total - 4;
   let p = 16;
   // Every step consumes at least the 4-byte option header, so this terminates.
   while (end - p >= 4) {
-    const code = dv.getUint16(p, le);
-    const length = dv.getUint16(p + 2, le);
+    const code = view.getUint16(base + p, le);
+    const length = view.getUint16(base + p + 2, le);
     if (code === OPT_ENDOFOPT) break;
     if (p + 4 + length > end) throw new PcapError(`IDB option ${code} of length ${length} overruns its block`, offset + p);
     if (code === OPT_IF_TSRESOL) {
       if (length !== 1) throw new PcapError(`if_tsresol has length ${length}, want 1`, offset + p);
-      const v = dv.getUint8(p + 4);
+      const v = view.getUint8(base + p + 4);
       const exponent = BigInt(v & 0x7f);
-      iface.unitsPerSecond = (v & 0x80) !== 0 ? 1n << exponent : 10n ** exponent;
+      unitsPerSecond = (v & 0x80) !== 0 ? 1n << exponent : 10n ** exponent;
     } else if (code === OPT_IF_TSOFFSET) {
       if (length !== 8) throw new PcapError(`if_tsoffset has length ${length}, want 8`, offset + p);
-      iface.offsetNs = dv.getBigInt64(p + 4, le) * NS_PER_SECOND;
+      offsetNs = view.getBigInt64(base + p + 4, le) * NS_PER_SECOND;
     }
     p += 4 + pad4(length);
   }
-  return iface;
+  return {
+    linktype: view.getUint16(base + 8, le),
+    snaplen: view.getUint32(base + 12, le),
+    unitsPerSecond,
+    offsetNs,
+    clock: new InterfaceClock(unitsPerSecond, offsetNs),
+  };
 }
 
 /**
- * Decodes an EPB, SPB or PB (whole block) of the given section. The packet data is a
- * view into `block`. An SPB has no timestamp: its `timestampNs` is 0n.
+ * Decodes an EPB, SPB or PB (whole block of `total` bytes at `base` in `view`, which views
+ * `buf`) of the given section into `out`: the packet data are `buf[out.start, +out.length)`.
+ * An SPB has no timestamp: its clock gives 0n.
  * Throws PcapError for a missing interface (offset of the interface field, or of the block
  * for an SPB), a captured length over the interface's snaplen or overrunning the block
  * (offset of the length field).
  */
 export function decodePacketBlock(
   type: number,
-  block: Uint8Array,
+  buf: Uint8Array,
+  view: DataView,
+  base: number,
+  total: number,
   section: NgSection,
   offset: number,
   index: number,
-): NgPacket {
-  const dv = viewOf(block);
+  out: RawRecord,
+): void {
   const le = section.littleEndian;
-  const room = block.byteLength - 4;
+  const room = total - 4;
   if (type === PCAPNG_BLOCK_SPB) {
     const iface = section.interfaces[0];
     if (iface === undefined) throw new PcapError('SPB without interface 0 in its section', offset, index);
-    const originalLength = dv.getUint32(8, le);
+    const originalLength = view.getUint32(base + 8, le);
     const captured = iface.snaplen === 0 ? originalLength : Math.min(originalLength, iface.snaplen);
     if (12 + captured > room) {
       throw new PcapError(`SPB captured length ${captured} overruns its block`, offset + 8, index);
     }
-    return { linktype: iface.linktype, timestampNs: 0n, data: block.subarray(12, 12 + captured), originalLength };
+    setPacket(out, buf, base + 12, captured, index, offset, iface.linktype, originalLength);
+    out.tsHigh = 0;
+    out.tsLow = 0;
+    out.clock = ZERO_CLOCK;
+    return;
   }
-  const interfaceId = type === PCAPNG_BLOCK_PB ? dv.getUint16(8, le) : dv.getUint32(8, le);
+  const interfaceId = type === PCAPNG_BLOCK_PB ? view.getUint16(base + 8, le) : view.getUint32(base + 8, le);
   const iface = section.interfaces[interfaceId];
   if (iface === undefined) {
     const have = section.interfaces.length;
     throw new PcapError(`packet references interface ${interfaceId}, section has ${have}`, offset + 8, index);
   }
-  const units = (BigInt(dv.getUint32(12, le)) << 32n) | BigInt(dv.getUint32(16, le));
-  const captured = dv.getUint32(20, le);
-  const originalLength = dv.getUint32(24, le);
+  const captured = view.getUint32(base + 20, le);
+  const originalLength = view.getUint32(base + 24, le);
   if (28 + pad4(captured) > room) {
     throw new PcapError(`captured length ${captured} overruns its block`, offset + 20, index);
   }
   if (iface.snaplen !== 0 && captured > iface.snaplen) {
     throw new PcapError(`captured length ${captured} over snaplen ${iface.snaplen}`, offset + 20, index);
   }
-  const timestampNs = (units * NS_PER_SECOND) / iface.unitsPerSecond + iface.offsetNs;
-  return { linktype: iface.linktype, timestampNs, data: block.subarray(28, 28 + captured), originalLength };
+  setPacket(out, buf, base + 28, captured, index, offset, iface.linktype, originalLength);
+  out.tsHigh = view.getUint32(base + 12, le);
+  out.tsLow = view.getUint32(base + 16, le);
+  out.clock = iface.clock;
+}
+
+function setPacket(
+  out: RawRecord,
+  buf: Uint8Array,
+  start: number,
+  length: number,
+  index: number,
+  offset: number,
+  linktype: number,
+  originalLength: number,
+): void {
+  out.buf = buf;
+  out.start = start;
+  out.length = length;
+  out.index = index;
+  out.fileOffset = offset;
+  out.linktype = linktype;
+  out.originalLength = originalLength;
 }

@@ -1,20 +1,23 @@
 /**
  * Capture reader: one push/pull state machine ({@link CaptureParser}) for classic pcap and
- * pcapng, fed with chunks of any size, and two drivers over it: {@link parseCapture}
- * (synchronous, whole file in memory) and {@link readCapture} (streaming, constant memory).
+ * pcapng, fed with chunks of any size, and drivers over it: {@link parseCapture}
+ * (synchronous, whole file in memory), {@link readCaptureBatches} (streaming, constant
+ * memory, one array of records per input chunk) and {@link readCapture} (the same, one
+ * record per step).
  *
  * Pending bytes live in a queue of the caller's chunks. A record lying inside one chunk is
- * returned as a view into that chunk; only a record straddling chunks is copied. Memory is
- * therefore bounded by one chunk plus the largest record, never by the file size.
+ * returned as a view into that chunk, its header read in place through one DataView per
+ * chunk; only a record straddling chunks is copied. Memory is therefore bounded by one
+ * chunk plus the largest record, never by the file size.
  *
  *   chunks:   [.......|rec 5 hdr|rec 5 da][ta|rec 6 ....|rec 7 ...]
  *                                  ^ rec 5 straddles: copied   ^ rec 6, 7: views, no copy
  */
 import { open } from 'node:fs/promises';
 import {
+  checkClassicRecordHeader,
   classicMagic,
   decodeClassicHeader,
-  decodeClassicRecordHeader,
   isKuznetzovMagic,
   PCAP_GLOBAL_HEADER_LENGTH,
   PCAP_RECORD_HEADER_LENGTH,
@@ -33,6 +36,14 @@ import {
   sectionLittleEndian,
   type NgSection,
 } from './pcapng.js';
+import {
+  MICROSECOND_CLOCK,
+  NANOSECOND_CLOCK,
+  ParsedRecord,
+  RawRecord,
+  viewAt,
+  type TimestampClock,
+} from './record.js';
 
 /** One captured packet, from a classic record or a pcapng EPB/SPB/PB. */
 export interface CaptureRecord {
@@ -40,7 +51,11 @@ export interface CaptureRecord {
   index: number;
   /** Byte offset of the record header (pcap) or block (pcapng) in the file. */
   fileOffset: number;
-  /** Nanoseconds since the epoch (0n for a pcapng SPB, which carries no timestamp). */
+  /**
+   * Nanoseconds since the epoch (0n for a pcapng SPB, which carries no timestamp). In the
+   * records the readers return this is a getter that computes the value when read (so it
+   * is not an own property: `{ ...rec }` does not copy it); it may be assigned.
+   */
   timestampNs: bigint;
   /** LINKTYPE_* of the record's interface. */
   linktype: number;
@@ -56,16 +71,32 @@ export type CaptureSource = string | AsyncIterable<Uint8Array> | NodeJS.Readable
 /** Container format detected from the magic. */
 export type CaptureFormat = 'pcap' | 'pcapng';
 
-/** Size of the chunks {@link readCapture} reads from a file path. */
-export const READ_CHUNK_SIZE = 1 << 20;
+/**
+ * Size of the chunks {@link readCapture} and the batch readers read from a file path: 64 KiB.
+ * Small enough that a chunk is usually released before the young-generation collections
+ * that would promote it (then only a full collection frees it), large enough that the read
+ * calls cost little: memory stays flat at no loss of speed.
+ */
+export const READ_CHUNK_SIZE = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
 
-/** FIFO of input chunks with contiguous peeks; copies only when a peek spans chunks. */
+/**
+ * FIFO of input chunks with contiguous peeks; copies only when a peek spans chunks. The
+ * chunk holding the next unconsumed byte is exposed as `cur` (with one DataView over it
+ * and the read position `pos`) so that the parser can read what lies inside it in place.
+ */
 class ByteQueue {
+  /** Chunks with unconsumed bytes from index `head` on; chunks[head] is `cur`. */
   private chunks: Uint8Array[] = [];
   private head = 0;
-  private pos = 0;
+  /** The chunk of the next unconsumed byte (EMPTY when nothing is pending). */
+  cur: Uint8Array = EMPTY;
+  /** A DataView over the whole of `cur`. */
+  view: DataView = EMPTY_VIEW;
+  /** Position of the next unconsumed byte in `cur`. */
+  pos = 0;
   /** Bytes pushed and not yet skipped. */
   available = 0;
   /** File offset of the first unconsumed byte. */
@@ -75,6 +106,12 @@ class ByteQueue {
     if (chunk.byteLength === 0) return;
     this.chunks.push(chunk);
     this.available += chunk.byteLength;
+    if (this.chunks.length - this.head === 1) this.setCurrent(chunk);
+  }
+
+  private setCurrent(chunk: Uint8Array): void {
+    this.cur = chunk;
+    this.view = chunk.byteLength === 0 ? EMPTY_VIEW : new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   }
 
   /** `n` contiguous bytes starting `from` bytes ahead, or undefined if not all there yet. */
@@ -103,6 +140,10 @@ class ByteQueue {
     this.available -= n;
     this.offset += n;
     let p = this.pos + n;
+    if (p < this.cur.byteLength) {
+      this.pos = p; // still inside the current chunk: the common case
+      return;
+    }
     while (this.head < this.chunks.length && p >= this.chunks[this.head]!.byteLength) {
       p -= this.chunks[this.head]!.byteLength;
       this.chunks[this.head++] = EMPTY; // drop our reference now; records may still view it
@@ -111,9 +152,13 @@ class ByteQueue {
     if (this.head === this.chunks.length) {
       this.chunks = [];
       this.head = 0;
-    } else if (this.head >= 64) {
-      this.chunks = this.chunks.slice(this.head);
-      this.head = 0;
+      this.setCurrent(EMPTY);
+    } else {
+      if (this.head >= 64) {
+        this.chunks = this.chunks.slice(this.head);
+        this.head = 0;
+      }
+      this.setCurrent(this.chunks[this.head]!);
     }
   }
 }
@@ -131,6 +176,10 @@ type State =
   | { kind: 'pcap'; header: ClassicHeader }
   | { kind: 'pcapng'; section: NgSection };
 
+const MODE_START = 0;
+const MODE_PCAP = 1;
+const MODE_PCAPNG = 2;
+
 /**
  * Incremental capture parser. Feed chunks with {@link push}; call {@link next} until it
  * returns undefined (more input needed); call {@link end} once the input is exhausted.
@@ -139,8 +188,16 @@ type State =
 export class CaptureParser {
   private readonly queue = new ByteQueue();
   private state: State = { kind: 'start' };
+  /** state.kind as a number, for the per-record dispatch. */
+  private mode = MODE_START;
   private pending: Pending = { what: 'capture header', offset: 0, need: 4 };
   private index = 0;
+  /** Classic pcap: the global header and the clock of its timestamps. */
+  private classic: ClassicHeader = { littleEndian: true, nanosecond: false, snaplen: 0, linktype: 0 };
+  private clock: TimestampClock = MICROSECOND_CLOCK;
+  /** pcapng: the current section. */
+  private section: NgSection = { littleEndian: true, interfaces: [] };
+  private readonly raw = new RawRecord();
 
   /** Detected container format, once the magic has been read. */
   get format(): CaptureFormat | undefined {
@@ -154,8 +211,22 @@ export class CaptureParser {
 
   /** The next complete record, or undefined when more input is needed. Throws PcapError. */
   next(): CaptureRecord | undefined {
-    if (this.state.kind === 'start' && !this.start()) return undefined;
-    return this.state.kind === 'pcap' ? this.nextClassic(this.state.header) : this.nextBlock();
+    const r = this.advance();
+    if (r === undefined) return undefined;
+    const data = viewAt(r.buf, r.start, r.length);
+    return new ParsedRecord(r.index, r.fileOffset, r.linktype, data, r.originalLength, r.tsHigh, r.tsLow, r.clock);
+  }
+
+  /**
+   * Frames the next complete record like {@link next}, but describes it in place instead of
+   * allocating: the returned cursor is the same object every time and is overwritten by the
+   * next call. Its `buf` is borrowed like a record's data. For the readers of this module.
+   * @internal
+   */
+  advance(): RawRecord | undefined {
+    if (this.mode === MODE_PCAP) return this.nextClassic();
+    if (this.mode === MODE_START && !this.start()) return undefined;
+    return this.mode === MODE_PCAP ? this.nextClassic() : this.nextBlock();
   }
 
   /** Declares the end of input. Throws PcapError if it cut a header, record or block short. */
@@ -177,7 +248,9 @@ export class CaptureParser {
     const magic = this.queue.peek(4);
     if (magic === undefined) return false;
     if (sectionMagic(magic)) {
-      this.state = { kind: 'pcapng', section: { littleEndian: true, interfaces: [] } };
+      this.section = { littleEndian: true, interfaces: [] };
+      this.state = { kind: 'pcapng', section: this.section };
+      this.mode = MODE_PCAPNG;
       return true;
     }
     if (classicMagic(magic) === undefined) {
@@ -189,70 +262,121 @@ export class CaptureParser {
       this.wait('global header', 0, PCAP_GLOBAL_HEADER_LENGTH);
       return false;
     }
-    this.state = { kind: 'pcap', header: decodeClassicHeader(bytes) };
+    this.classic = decodeClassicHeader(bytes);
+    this.clock = this.classic.nanosecond ? NANOSECOND_CLOCK : MICROSECOND_CLOCK;
+    this.state = { kind: 'pcap', header: this.classic };
+    this.mode = MODE_PCAP;
     this.queue.skip(PCAP_GLOBAL_HEADER_LENGTH);
     return true;
   }
 
-  private nextClassic(header: ClassicHeader): CaptureRecord | undefined {
+  private nextClassic(): RawRecord | undefined {
     const q = this.queue;
+    const header = this.classic;
+    const le = header.littleEndian;
     const offset = q.offset;
-    const bytes = q.peek(PCAP_RECORD_HEADER_LENGTH);
-    if (bytes === undefined) return this.wait('record header', offset, PCAP_RECORD_HEADER_LENGTH, this.index);
-    const rec = decodeClassicRecordHeader(bytes, header, offset, this.index);
-    const total = PCAP_RECORD_HEADER_LENGTH + rec.includedLength;
-    const data = q.peek(rec.includedLength, PCAP_RECORD_HEADER_LENGTH);
-    if (data === undefined) return this.wait('record', offset, total, this.index);
+    // Read the record header in place when it lies in the current chunk, else from a copy.
+    let view = q.view;
+    let at = q.pos;
+    const room = q.cur.byteLength - at;
+    if (room < PCAP_RECORD_HEADER_LENGTH) {
+      const bytes = q.peek(PCAP_RECORD_HEADER_LENGTH);
+      if (bytes === undefined) return this.wait('record header', offset, PCAP_RECORD_HEADER_LENGTH, this.index);
+      view = new DataView(bytes.buffer, bytes.byteOffset, PCAP_RECORD_HEADER_LENGTH);
+      at = 0;
+    }
+    const seconds = view.getUint32(at, le);
+    const fraction = view.getUint32(at + 4, le);
+    const includedLength = view.getUint32(at + 8, le);
+    const originalLength = view.getUint32(at + 12, le);
+    checkClassicRecordHeader(header, fraction, includedLength, offset, this.index);
+    const total = PCAP_RECORD_HEADER_LENGTH + includedLength;
+    const r = this.raw;
+    if (room >= total) {
+      r.buf = q.cur;
+      r.start = q.pos + PCAP_RECORD_HEADER_LENGTH;
+    } else {
+      const data = q.peek(includedLength, PCAP_RECORD_HEADER_LENGTH);
+      if (data === undefined) return this.wait('record', offset, total, this.index);
+      r.buf = data;
+      r.start = 0;
+    }
     q.skip(total);
-    const { timestampNs, originalLength } = rec;
-    return { index: this.index++, fileOffset: offset, timestampNs, linktype: header.linktype, data, originalLength };
+    r.length = includedLength;
+    r.index = this.index++;
+    r.fileOffset = offset;
+    r.linktype = header.linktype;
+    r.originalLength = originalLength;
+    r.tsHigh = seconds;
+    r.tsLow = fraction;
+    r.clock = this.clock;
+    return r;
   }
 
-  private nextBlock(): CaptureRecord | undefined {
+  private nextBlock(): RawRecord | undefined {
     const q = this.queue;
     for (;;) {
       const offset = q.offset;
-      const head = q.peek(8);
-      if (head === undefined) return this.wait('block header', offset, 8);
-      const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-      const type = dv.getUint32(0, true); // SHB type is a palindrome; others re-read below
+      let view = q.view;
+      let at = q.pos;
+      const room = q.cur.byteLength - at;
+      if (room < 8) {
+        const head = q.peek(8);
+        if (head === undefined) return this.wait('block header', offset, 8);
+        view = new DataView(head.buffer, head.byteOffset, 8);
+        at = 0;
+      }
+      const type = view.getUint32(at, true); // SHB type is a palindrome; others re-read below
       let le: boolean;
       if (type === PCAPNG_BLOCK_SHB) {
         const first12 = q.peek(12);
         if (first12 === undefined) return this.wait('section header', offset, 12);
-        le = sectionLittleEndian(first12, offset);
+        le = sectionLittleEndian(new DataView(first12.buffer, first12.byteOffset, 12), 0, offset);
       } else {
-        le = this.section().littleEndian;
+        le = this.section.littleEndian;
       }
-      const blockType = dv.getUint32(0, le);
-      const total = dv.getUint32(4, le);
+      const blockType = view.getUint32(at, le);
+      const total = view.getUint32(at + 4, le);
       const recordIndex = isPacketBlock(blockType) ? this.index : undefined;
       checkBlockLength(blockType, total, offset, recordIndex);
       if (q.available < total) return this.wait('block', offset, total, recordIndex);
-      checkTrailer(q.peek(4, total - 4)!, total, le, offset, recordIndex);
-      if (blockType === PCAPNG_BLOCK_SHB) {
-        this.state = { kind: 'pcapng', section: decodeSectionHeader(q.peek(total)!, offset) };
-      } else if (blockType === PCAPNG_BLOCK_IDB) {
-        this.section().interfaces.push(decodeInterface(q.peek(total)!, le, offset));
-      } else if (recordIndex !== undefined) {
-        const pkt = decodePacketBlock(blockType, q.peek(total)!, this.section(), offset, recordIndex);
-        q.skip(total);
-        const { linktype, timestampNs, data, originalLength } = pkt;
-        return { index: this.index++, fileOffset: offset, timestampNs, linktype, data, originalLength };
+      // The block is all there; in the current chunk (read in place) or straddling chunks.
+      const inPlace = room >= total;
+      const trailing = inPlace ? q.view.getUint32(q.pos + total - 4, le) : u32(q.peek(4, total - 4)!, le);
+      checkTrailer(trailing, total, offset, recordIndex);
+      if (blockType === PCAPNG_BLOCK_SHB || blockType === PCAPNG_BLOCK_IDB || recordIndex !== undefined) {
+        let buf = q.cur;
+        let bview = q.view;
+        let base = q.pos;
+        if (!inPlace) {
+          buf = q.peek(total)!;
+          bview = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+          base = 0;
+        }
+        if (blockType === PCAPNG_BLOCK_SHB) {
+          this.section = decodeSectionHeader(bview, base, offset);
+          this.state = { kind: 'pcapng', section: this.section };
+        } else if (blockType === PCAPNG_BLOCK_IDB) {
+          this.section.interfaces.push(decodeInterface(bview, base, total, le, offset));
+        } else {
+          decodePacketBlock(blockType, buf, bview, base, total, this.section, offset, this.index, this.raw);
+          q.skip(total);
+          this.index++;
+          return this.raw;
+        }
       }
       // SHB, IDB and blocks of other types (NRB, ISB, DSB, custom...) end here: skip them.
       q.skip(total);
     }
   }
+}
 
-  private section(): NgSection {
-    if (this.state.kind !== 'pcapng') throw new Error('unreachable: not in a pcapng section');
-    return this.state.section;
-  }
+function u32(bytes: Uint8Array, le: boolean): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, le);
 }
 
 function sectionMagic(first4: Uint8Array): boolean {
-  return new DataView(first4.buffer, first4.byteOffset, 4).getUint32(0, true) === PCAPNG_BLOCK_SHB;
+  return u32(first4, true) === PCAPNG_BLOCK_SHB;
 }
 
 /**
@@ -270,18 +394,54 @@ export function* parseCapture(bytes: Uint8Array): Generator<CaptureRecord> {
  * Streams the records of a capture file (path, read in {@link READ_CHUNK_SIZE} chunks) or of
  * a byte stream (e.g. process.stdin) without holding the file in memory. Record data are
  * views into the chunk they arrived in (copies when they straddle chunks).
- * Throws PcapError on malformed or truncated input; file system errors pass through.
+ * Throws PcapError on malformed or truncated input (after yielding the good records before
+ * it); file system errors pass through.
+ *
+ * One record per step; {@link readCaptureBatches} is the faster way to stream a large file.
  */
-export async function* readCapture(source: CaptureSource): AsyncGenerator<CaptureRecord> {
+export function readCapture(source: CaptureSource): AsyncGenerator<CaptureRecord, void, undefined> {
+  return flattenBatches(readCaptureBatches(source));
+}
+
+/**
+ * Streams a capture like {@link readCapture}, but a batch at a time: every input chunk
+ * (64 KiB read from a path, or one chunk of a stream) gives one array holding the records
+ * completed by that chunk, in file order; chunks completing no record give no batch, so a
+ * batch is never empty. The async iteration cost is paid once per chunk instead of once
+ * per record. The arrays are the caller's to keep; record data are views into the input
+ * chunks (copies for records straddling chunks), as with readCapture.
+ *
+ * On malformed or truncated input the records before the fault are yielded first (as a
+ * last, possibly short batch), then the PcapError is thrown; file system errors pass through.
+ */
+export async function* readCaptureBatches(source: CaptureSource): AsyncGenerator<CaptureRecord[], void, undefined> {
   const parser = new CaptureParser();
-  for await (const chunk of chunksOf(source)) {
+  for await (const chunk of captureChunks(source)) {
     parser.push(chunk);
-    for (let rec = parser.next(); rec !== undefined; rec = parser.next()) yield rec;
+    const batch: CaptureRecord[] = [];
+    try {
+      fillBatch(parser, batch);
+    } catch (e) {
+      if (batch.length > 0) yield batch;
+      throw e;
+    }
+    if (batch.length > 0) yield batch;
   }
   parser.end();
 }
 
-async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
+/** Appends the records the parser can complete to `batch` (a plain function: optimisable). */
+function fillBatch(parser: CaptureParser, batch: CaptureRecord[]): void {
+  for (let rec = parser.next(); rec !== undefined; rec = parser.next()) batch.push(rec);
+}
+
+/**
+ * The byte chunks of a source: a path read in {@link READ_CHUNK_SIZE} pieces (each in a
+ * buffer of its own, since records handed out may still view the previous ones), or the
+ * chunks of a stream / async iterable, checked to be bytes. For the readers of this module.
+ * @internal
+ */
+export async function* captureChunks(source: CaptureSource): AsyncGenerator<Uint8Array, void, undefined> {
   if (typeof source === 'string') {
     const file = await open(source, 'r');
     try {
@@ -290,22 +450,109 @@ async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
         const buf = new Uint8Array(READ_CHUNK_SIZE);
         const { bytesRead } = await file.read(buf, 0, READ_CHUNK_SIZE, null);
         if (bytesRead === 0) return;
-        yield buf.subarray(0, bytesRead);
+        yield bytesRead === READ_CHUNK_SIZE ? buf : buf.subarray(0, bytesRead);
       }
     } finally {
       await file.close();
     }
   }
-  yield* streamChunks(source);
-}
-
-async function* streamChunks(source: AsyncIterable<unknown> | NodeJS.ReadableStream): AsyncGenerator<Uint8Array> {
   let offset = 0;
-  for await (const chunk of source) {
+  for await (const chunk of source as AsyncIterable<unknown>) {
     if (!(chunk instanceof Uint8Array)) {
       throw new PcapError(`input chunk is a ${typeof chunk}, not bytes (was an encoding set on the stream?)`, offset);
     }
     offset += chunk.byteLength;
     yield chunk;
+  }
+}
+
+/**
+ * An async generator of the items of an async generator of arrays: one item per step, but
+ * far cheaper per step than an `async function*` that yields them (no generator machinery,
+ * one settled promise per item). Behaves as such a generator would: calls are served in
+ * order, return() and throw() close the source (so that a file is closed on `break`), an
+ * error of the source is passed on after the items before it, then the iterator is done.
+ * @internal
+ */
+export function flattenBatches<T>(source: AsyncGenerator<T[], void, undefined>): AsyncGenerator<T, void, undefined> {
+  return new Flattened(source);
+}
+
+class Flattened<T> implements AsyncGenerator<T, void, undefined> {
+  private batch: T[] = [];
+  private i = 0;
+  private done = false;
+  /** The last queued operation that awaits the source, while it has not settled. */
+  private busy: Promise<unknown> | undefined;
+
+  constructor(private readonly source: AsyncGenerator<T[], void, undefined>) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T, void>> {
+    if (this.busy === undefined) {
+      if (this.i < this.batch.length) return Promise.resolve({ value: this.batch[this.i++]!, done: false });
+      if (this.done) return Promise.resolve({ value: undefined, done: true });
+    }
+    return this.queue(() => this.fill());
+  }
+
+  return(value?: void | PromiseLike<void>): Promise<IteratorResult<T, void>> {
+    return this.queue(async () => {
+      await this.close();
+      return { value: (await value) as void, done: true };
+    });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T, void>> {
+    return this.queue(async () => {
+      await this.close();
+      throw error;
+    });
+  }
+
+  private async fill(): Promise<IteratorResult<T, void>> {
+    while (this.i >= this.batch.length) {
+      if (this.done) return { value: undefined, done: true };
+      let r: IteratorResult<T[], void>;
+      try {
+        r = await this.source.next();
+      } catch (e) {
+        this.finish();
+        throw e;
+      }
+      if (r.done) {
+        this.finish();
+        return { value: undefined, done: true };
+      }
+      this.batch = r.value;
+      this.i = 0;
+    }
+    return { value: this.batch[this.i++]!, done: false };
+  }
+
+  private async close(): Promise<void> {
+    if (this.done) return;
+    this.finish();
+    await this.source.return(undefined);
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.batch = [];
+    this.i = 0;
+  }
+
+  /** Runs `op` once every operation queued before it has settled. */
+  private queue<R>(op: () => Promise<R>): Promise<R> {
+    const run = this.busy === undefined ? op() : this.busy.then(op, op);
+    this.busy = run;
+    const settled = () => {
+      if (this.busy === run) this.busy = undefined;
+    };
+    run.then(settled, settled);
+    return run;
   }
 }
