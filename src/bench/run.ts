@@ -290,11 +290,11 @@ async function benchDecode(): Promise<Result> {
   const sc = stream.counts as { messages: number };
   const samples = stream.samples as Sample[];
   rows.push(
-    ['decode: streaming', 'readCapture(file) -> netlinkPayload -> decodeDatagram, msg/s', fmtInt(stream.perSecond)],
+    ['decode: streaming', 'readNetlinkDatagramBatches(file) -> decodeDatagram, msg/s', fmtInt(stream.perSecond)],
     ['decode: streaming', 'messages / time', `${fmtInt(sc.messages)} / ${fmtSec(stream.seconds)}`],
     ['decode: streaming', `heapUsed min..max (${samples.length} samples, every 50k msgs)`, range(samples.map((x) => x.heapUsedMiB))],
     ['decode: streaming', 'RSS min..max (same samples)', range(samples.map((x) => x.rssMiB))],
-    ['decode: streaming', 'arrayBuffers min..max (1 MiB read chunks not yet collected)', range(samples.map((x) => x.arrayBuffersMiB))],
+    ['decode: streaming', 'arrayBuffers min..max (64 KiB read chunks not yet collected)', range(samples.map((x) => x.arrayBuffersMiB))],
     ['decode: streaming', 'peak RSS (getrusage)', fmtMiB(stream.maxRssKiB * 1024)],
   );
   notes.push(
@@ -304,14 +304,14 @@ async function benchDecode(): Promise<Result> {
 
   const read = await worker('read');
   const rc = (read.counts as { datagrams: number }).datagrams;
-  rows.push(['decode: pcap read only', 'readCapture(file) -> netlinkPayload, datagrams/s', `${fmtInt(read.perSecond)} (${fmtInt(rc)} in ${fmtSec(read.seconds)})`]);
+  rows.push(['decode: pcap read only', 'readNetlinkDatagramBatches(file), datagrams/s', `${fmtInt(read.perSecond)} (${fmtInt(rc)} in ${fmtSec(read.seconds)})`]);
   const decodeShare = stream.seconds - read.seconds;
   if (decodeShare > 0) rows.push(['decode: streaming', 'decode share (streaming - read only) -> msg/s', `${fmtSec(decodeShare)} -> ${fmtInt(sc.messages / decodeShare)}`]);
 
   const parser = await worker('parser');
   const parserRead = await worker('parser-read');
   rows.push(
-    ['decode: streaming, sync parser', 'CaptureParser per 1 MiB chunk -> netlinkPayload -> decodeDatagram, msg/s', `${fmtInt(parser.perSecond)} (${fmtSec(parser.seconds)})`],
+    ['decode: streaming, sync parser', 'CaptureParser per 64 KiB chunk -> netlinkPayload -> decodeDatagram, msg/s', `${fmtInt(parser.perSecond)} (${fmtSec(parser.seconds)})`],
     ['decode: streaming, sync parser', 'the same without decoding (read only), datagrams/s', `${fmtInt(parserRead.perSecond)} (${fmtSec(parserRead.seconds)})`],
   );
 
