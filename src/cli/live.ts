@@ -8,7 +8,7 @@ import { ConntrackClient } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
 import type { Message } from '../ctnetlink/model.js';
 import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
-import { nfType } from '../nfnetlink/header.js';
+import { nfType, type NfGenMsg } from '../nfnetlink/header.js';
 import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
 import { NLM_F_MULTI } from '../netlink/constants.js';
 import { openPcapFile, type PcapFile } from '../pcap/index.js';
@@ -31,6 +31,14 @@ async function openClient(s: Session, pcap: PcapFile | undefined): Promise<Connt
 /** Header of a dump reply, for printing entries the way `read` prints recorded ones. */
 const DUMP_HEADER = { type: nfType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW), flags: NLM_F_MULTI, seq: 0, pid: 0 };
 
+const NFGEN_INET = { family: 2, version: 0, resId: 0 };
+const NFGEN_INET6 = { family: 10, version: 0, resId: 0 };
+
+/** The nfgenmsg of a message about an entry of `family` (shared objects for IPv4 and IPv6). */
+function nfgenOf(family: number): NfGenMsg {
+  return family === 2 ? NFGEN_INET : family === 10 ? NFGEN_INET6 : { family, version: 0, resId: 0 };
+}
+
 /** Print subscription items until the session stops or the subscription ends. */
 async function pump(s: Session, sub: Subscription): Promise<void> {
   const stopped = new Promise<void>((res) => s.stop.signal.addEventListener('abort', () => res(), { once: true }));
@@ -42,19 +50,13 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
     for (const it of items) {
       if (it.kind === 'event') {
         if (!s.filter.match(it.conntrack)) continue;
-        const m: Message = {
-          kind: 'conntrack',
-          header: it.header,
-          nfgen: { family: it.conntrack.family, version: 0, resId: 0 },
-          event: it.type,
-          conntrack: it.conntrack,
-        };
+        const m: Message = { kind: 'conntrack', header: it.header, nfgen: nfgenOf(it.conntrack.family), event: it.type, conntrack: it.conntrack };
         s.print(m, it.receivedNs);
         if (s.countEvent(it.type)) break;
       } else if (it.kind === 'overrun') {
         s.overrun(it.lost, it.receivedNs);
       } else if (it.kind === 'expect') {
-        s.print({ kind: 'expect', header: it.header, nfgen: { family: it.expect.family, version: 0, resId: 0 }, event: it.type, expect: it.expect }, it.receivedNs);
+        s.print({ kind: 'expect', header: it.header, nfgen: nfgenOf(it.expect.family), event: it.type, expect: it.expect }, it.receivedNs);
       } else if (it.kind === 'decode-error') {
         s.io.stderr.write(`ctevents: undecodable datagram skipped: ${it.error.message}\n`);
       }
@@ -101,14 +103,21 @@ export async function dump(s: Session): Promise<number> {
     // Subscribe before dumping so that no change between the two is missed.
     if (s.opts.follow) sub = client.events({ types: s.opts.events });
     const now = BigInt(Date.now()) * 1_000_000n;
-    for await (const batch of client.dumpBatches(s.filter.empty ? undefined : s.filter.kernel, { signal: s.stop.signal })) {
-      for (const ct of batch) {
-        if (!s.filter.match(ct)) continue;
-        s.counts.entries++;
-        s.print({ kind: 'conntrack', header: DUMP_HEADER, nfgen: { family: ct.family, version: 0, resId: 0 }, conntrack: ct }, now);
+    try {
+      for await (const batch of client.dumpBatches(s.filter.empty ? undefined : s.filter.kernel, { signal: s.stop.signal })) {
+        for (const ct of batch) {
+          if (!s.filter.match(ct)) continue;
+          s.counts.entries++;
+          s.print({ kind: 'conntrack', header: DUMP_HEADER, nfgen: nfgenOf(ct.family), conntrack: ct }, now);
+        }
+        // Lines go out in 64 KiB chunks (and whenever the loop waits for the kernel); wait
+        // here only when the output asked us to.
+        if (s.out.blocked) await s.out.flush();
+        if (s.stop.signal.aborted) break;
       }
+    } finally {
+      // The table is out before anything else is said (events, errors, the summary).
       await s.out.flush();
-      if (s.stop.signal.aborted) break;
     }
     if (sub && !s.stop.signal.aborted) {
       s.startLive();

@@ -1,7 +1,12 @@
 /**
- * Line output with backpressure: lines are gathered into chunks; when the stream cannot
- * take more, flush() waits for 'drain', so a slow reader slows the event loop down (and
- * the socket's own buffer absorbs bursts) instead of memory growing without bound.
+ * Line output with backpressure: lines are gathered into chunks of about 64 KiB, each
+ * handed to the stream in one write. When the stream cannot take more (write() returned
+ * false), `blocked` is true until 'drain', and flush() waits for it, so a slow reader slows
+ * the event loop down (and the socket's own buffer absorbs bursts) instead of memory
+ * growing without bound.
+ *
+ * Lines never wait long: whatever is gathered is written as soon as the event loop turns
+ * (setImmediate), i.e. when the producer pauses for input, even if nobody calls flush().
  * A closed pipe (EPIPE, e.g. `| head`) is not an error: it ends the run quietly.
  */
 export interface OutStream {
@@ -16,11 +21,19 @@ const CHUNK = 64 * 1024;
 
 export class LineWriter {
   private readonly out: OutStream;
-  private parts: string[] = [];
-  private size = 0;
+  /** The gathered lines, newlines included (one string: appending is cheaper than an array join). */
+  private buf = '';
   /** The reader went away (EPIPE); nothing more will be written. */
   closed = false;
   private onClosed: (() => void) | undefined;
+  /** Set while the stream wants us to wait: resolves on 'drain', 'close' or EPIPE. */
+  private drained: Promise<void> | undefined;
+  private release: (() => void) | undefined;
+  private scheduled = false;
+  private readonly tick = (): void => {
+    this.scheduled = false;
+    this.push();
+  };
 
   constructor(out: OutStream, onClosed?: () => void) {
     this.out = out;
@@ -33,45 +46,60 @@ export class LineWriter {
   private markClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    this.parts = [];
-    this.size = 0;
+    this.buf = '';
+    this.release?.();
     const cb = this.onClosed;
     this.onClosed = undefined;
     cb?.();
   }
 
+  /** Gather one line (without its newline). */
   line(s: string): void {
     if (this.closed) return;
-    this.parts.push(s, '\n');
-    this.size += s.length + 1;
-    if (this.size >= CHUNK) this.push();
+    this.buf += s + '\n';
+    if (this.buf.length >= CHUNK) this.push();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.tick);
+    }
   }
 
-  /** Hand the gathered lines to the stream; returns false when the stream wants us to wait. */
-  private push(): boolean {
-    if (this.size === 0 || this.closed) return true;
-    const chunk = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
+  /** True while the stream has asked us to wait for 'drain' (await flush() then). */
+  get blocked(): boolean {
+    return this.drained !== undefined;
+  }
+
+  /** Hand the gathered lines to the stream. */
+  private push(): void {
+    if (this.buf.length === 0 || this.closed) return;
+    const chunk = this.buf;
+    this.buf = '';
+    let ok: boolean;
     try {
-      return this.out.write(chunk);
+      ok = this.out.write(chunk);
     } catch {
       this.markClosed();
-      return true;
+      return;
+    }
+    if (!ok && this.drained === undefined && !this.closed) {
+      this.drained = new Promise<void>((res) => {
+        const done = () => {
+          this.out.removeListener('drain', done);
+          this.out.removeListener('close', done);
+          this.drained = undefined;
+          this.release = undefined;
+          res();
+        };
+        this.release = done;
+        this.out.once('drain', done);
+        this.out.once('close', done);
+      });
     }
   }
 
   /** Write what is gathered and wait until the stream can take more. */
   async flush(): Promise<void> {
-    if (this.push() || this.closed) return;
-    await new Promise<void>((res) => {
-      const done = () => {
-        this.out.removeListener('drain', done);
-        this.out.removeListener('close', done);
-        res();
-      };
-      this.out.once('drain', done);
-      this.out.once('close', done);
-    });
+    this.push();
+    if (this.drained !== undefined) await this.drained;
   }
 }

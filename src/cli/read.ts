@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { decodeDatagram } from '../ctnetlink/message.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
-import { readNetlinkDatagrams } from '../pcap/index.js';
+import { readNetlinkDatagramBatches } from '../pcap/index.js';
 import type { Session } from './session.js';
 
 export async function read(s: Session): Promise<number> {
@@ -24,35 +24,46 @@ export async function read(s: Session): Promise<number> {
     });
   }
   let bad = 0;
-  outer: for await (const rec of readNetlinkDatagrams(source)) {
-    let ms;
-    try {
-      ms = decodeDatagram(rec.data);
-    } catch (e) {
-      if (!(e instanceof NetlinkDecodeError)) throw e;
-      bad++;
-      s.io.stderr.write(`ctevents: ${file}: record ${rec.index + 1} (file offset ${rec.fileOffset}): ${e.message}\n`);
-      continue;
-    }
-    for (const m of ms) {
-      s.counts.messages++;
-      if (m.kind === 'conntrack') {
-        if (!s.filter.match(m.conntrack)) continue;
-        if (m.event) {
-          s.print(m, rec.timestampNs);
-          if (s.countEvent(m.event)) break outer;
+  try {
+    // A batch per input chunk: its records are decoded and printed in one go; lines go out
+    // in 64 KiB chunks, and whenever the loop waits for input.
+    outer: for await (const batch of readNetlinkDatagramBatches(source)) {
+      for (const rec of batch) {
+        let ms;
+        try {
+          ms = decodeDatagram(rec.data);
+        } catch (e) {
+          if (!(e instanceof NetlinkDecodeError)) throw e;
+          bad++;
+          // The lines before it first, so that a terminal shows them in order.
+          void s.out.flush();
+          s.io.stderr.write(`ctevents: ${file}: record ${rec.index + 1} (file offset ${rec.fileOffset}): ${e.message}\n`);
           continue;
         }
-        s.counts.entries++;
-      } else if (!s.filter.empty && m.kind === 'expect') {
-        continue;
+        for (const m of ms) {
+          s.counts.messages++;
+          if (m.kind === 'conntrack') {
+            if (!s.filter.match(m.conntrack)) continue;
+            if (m.event) {
+              s.print(m, rec.timestampNs);
+              if (s.countEvent(m.event)) break outer;
+              continue;
+            }
+            s.counts.entries++;
+          } else if (!s.filter.empty && m.kind === 'expect') {
+            continue;
+          }
+          s.print(m, rec.timestampNs);
+        }
+        if (s.stop.signal.aborted) break outer;
       }
-      s.print(m, rec.timestampNs);
+      // Wait here only when the output asked us to.
+      if (s.out.blocked) await s.out.flush();
     }
+  } finally {
+    // Also when the capture turns out malformed: the records before the fault are printed.
     await s.out.flush();
-    if (s.stop.signal.aborted) break;
   }
-  await s.out.flush();
   s.summary('messages');
   return bad > 0 ? 1 : 0;
 }

@@ -4,6 +4,7 @@
  * (--count, --duration, signals, a closed pipe).
  */
 import type { Message } from '../ctnetlink/model.js';
+import type { FormatContext } from '../format/index.js';
 import type { Format, Options } from './args.js';
 import { compileFilter, type CompiledFilter } from './filter.js';
 import { LineWriter, type OutStream } from './output.js';
@@ -83,8 +84,13 @@ export class Session {
     return false;
   }
 
+  /** The context of the last print, reused while the time stays the same (a dump's lines). */
+  private ctx: FormatContext = {};
+
   print(m: Message, timestampNs?: bigint): void {
-    const line = this.format(m, timestampNs === undefined ? {} : { timestampNs });
+    let ctx = this.ctx;
+    if (ctx.timestampNs !== timestampNs) this.ctx = ctx = timestampNs === undefined ? {} : { timestampNs };
+    const line = this.format(m, ctx);
     if (line !== undefined) this.out.line(line);
   }
 

@@ -62,6 +62,7 @@ import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
 import { dccpStateName, sctpStateName, tcpStateName } from '../ctnetlink/status.js';
 import { msgTypeOf } from '../nfnetlink/header.js';
 import type { FormatContext } from './index.js';
+import { flat, slots, u32 } from './pieces.js';
 
 /** `conntrack -o ...` options and the outside world the printer consults. */
 export interface ConntrackFormatOptions {
@@ -178,9 +179,66 @@ function nowNs(ctx: FormatContext, o: ConntrackFormatOptions): bigint {
 
 export type CtEventName = '[NEW]' | '[UPDATE]' | '[DESTROY]';
 
+/** "%9s " of the event names, without the space (every later column brings its own). */
+function eventColumn(event: string): string {
+  switch (event) {
+    case '[NEW]': return '    [NEW]';
+    case '[UPDATE]': return ' [UPDATE]';
+    case '[DESTROY]': return '[DESTROY]';
+    default: return event.padStart(9, ' ');
+  }
+}
+
+const protoColumns = slots(256);
+
+/** " udp      17" */
+function protoColumn(p: number): string {
+  const small = p >= 0 && p < 256 && p === (p | 0);
+  const hit = small ? protoColumns[p] : undefined;
+  if (hit !== undefined) return hit;
+  const t = flat(` ${protoName(p).padEnd(8, ' ')} ${p}`);
+  if (small) protoColumns[p] = t;
+  return t;
+}
+
+/**
+ * address() + ports() of a tuple: " src=1.1.1.1 dst=2.2.2.2 sport=1 dport=2". The address
+ * part comes from the message's family, the ports part from the tuple's protocol.
+ */
+function tupleColumns(family: number, t: Tuple): string {
+  const p = t.proto ?? 0;
+  if (family === 2 || family === 10) {
+    const none = family === 2 ? '0.0.0.0' : '::';
+    if (p === IPPROTO_TCP || p === IPPROTO_UDP || p === IPPROTO_UDPLITE || p === IPPROTO_SCTP || p === IPPROTO_DCCP) {
+      return ' src=' + (t.src ?? none) + ' dst=' + (t.dst ?? none) + (' sport=' + u32(t.srcPort ?? 0)) + (' dport=' + u32(t.dstPort ?? 0));
+    }
+    const rest = ports(t);
+    return ' src=' + (t.src ?? none) + ' dst=' + (t.dst ?? none) + (rest === '' ? '' : ' ' + rest.slice(0, -1));
+  }
+  const rest = ports(t);
+  return rest === '' ? '' : ' ' + rest.slice(0, -1);
+}
+
+/** " packets=%llu bytes=%llu" when both are known. */
+function countersColumns(c: Counters): string {
+  const p = c.packets;
+  const b = c.bytes;
+  if (p !== undefined && b !== undefined) return ' packets=' + p + ' bytes=' + b;
+  const t = counters(c);
+  return t === '' ? '' : ' ' + t.slice(0, -1);
+}
+
+/** `s` + `col`, a column with its leading space (dropped when it is the first column). */
+function put(s: string, col: string): string {
+  return s.length === 0 ? col.slice(1) : s + col;
+}
+
 /**
  * One conntrack entry as libnetfilter_conntrack's default printer writes it; `event` is the
  * bracketed prefix for events (undefined for dump entries). No [USERSPACE] suffix.
+ *
+ * (The printer ends every column with a space and cuts the last one; here every column
+ * starts with one instead, so that no line is copied to drop its last character.)
  */
 export function formatConntrackEntry(
   ct: Conntrack,
@@ -188,56 +246,62 @@ export function formatConntrackEntry(
   ctx: FormatContext = {},
   o: ConntrackFormatOptions = {},
 ): string {
-  let s = event === undefined ? '' : event.padStart(9, ' ') + ' ';
+  let s = event === undefined ? '' : eventColumn(event);
   const orig = ct.orig;
   // libnetfilter_conntrack gives a tuple the message's family only when the tuple is there.
-  if (o.extended && orig !== undefined) s += `${familyName(ct.family).padEnd(8, ' ')} ${ct.family & 0xff} `;
+  if (o.extended && orig !== undefined) s = put(s, ` ${familyName(ct.family).padEnd(8, ' ')} ${ct.family & 0xff}`);
   // Without CTA_PROTO_NUM conntrack's printer fails (it prints an unterminated buffer);
   // we leave the column out instead.
-  if (orig?.proto !== undefined) s += `${protoName(orig.proto).padEnd(8, ' ')} ${orig.proto} `;
-  if (ct.timeout !== undefined) s += `${ct.timeout} `;
+  if (orig !== undefined && orig.proto !== undefined) s = put(s, protoColumn(orig.proto));
+  if (ct.timeout !== undefined) s = put(s, ' ' + u32(ct.timeout));
   const pi = ct.protoinfo;
-  if (pi?.tcp?.state !== undefined) s += `${tcpStateName(pi.tcp.state)} `;
-  if (pi?.sctp?.state !== undefined) s += `${sctpStateName(pi.sctp.state)} `;
-  if (pi?.dccp?.state !== undefined) s += `${dccpStateName(pi.dccp.state)} `;
-  if (orig !== undefined) {
-    s += address(ct.family, orig, 'src', 'dst') + ports(orig);
-    if (orig.zone !== undefined) s += `zone-orig=${orig.zone} `;
+  if (pi !== undefined) {
+    if (pi.tcp?.state !== undefined) s = put(s, ' ' + tcpStateName(pi.tcp.state));
+    if (pi.sctp?.state !== undefined) s = put(s, ' ' + sctpStateName(pi.sctp.state));
+    if (pi.dccp?.state !== undefined) s = put(s, ' ' + dccpStateName(pi.dccp.state));
   }
-  s += counters(ct.countersOrig);
-  if (ct.status !== undefined && !(ct.status & IPS_SEEN_REPLY)) s += '[UNREPLIED] ';
+  if (orig !== undefined) {
+    s = put(s, tupleColumns(ct.family, orig));
+    if (orig.zone !== undefined) s = put(s, ' zone-orig=' + u32(orig.zone));
+  }
+  if (ct.countersOrig !== undefined) s = put(s, countersColumns(ct.countersOrig));
+  const status = ct.status;
+  if (status !== undefined && !(status & IPS_SEEN_REPLY)) s = put(s, ' [UNREPLIED]');
   const reply = ct.reply;
   if (reply !== undefined) {
-    s += address(ct.family, reply, 'src', 'dst') + ports(reply);
-    if (reply.zone !== undefined) s += `zone-reply=${reply.zone} `;
+    s = put(s, tupleColumns(ct.family, reply));
+    if (reply.zone !== undefined) s = put(s, ' zone-reply=' + u32(reply.zone));
   }
-  s += counters(ct.countersReply);
-  if (ct.status !== undefined) {
-    if (ct.status & IPS_HW_OFFLOAD) s += '[HW_OFFLOAD] ';
-    else if (ct.status & IPS_OFFLOAD) s += '[OFFLOAD] ';
-    else if (ct.status & IPS_ASSURED) s += '[ASSURED] ';
+  if (ct.countersReply !== undefined) s = put(s, countersColumns(ct.countersReply));
+  if (status !== undefined) {
+    if (status & IPS_HW_OFFLOAD) s = put(s, ' [HW_OFFLOAD]');
+    else if (status & IPS_OFFLOAD) s = put(s, ' [OFFLOAD]');
+    else if (status & IPS_ASSURED) s = put(s, ' [ASSURED]');
   }
-  if (ct.mark !== undefined) s += `mark=${ct.mark >>> 0} `;
-  if (ct.secmark !== undefined) s += `secmark=${ct.secmark >>> 0} `;
-  if (ct.secctx !== undefined) s += `secctx=${ct.secctx} `;
-  if (ct.zone !== undefined) s += `zone=${ct.zone} `;
+  if (ct.mark !== undefined) s = put(s, ' mark=' + u32(ct.mark >>> 0));
+  if (ct.secmark !== undefined) s = put(s, ' secmark=' + u32(ct.secmark >>> 0));
+  if (ct.secctx !== undefined) s = put(s, ' secctx=' + ct.secctx);
+  if (ct.zone !== undefined) s = put(s, ' zone=' + u32(ct.zone));
   const ts = ct.timestamp;
-  if (ts?.start !== undefined) {
-    // delta-time = stop - start in whole seconds; without a stop time (live entries),
-    // "now" - start: conntrack reads the clock when it prints, we use the receive time.
-    const start = ts.start / NS_PER_S;
-    const stop = ts.stop !== undefined && ts.stop !== 0n ? ts.stop / NS_PER_S : nowNs(ctx, o) / NS_PER_S;
-    s += `delta-time=${(((stop - start) % U64) + U64) % U64} `;
+  if (ts !== undefined) {
+    if (ts.start !== undefined) {
+      // delta-time = stop - start in whole seconds; without a stop time (live entries),
+      // "now" - start: conntrack reads the clock when it prints, we use the receive time.
+      const start = ts.start / NS_PER_S;
+      const stop = ts.stop !== undefined && ts.stop !== 0n ? ts.stop / NS_PER_S : nowNs(ctx, o) / NS_PER_S;
+      const d = stop - start;
+      s = put(s, ' delta-time=' + (d >= 0n && d < U64 ? d : ((d % U64) + U64) % U64));
+    }
+    if (o.ktimestamp) {
+      if (ts.start !== undefined) s = put(s, ` [start=${ctime(ts.start / NS_PER_S)}]`);
+      if (ts.stop !== undefined) s = put(s, ` [stop=${ctime(ts.stop / NS_PER_S)}]`);
+    }
   }
-  if (o.ktimestamp) {
-    if (ts?.start !== undefined) s += `[start=${ctime(ts.start / NS_PER_S)}] `;
-    if (ts?.stop !== undefined) s += `[stop=${ctime(ts.stop / NS_PER_S)}] `;
-  }
-  if (ct.helper?.name !== undefined) s += `helper=${helperName(ct.helper.name)} `;
-  if (ct.use !== undefined) s += `use=${ct.use >>> 0} `;
-  if (o.id && ct.id !== undefined) s += `id=${ct.id >>> 0} `;
-  if (o.labels !== undefined && ct.labels !== undefined && ct.labels.length > 0) s += labelsText(ct.labels, o.labels);
-  return s.slice(0, -1);
+  if (ct.helper?.name !== undefined) s = put(s, ' helper=' + helperName(ct.helper.name));
+  if (ct.use !== undefined) s = put(s, ' use=' + u32(ct.use >>> 0));
+  if (o.id && ct.id !== undefined) s = put(s, ' id=' + u32(ct.id >>> 0));
+  if (o.labels !== undefined && ct.labels !== undefined && ct.labels.length > 0) s = put(s, ' ' + labelsText(ct.labels, o.labels).slice(0, -1));
+  return s;
 }
 
 /**

@@ -61,6 +61,7 @@ import { errnoName } from '../netlink/errno.js';
 import type { NlMsgHeader } from '../netlink/message.js';
 import { msgTypeOf, subsysOf } from '../nfnetlink/header.js';
 import type { FormatContext } from './index.js';
+import { flat, slots, u32 } from './pieces.js';
 
 export interface TextFormatOptions {
   /** Prefix the time with the date ("2026-11-24 15:07:01.745528"). */
@@ -80,6 +81,30 @@ const NAMES: Record<number, string> = {
 const PORT_PROTOS = new Set([IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IPPROTO_SCTP, IPPROTO_DCCP]);
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * localTime with a memory of the last second: a flood shares a handful of seconds, and
+ * only the microseconds change within one (slices of the decimal digits of `ns`).
+ */
+class Clock {
+  private sec = '';
+  private prefix = '';
+  constructor(private readonly o: TextFormatOptions) {}
+
+  /** localTime(ns, o) + ' ' */
+  column(ns: bigint): string {
+    const digits = ns.toString();
+    const n = digits.length;
+    if (n <= 9 || digits.charCodeAt(0) === 45 /* '-' */) return localTime(ns, this.o) + ' ';
+    const sec = digits.slice(0, n - 9);
+    if (sec !== this.sec) {
+      const full = localTime(ns, this.o);
+      this.prefix = flat(full.slice(0, full.length - 6));
+      this.sec = sec;
+    }
+    return this.prefix + digits.slice(n - 9, n - 3) + ' ';
+  }
+}
 
 /** "15:07:01.745528" (or with the date) for ns since the epoch. */
 export function localTime(ns: bigint, o: TextFormatOptions = {}): string {
@@ -128,6 +153,22 @@ function flow(t: Tuple, mask?: Tuple): string {
   return s;
 }
 
+/** "[2001:db8::1]:80" / "1.2.3.4:80" */
+function hostPortText(addr: string | undefined, port: number | undefined): string {
+  const a = addr ?? '?';
+  const p = ':' + u32(port ?? 0);
+  return a.includes(':') ? '[' + a + ']' + p : a + p;
+}
+
+/** flow(t) without a mask. */
+function plainFlow(t: Tuple): string {
+  const p = t.proto;
+  if (p === IPPROTO_TCP || p === IPPROTO_UDP || p === IPPROTO_UDPLITE || p === IPPROTO_SCTP || p === IPPROTO_DCCP) {
+    return hostPortText(t.src, t.srcPort) + ' -> ' + hostPortText(t.dst, t.dstPort);
+  }
+  return flow(t);
+}
+
 /** Is `r` the mirror of `o` (what conntrack expects without NAT)? */
 function isMirror(o: Tuple, r: Tuple): boolean {
   if (o.src !== r.dst || o.dst !== r.src || o.proto !== r.proto) return false;
@@ -159,46 +200,68 @@ function unknownTypes(list: { type: number }[] | undefined): string | undefined 
   return list && list.length > 0 ? list.map((u) => u.type & 0x3fff).join(',') : undefined;
 }
 
-/** The body of a conntrack line after the time and event columns. */
-function conntrackBody(ct: Conntrack, refNs: bigint | undefined, extra: string[]): string {
+const protoColumns = slots(256);
+
+/** protoText(p) padded to 7, and a space. */
+function protoColumn(p: number | undefined): string {
+  const small = p !== undefined && p >= 0 && p < 256 && p === (p | 0);
+  const hit = small ? protoColumns[p] : undefined;
+  if (hit !== undefined) return hit;
+  const t = flat(protoText(p).padEnd(7, ' ') + ' ');
+  if (small) protoColumns[p] = t;
+  return t;
+}
+
+/** The body of a conntrack line after the time and event columns; `extra` is " k=v ..." text. */
+function conntrackBody(ct: Conntrack, refNs: bigint | undefined, extra: string): string {
   const o = ct.orig ?? {};
-  const parts: string[] = [protoText(o.proto).padEnd(7, ' '), flow(o)];
+  let s = protoColumn(o.proto) + plainFlow(o);
   const pi = ct.protoinfo;
-  if (pi?.tcp?.state !== undefined) parts.push(tcpStateName(pi.tcp.state));
-  if (pi?.sctp?.state !== undefined) parts.push(sctpStateName(pi.sctp.state));
-  if (pi?.dccp?.state !== undefined) parts.push(dccpStateName(pi.dccp.state));
-  if (ct.reply !== undefined && !isMirror(o, ct.reply)) parts.push(`reply ${flow(ct.reply)}`);
+  if (pi !== undefined) {
+    if (pi.tcp?.state !== undefined) s += ' ' + tcpStateName(pi.tcp.state);
+    if (pi.sctp?.state !== undefined) s += ' ' + sctpStateName(pi.sctp.state);
+    if (pi.dccp?.state !== undefined) s += ' ' + dccpStateName(pi.dccp.state);
+  }
+  const reply = ct.reply;
+  if (reply !== undefined && !isMirror(o, reply)) s += ' reply ' + plainFlow(reply);
   const st = ct.status;
   if (st !== undefined) {
-    if (!(st & IPS_SEEN_REPLY)) parts.push('[UNREPLIED]');
-    if (st & IPS_ASSURED) parts.push('[ASSURED]');
-    if (st & IPS_OFFLOAD) parts.push('[OFFLOAD]');
-    if (st & IPS_HW_OFFLOAD) parts.push('[HW_OFFLOAD]');
+    if (!(st & IPS_SEEN_REPLY)) s += ' [UNREPLIED]';
+    if (st & IPS_ASSURED) s += ' [ASSURED]';
+    if (st & IPS_OFFLOAD) s += ' [OFFLOAD]';
+    if (st & IPS_HW_OFFLOAD) s += ' [HW_OFFLOAD]';
   }
-  const kv = (k: string, v: string | number | bigint | undefined) => {
-    if (v !== undefined) parts.push(`${k}=${v}`);
-  };
-  kv('timeout', ct.timeout);
-  kv('mark', ct.mark);
-  kv('secmark', ct.secmark);
-  kv('zone', ct.zone);
-  kv('zone-orig', ct.orig?.zone);
-  kv('zone-reply', ct.reply?.zone);
-  kv('pkts', counterPair(ct.countersOrig, ct.countersReply, 'packets'));
-  kv('bytes', counterPair(ct.countersOrig, ct.countersReply, 'bytes'));
+  if (ct.timeout !== undefined) s += ' timeout=' + u32(ct.timeout);
+  if (ct.mark !== undefined) s += ' mark=' + u32(ct.mark);
+  if (ct.secmark !== undefined) s += ' secmark=' + u32(ct.secmark);
+  if (ct.zone !== undefined) s += ' zone=' + u32(ct.zone);
+  if (ct.orig?.zone !== undefined) s += ' zone-orig=' + ct.orig.zone;
+  if (reply?.zone !== undefined) s += ' zone-reply=' + reply.zone;
+  if (ct.countersOrig !== undefined || ct.countersReply !== undefined) {
+    const pk = counterPair(ct.countersOrig, ct.countersReply, 'packets');
+    if (pk !== undefined) s += ' pkts=' + pk;
+    const by = counterPair(ct.countersOrig, ct.countersReply, 'bytes');
+    if (by !== undefined) s += ' bytes=' + by;
+  }
   const start = ct.timestamp?.start;
-  const stop = ct.timestamp?.stop;
-  if (start !== undefined && stop !== undefined) kv('duration', seconds(stop - start));
-  else if (start !== undefined && refNs !== undefined) kv('age', seconds(refNs - start));
-  if (ct.labels !== undefined && ct.labels.length > 0) kv('labels', labelBits(ct.labels) || undefined);
-  kv('helper', ct.helper?.name);
-  kv('secctx', ct.secctx);
-  if (ct.master !== undefined) kv('master', flow(ct.master).replace(/ /g, ''));
-  kv('use', ct.use);
-  kv('ctid', ct.id);
-  parts.push(...extra);
-  kv('unknown', unknownTypes(ct.unknown));
-  return parts.join(' ');
+  if (start !== undefined) {
+    const stop = ct.timestamp?.stop;
+    if (stop !== undefined) s += ' duration=' + seconds(stop - start);
+    else if (refNs !== undefined) s += ' age=' + seconds(refNs - start);
+  }
+  if (ct.labels !== undefined && ct.labels.length > 0) {
+    const bits = labelBits(ct.labels);
+    if (bits) s += ' labels=' + bits;
+  }
+  if (ct.helper?.name !== undefined) s += ' helper=' + ct.helper.name;
+  if (ct.secctx !== undefined) s += ' secctx=' + ct.secctx;
+  if (ct.master !== undefined) s += ' master=' + flow(ct.master).replace(/ /g, '');
+  if (ct.use !== undefined) s += ' use=' + u32(ct.use);
+  if (ct.id !== undefined) s += ' ctid=' + u32(ct.id);
+  s += extra;
+  const u = unknownTypes(ct.unknown);
+  if (u !== undefined) s += ' unknown=' + u;
+  return s;
 }
 
 const EXP_FLAGS: [number, string][] = [
@@ -285,13 +348,26 @@ function isEmptyExpect(x: Expectation): boolean {
   return Object.keys(x).every((k) => k === 'family');
 }
 
+const NO_CONTEXT: FormatContext = {};
+
 /** A formatMessage with fixed options. */
 export function createTextFormatter(o: TextFormatOptions = {}): (m: Message, ctx?: FormatContext) => string | undefined {
-  return (m, ctx = {}) => {
+  const clock = new Clock(o);
+  return (m, ctx = NO_CONTEXT) => {
     const ref = (m.kind === 'conntrack' ? m.conntrack.eventTimestamp : undefined) ?? ctx.timestampNs;
     const line = body(m, ref, o);
-    return ref === undefined ? line : `${localTime(ref, o)} ${line}`;
+    return ref === undefined ? line : clock.column(ref) + line;
   };
+}
+
+/** "NEW     " (the event padded to 7, and a space) */
+function eventColumn(event: string): string {
+  switch (event) {
+    case 'new': return 'NEW     ';
+    case 'update': return 'UPDATE  ';
+    case 'destroy': return 'DESTROY ';
+    default: return event.toUpperCase().padEnd(7, ' ') + ' ';
+  }
 }
 
 function body(m: Message, refNs: bigint | undefined, o: TextFormatOptions): string {
@@ -300,17 +376,20 @@ function body(m: Message, refNs: bigint | undefined, o: TextFormatOptions): stri
       const ct = m.conntrack;
       if (m.header.flags & NLM_F_REQUEST) {
         const head = requestHead(m.header, m.nfgen.family);
-        return isEmptyConntrack(ct) ? head : `${head} ${conntrackBody(ct, refNs, requestExtras(ct))}`;
+        if (isEmptyConntrack(ct)) return head;
+        let extra = '';
+        for (const x of requestExtras(ct)) extra += ' ' + x;
+        return `${head} ${conntrackBody(ct, refNs, extra)}`;
       }
-      const extra: string[] = [];
+      let extra = '';
       const pid = m.header.pid >>> 0;
       if (m.event !== undefined && pid !== 0) {
-        extra.push(`portid=${pid}`);
+        extra = ' portid=' + u32(pid);
         const prog = o.progname?.(pid);
-        if (prog !== undefined) extra.push(`prog=${prog}`);
+        if (prog !== undefined) extra += ' prog=' + prog;
       }
       const text = conntrackBody(ct, refNs, extra);
-      return m.event === undefined ? text : `${m.event.toUpperCase().padEnd(7, ' ')} ${text}`;
+      return m.event === undefined ? text : eventColumn(m.event) + text;
     }
     case 'expect': {
       if (m.header.flags & NLM_F_REQUEST) {
