@@ -265,6 +265,29 @@ describe.skipIf(skip !== undefined)('client, live kernel', () => {
     await ct.flush();
   });
 
+  it('stops dumps early (break, abort, close) while a read-ahead is in flight, many times over', async () => {
+    udpFlows(ns, 50000, 3000);
+    for (let round = 0; round < 20; round++) {
+      let n = 0;
+      for await (const _ of ct.dump()) if (++n === 10 + round) break;
+      expect(n).toBe(10 + round);
+      const ac = new AbortController();
+      let m = 0;
+      const aborted = await (async () => {
+        for await (const _ of ct.dump(undefined, { signal: ac.signal })) if (++m === 50) ac.abort();
+      })().catch((e) => e);
+      expect(aborted).toBeInstanceOf(Error);
+    }
+    const c3 = await ConntrackClient.open({ netns: ns.name });
+    const it = c3.dump()[Symbol.asyncIterator]();
+    await it.next();
+    await c3.close();
+    let full = 0;
+    for await (const _ of ct.dump()) full++;
+    expect(full).toBe(3000);
+    await ct.flush();
+  });
+
   it('ends a pending iteration and rejects nothing silently on close', async () => {
     const c2 = await ConntrackClient.open({ netns: ns.name });
     const sub = c2.events();

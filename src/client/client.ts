@@ -91,6 +91,7 @@ export class ConntrackClient {
           ...(t.groups ? { groups: t.groups } : {}),
           ...(t.receiveBufferSize !== undefined ? { receiveBufferSize: t.receiveBufferSize } : {}),
           ...(t.batchBytes !== undefined ? { batchBytes: t.batchBytes } : {}),
+          ...(t.readAhead ? { readAhead: true } : {}),
         }));
   }
 
@@ -140,7 +141,10 @@ export class ConntrackClient {
     // The kernel builds one dump datagram (~32 KiB, ~120 entries) per recvmsg: taking a
     // couple per turn keeps each turn's entries few and short-lived, so memory stays flat
     // and the consumer starts sooner, instead of decoding ~4,000 entries per 1 MiB batch.
-    const ch = this.track(new RequestChannel(this.transport({ receiveBufferSize: 4 * 1024 * 1024, batchBytes: DUMP_BATCH_BYTES })));
+    // Read-ahead moves that recvmsg (and so the kernel's work) off the JS thread.
+    const ch = this.track(
+      new RequestChannel(this.transport({ receiveBufferSize: 4 * 1024 * 1024, batchBytes: DUMP_BATCH_BYTES, readAhead: true })),
+    );
     const rec = opts.onDatagram ?? this.onDatagram;
     if (rec) ch.onDatagram = rec;
     try {

@@ -32,6 +32,8 @@ export interface TransportOptions {
   receiveBufferSize?: number;
   /** Bytes handed over per wake-up, at most (dumps use a small bound: see client.ts). */
   batchBytes?: number;
+  /** Read one batch ahead of the consumer on another thread (dumps: see client.ts). */
+  readAhead?: boolean;
 }
 
 /** Opens a transport; the client calls it for its request socket, each dump and each subscription. */

@@ -75,7 +75,25 @@ typedef struct nlsock {
   uint32_t meta[RECV_MAX_DATAGRAMS * META_STRIDE];
   size_t max_sent;          /* largest datagram sent; its error echo must fit */
   size_t max_bytes;         /* batch bound in bytes (RECV_MAX_BYTES unless set lower) */
+  /* Read-ahead (dumps): recvmsg runs on a libuv pool thread one batch ahead of JS, so the
+   * kernel builds the next dump datagram (inside recvmsg) while JS handles this one. */
+  int readahead;
+  struct readahead_work *ra; /* the one work item in flight, or NULL */
+  struct readahead_work *ra_spare; /* a finished item kept for reuse (its buffer) */
+  int free_pending;         /* finalize() ran while work was in flight: free in after_work */
+  int fd_pending;           /* do_close() ran while work was in flight: its fd, closed in after_work */
 } nlsock;
+
+typedef struct readahead_work {
+  uv_work_t req;
+  nlsock *s;
+  int fd;
+  size_t max_bytes, max_sent;
+  uint8_t *buf;
+  size_t cap, used, count;
+  int err;
+  uint32_t meta[RECV_MAX_DATAGRAMS * META_STRIDE];
+} readahead_work;
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -177,7 +195,10 @@ static void do_close(nlsock *s, int from_hook) {
     s->poll = NULL;
   }
   if (s->fd >= 0) {
-    close(s->fd);
+    /* A pool thread may be inside recvmsg on this fd: close it when that work ends, so
+     * the number cannot be reused under it. */
+    if (s->ra != NULL) s->fd_pending = s->fd;
+    else close(s->fd);
     s->fd = -1;
   }
   if (s->on_batch) { napi_delete_reference(s->env, s->on_batch); s->on_batch = NULL; }
@@ -187,6 +208,11 @@ static void do_close(nlsock *s, int from_hook) {
   free(s->scratch);
   s->scratch = NULL;
   s->scratch_cap = 0;
+  if (s->ra_spare != NULL) {
+    free(s->ra_spare->buf);
+    free(s->ra_spare);
+    s->ra_spare = NULL;
+  }
   if (!from_hook) napi_remove_env_cleanup_hook(s->env, cleanup_hook, s);
 }
 
@@ -195,7 +221,12 @@ static void cleanup_hook(void *arg) { do_close((nlsock *)arg, 1); }
 static void finalize(napi_env env, void *data, void *hint) {
   nlsock *s = data;
   do_close(s, 0);
-  free(s);
+  if (s->ra != NULL) {
+    s->free_pending = 1; /* after_work frees it */
+  } else {
+    if (s->ra_spare != NULL) { free(s->ra_spare->buf); free(s->ra_spare); }
+    free(s);
+  }
 }
 
 static nlsock *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -360,6 +391,18 @@ static napi_value js_set_batch_bytes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setReadAhead(on): read on a libuv pool thread, one batch ahead of JavaScript (dumps). */
+static napi_value js_set_read_ahead(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  nlsock *s = unwrap_open(env, info, &argc, argv, "setReadAhead");
+  if (s == NULL) return NULL;
+  bool on = false;
+  if (argc >= 1) napi_get_value_bool(env, argv[0], &on);
+  s->readahead = on ? 1 : 0;
+  return NULL;
+}
+
 static napi_value js_send(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
@@ -415,18 +458,23 @@ static void call_js(nlsock *s, napi_value self, napi_ref fn_ref, size_t argc, na
   }
 }
 
-static void deliver_batch(nlsock *s, napi_value self, size_t used, size_t count) {
+static void deliver_from(nlsock *s, napi_value self, const uint8_t *buf, const uint32_t *metas,
+                         size_t used, size_t count) {
   napi_env env = s->env;
   napi_value data, meta_ab, meta;
   void *p;
   if (napi_create_arraybuffer(env, used, &p, &data) != napi_ok) return;
-  if (used > 0) memcpy(p, s->scratch, used);
+  if (used > 0) memcpy(p, buf, used);
   size_t words = count * META_STRIDE;
   if (napi_create_arraybuffer(env, words * sizeof(uint32_t), &p, &meta_ab) != napi_ok) return;
-  memcpy(p, s->meta, words * sizeof(uint32_t));
+  memcpy(p, metas, words * sizeof(uint32_t));
   if (napi_create_typedarray(env, napi_uint32_array, words, meta_ab, 0, &meta) != napi_ok) return;
   napi_value argv[2] = { data, meta };
   call_js(s, self, s->on_batch, 2, argv);
+}
+
+static void deliver_batch(nlsock *s, napi_value self, size_t used, size_t count) {
+  deliver_from(s, self, s->scratch, s->meta, used, count);
 }
 
 static void deliver_error(nlsock *s, napi_value self, int err, const char *syscall) {
@@ -449,6 +497,108 @@ static int ensure_area(nlsock *s, size_t used) {
 
 static int poll_apply(nlsock *s);
 
+/* ---- read-ahead (pool thread) ------------------------------------------ */
+
+static void ra_work(uv_work_t *req) {
+  readahead_work *w = req->data;
+  size_t need = RECV_MIN_AREA;
+  if (w->max_sent + 4096 > need) need = w->max_sent + 4096;
+  w->used = w->count = 0;
+  w->err = 0;
+  while (w->count < RECV_MAX_DATAGRAMS && w->used < w->max_bytes) {
+    if (w->cap - w->used < need) {
+      size_t cap = w->used + need;
+      if (cap < w->max_bytes + need) cap = w->max_bytes + need;
+      uint8_t *p = realloc(w->buf, cap);
+      if (p == NULL) break;
+      w->buf = p;
+      w->cap = cap;
+    }
+    struct sockaddr_nl from;
+    struct iovec iov = { .iov_base = w->buf + w->used, .iov_len = w->cap - w->used };
+    struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
+    memset(&from, 0, sizeof from);
+    ssize_t n = recvmsg(w->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+    uint32_t *m = &w->meta[w->count * META_STRIDE];
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == ENOBUFS) {
+        m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
+        w->count++;
+        continue;
+      }
+      w->err = errno;
+      break;
+    }
+    size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
+    m[0] = (uint32_t)got;
+    m[1] = from.nl_pid;
+    m[2] = from.nl_groups;
+    m[3] = (mh.msg_flags & MSG_TRUNC) || (size_t)n > iov.iov_len ? RECV_FLAG_TRUNCATED : 0;
+    w->used += got;
+    w->count++;
+  }
+}
+
+static void ra_after(uv_work_t *req, int status);
+
+/* Queue the next read on the pool (main thread). Returns 0, or -1 to fall back to inline. */
+static int ra_queue(nlsock *s) {
+  if (s->ra != NULL || s->closed || s->paused) return 0;
+  readahead_work *w = s->ra_spare != NULL ? s->ra_spare : calloc(1, sizeof *w);
+  if (w == NULL) return -1;
+  s->ra_spare = NULL;
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(s->env, &loop) != napi_ok) { s->ra_spare = w; return -1; }
+  w->s = s;
+  w->fd = s->fd;
+  w->max_bytes = s->max_bytes;
+  w->max_sent = s->max_sent;
+  w->req.data = w;
+  if (uv_queue_work(loop, &w->req, ra_work, ra_after) != 0) { s->ra_spare = w; return -1; }
+  s->ra = w;
+  return 0;
+}
+
+static void ra_free(readahead_work *w) {
+  if (w == NULL) return;
+  free(w->buf);
+  free(w);
+}
+
+static void ra_after(uv_work_t *req, int status) {
+  readahead_work *w = req->data;
+  nlsock *s = w->s;
+  s->ra = NULL;
+  if (s->fd_pending > 0) { close(s->fd_pending); s->fd_pending = 0; }
+  if (s->closed) {
+    ra_free(w);
+    if (s->free_pending) { ra_free(s->ra_spare); free(s); }
+    return;
+  }
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_value self = NULL;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) { s->ra_spare = w; return; }
+  napi_get_reference_value(env, s->self, &self);
+  size_t count = w->count, used = w->used;
+  int err = w->err;
+  /* Swap buffers: the next read fills the spare while JS takes this one. */
+  readahead_work *done = w;
+  if (count > 0 && err == 0) {
+    /* More is likely queued (a dump builds its next datagram inside recvmsg): read ahead. */
+    if (ra_queue(s) < 0) poll_apply(s);
+  } else if (err == 0) {
+    poll_apply(s); /* nothing there: wait for readability */
+  }
+  if (count > 0) deliver_from(s, self, done->buf, done->meta, used, count);
+  if (err != 0 && !s->closed) deliver_error(s, self, err, "recvmsg");
+  if (s->ra_spare == NULL) s->ra_spare = done;
+  else ra_free(done);
+  napi_close_handle_scope(env, scope);
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   nlsock *s = h->data;
   if (s == NULL || s->closed) return;
@@ -463,6 +613,16 @@ static void on_readable(uv_poll_t *h, int status, int events) {
    * signals a pending sk_err that way, typically ENOBUFS after an overrun; recvmsg
    * below returns (and clears) it, so drain as usual and then poll again. */
   int pollerr = status < 0;
+
+  if (s->readahead && !pollerr) {
+    /* Hand the read to the pool; the poll waits until the read-ahead chain ends. */
+    uv_poll_stop(s->poll);
+    if (ra_queue(s) == 0) {
+      napi_close_handle_scope(env, scope);
+      return;
+    }
+    poll_apply(s);
+  }
 
   size_t used = 0, count = 0;
   int err = 0;
@@ -520,7 +680,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
 static int poll_apply(nlsock *s) {
   if (s->poll == NULL || s->closed) return 0;
-  if (s->paused) return uv_poll_stop(s->poll);
+  if (s->paused || s->ra != NULL) return uv_poll_stop(s->poll);
   return uv_poll_start(s->poll, UV_READABLE, on_readable);
 }
 
@@ -665,6 +825,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "getsockoptBytes", NULL, js_getsockopt_bytes, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL },
     { "setBatchBytes", NULL, js_set_batch_bytes, NULL, NULL, NULL, napi_default, NULL },
+    { "setReadAhead", NULL, js_set_read_ahead, NULL, NULL, NULL, napi_default, NULL },
     { "start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL },
     { "pause", NULL, js_pause, NULL, NULL, NULL, napi_default, NULL },
     { "resume", NULL, js_resume, NULL, NULL, NULL, napi_default, NULL },

@@ -31,6 +31,7 @@ export interface NativeSocket {
   getsockopt(level: number, name: number): number;
   getsockoptBytes(level: number, name: number, size: number): ArrayBuffer;
   setBatchBytes(bytes: number): void;
+  setReadAhead(on: boolean): void;
   /** sendto() the kernel; returns the number of bytes sent. */
   send(datagram: Uint8Array): number;
   /**

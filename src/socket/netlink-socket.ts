@@ -53,6 +53,12 @@ export interface NetlinkSocketOptions {
   noEnobufs?: boolean;
   /** Bytes handed to JavaScript per wake-up, at most (default 1 MiB; at least one datagram). */
   batchBytes?: number;
+  /**
+   * Receive on a libuv pool thread, one batch ahead of JavaScript. For dumps: the kernel
+   * builds each dump datagram inside recvmsg, which then overlaps with the JS handling
+   * the previous one.
+   */
+  readAhead?: boolean;
 }
 
 /** One received datagram. `data` is a view into the batch's buffer (borrowed, not copied). */
@@ -152,6 +158,7 @@ export class NetlinkSocket {
       if (opts.receiveBufferSize !== undefined) setReceiveBuffer(h, opts.receiveBufferSize);
       if (opts.noEnobufs) call(() => h.setsockopt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1), optionContext(SOL_NETLINK, NETLINK_NO_ENOBUFS));
       if (opts.batchBytes !== undefined) h.setBatchBytes(opts.batchBytes);
+      if (opts.readAhead) h.setReadAhead(true);
       const portid = call(() => h.bind(0, 0), {});
       const sock = new NetlinkSocket(h, portid);
       for (const g of opts.groups ?? []) sock.addMembership(g);
