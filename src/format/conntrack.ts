@@ -619,25 +619,44 @@ export function procPortidResolver(
   let lastPortid = 0;
   let lastInode = '';
   let lastName: string | undefined;
-  return (portid) => {
+  // The socket table, parsed, reused for up to TABLE_TTL_MS: a flush makes hundreds of
+  // thousands of events carrying the same port id, and reading the table for each one
+  // (about 17 µs) would make the printer fall behind the kernel. A port id missing from
+  // the cached copy always triggers a fresh read, so new sockets are found as conntrack
+  // would find them.
+  let inodes: Map<number, string> | undefined;
+  let readAt = 0;
+  const load = (): Map<number, string> | undefined => {
     let table: string;
     try {
       table = netlinkTable();
     } catch {
       return undefined;
     }
+    const m = new Map<number, string>();
     for (const line of table.split('\n')) {
       // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
       const f = line.trim().split(/\s+/);
       if (f.length < 10 || !/^[0-9a-fA-F]+$/.test(f[0]!) || !/^\d+$/.test(f[9]!)) continue;
-      if (Number(f[1]) !== 12 || Number(f[2]) >>> 0 !== portid) continue;
-      const inode = f[9]!;
-      if (lastPortid === portid && lastInode === inode) return lastName;
-      lastName = nameByPortid(proc, portid, inode);
-      lastPortid = portid;
-      lastInode = inode;
-      return lastName;
+      if (Number(f[1]) !== 12) continue;
+      m.set(Number(f[2]) >>> 0, f[9]!);
     }
-    return undefined;
+    readAt = Date.now();
+    return m;
+  };
+  return (portid) => {
+    let inode = Date.now() - readAt < TABLE_TTL_MS ? inodes?.get(portid) : undefined;
+    if (inode === undefined) {
+      inodes = load();
+      inode = inodes?.get(portid);
+      if (inode === undefined) return undefined;
+    }
+    if (lastPortid === portid && lastInode === inode) return lastName;
+    lastName = nameByPortid(proc, portid, inode);
+    lastPortid = portid;
+    lastInode = inode;
+    return lastName;
   };
 }
+
+const TABLE_TTL_MS = 1000;
