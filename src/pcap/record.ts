@@ -87,16 +87,34 @@ export function viewAt(buf: Uint8Array, start: number, length: number): Uint8Arr
 const inspect = Symbol.for('nodejs.util.inspect.custom');
 
 /**
- * {@link CaptureRecord} with the timestamp computed on access. The timestamp words are
- * private (#) fields, so that the own enumerable properties are exactly the public ones
- * (less `timestampNs`, a getter on the prototype).
+ * The timestamp of a record, computed on access from the two raw words and the clock of
+ * its interface. The words are private (#) fields, so that a record's own enumerable
+ * properties are exactly its public fields (`timestampNs` is a getter on the prototype).
  */
-export class ParsedRecord implements CaptureRecord {
+abstract class TimedRecord {
   readonly #tsHigh: number;
   readonly #tsLow: number;
   readonly #clock: TimestampClock;
   #tsSet: bigint | undefined = undefined;
 
+  constructor(tsHigh: number, tsLow: number, clock: TimestampClock) {
+    this.#tsHigh = tsHigh;
+    this.#tsLow = tsLow;
+    this.#clock = clock;
+  }
+
+  /** Nanoseconds since the epoch (0n for a pcapng SPB). Computed on each read. */
+  get timestampNs(): bigint {
+    return this.#tsSet ?? this.#clock.ns(this.#tsHigh, this.#tsLow);
+  }
+
+  set timestampNs(value: bigint) {
+    this.#tsSet = value;
+  }
+}
+
+/** {@link CaptureRecord} with the timestamp computed on access. */
+export class ParsedRecord extends TimedRecord implements CaptureRecord {
   constructor(
     public index: number,
     public fileOffset: number,
@@ -107,18 +125,7 @@ export class ParsedRecord implements CaptureRecord {
     tsLow: number,
     clock: TimestampClock,
   ) {
-    this.#tsHigh = tsHigh;
-    this.#tsLow = tsLow;
-    this.#clock = clock;
-  }
-
-  /** Nanoseconds since the epoch (0n for a pcapng SPB). Computed on each read. */
-  get timestampNs(): bigint {
-    return this.#tsSet ?? this.#clock.ns(this.#tsHigh, this.#tsLow);
-  }
-
-  set timestampNs(value: bigint) {
-    this.#tsSet = value;
+    super(tsHigh, tsLow, clock);
   }
 
   /** What console.log and util.inspect show: the record as a plain object. */
@@ -129,12 +136,7 @@ export class ParsedRecord implements CaptureRecord {
 }
 
 /** A netlink datagram of a capture, with the timestamp computed on access (as ParsedRecord). */
-export class DatagramRecord {
-  readonly #tsHigh: number;
-  readonly #tsLow: number;
-  readonly #clock: TimestampClock;
-  #tsSet: bigint | undefined = undefined;
-
+export class DatagramRecord extends TimedRecord {
   constructor(
     public index: number,
     public fileOffset: number,
@@ -144,18 +146,7 @@ export class DatagramRecord {
     tsLow: number,
     clock: TimestampClock,
   ) {
-    this.#tsHigh = tsHigh;
-    this.#tsLow = tsLow;
-    this.#clock = clock;
-  }
-
-  /** Nanoseconds since the epoch (0n for a pcapng SPB). Computed on each read. */
-  get timestampNs(): bigint {
-    return this.#tsSet ?? this.#clock.ns(this.#tsHigh, this.#tsLow);
-  }
-
-  set timestampNs(value: bigint) {
-    this.#tsSet = value;
+    super(tsHigh, tsLow, clock);
   }
 
   /** What console.log and util.inspect show: the record as a plain object. */
