@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConntrackClient, type EventItem } from '../src/client/index.js';
-import { NetlinkError } from '../src/netlink/errors.js';
+import { NetlinkEncodeError, NetlinkError } from '../src/netlink/errors.js';
 import { Replay } from './helpers/replay.js';
 
 const cap = (name: string) => new URL(`../captures/${name}.pcap`, import.meta.url).pathname;
@@ -57,6 +57,15 @@ describe('client over recorded captures', () => {
     expect(types[0]).toBe('new');
     expect(types.at(-1)).toBe('destroy');
     expect(types.filter((t) => t === 'update').length).toBeGreaterThanOrEqual(4);
+    await ct.close();
+  });
+
+  it('refuses a delete without a tuple (the kernel would flush the table)', async () => {
+    const replay = new Replay(cap('errors'));
+    const ct = await ConntrackClient.open({ transport: replay.factory });
+    const sentBefore = replay.sent.length;
+    await expect(ct.delete({ family: 2, id: 1234 })).rejects.toBeInstanceOf(NetlinkEncodeError);
+    expect(replay.sent.length).toBe(sentBefore);
     await ct.close();
   });
 

@@ -21,6 +21,7 @@ import {
   NLM_F_REQUEST,
 } from '../netlink/constants.js';
 import { NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, AF_UNSPEC } from '../nfnetlink/constants.js';
+import { NetlinkEncodeError } from '../netlink/errors.js';
 import { nfType } from '../nfnetlink/header.js';
 import * as C from './constants.js';
 import type { Conntrack, Message, Tuple, TupleFilter } from './model.js';
@@ -144,8 +145,14 @@ export function updateRequest(entry: Conntrack): Message {
   return ct(C.IPCTNL_MSG_CT_NEW, 0, confirmed(entry));
 }
 
-/** Delete one entry by tuple (and id, which must then match). */
+/**
+ * Delete one entry by tuple (and id, which must then match). Throws NetlinkEncodeError
+ * without a tuple: the kernel treats a CT_DELETE without one as a flush of the table.
+ */
 export function deleteRequest(key: EntryKey): Message {
+  if (key.orig === undefined && key.reply === undefined) {
+    throw new NetlinkEncodeError('delete needs an orig or reply tuple (without one the kernel flushes the whole table; use flush())');
+  }
   return ct(C.IPCTNL_MSG_CT_DELETE, 0, keyBody(key));
 }
 
