@@ -21,7 +21,8 @@
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
  * 500000: 2N events), --runs N (hyperfine runs, default 10), --iterations N (in-memory
  * decode passes, default 5), --repeat N (flood runs, default 1), --capture PATH (decode an
- * existing capture instead of recording), --keep-capture (keep the recorded capture, at
+ * existing capture instead of recording), --format F (cli-flood: text, json or conntrack;
+ * default json), --keep-capture (keep the recorded capture, at
  * /tmp/ctbench-events.pcap),
  * --pin-listener CPU (pin the flood listeners; default: the sender is pinned to CPU 0 and
  * the listeners are left to the scheduler).
@@ -85,6 +86,8 @@ const DECODE_FLOWS = opt('decode-flows', 500_000);
 const RUNS = opt('runs', 10);
 const ITERATIONS = opt('iterations', 5);
 const REPEAT = opt('repeat', 1);
+/** cli-flood: the ctevents output format (json by default, as the issue names). */
+const CLI_FORMAT = opt('format', 'json') ?? 'json';
 const CAPTURE = opt('capture', undefined);
 const PIN_LISTENER = opt('pin-listener', undefined);
 const KEEP_CAPTURE = flag('keep-capture');
@@ -393,12 +396,12 @@ async function quiesce(pid: number, quietMs: number, maxMs = 120_000): Promise<v
 }
 
 /**
- * `ctevents --format json > /dev/null` with default settings. Its counts come from the
+ * `ctevents --format json > /dev/null` (or --format FORMAT) with default settings. Its counts come from the
  * summary line it writes to stderr on exit (Ctrl-C), e.g.
  * "ctevents: 500000 events (new 250000, update 0, destroy 250000), 0 lost, 3.10 s, ...".
  */
 function cteventsListener(ns: BenchNetns): Listener {
-  const cmd = [...ns.prefix, NODE, CTEVENTS, '--format', 'json'];
+  const cmd = [...ns.prefix, NODE, CTEVENTS, '--format', CLI_FORMAT];
   const full = PIN_LISTENER !== undefined ? ['taskset', '-c', PIN_LISTENER, ...cmd] : cmd;
   const devnull = openSync('/dev/null', 'w');
   const p = spawnTracked(full[0]!, full.slice(1), { stdio: ['ignore', devnull, 'pipe'] });
@@ -522,7 +525,7 @@ async function benchCliFlood(): Promise<Result> {
     runs.push(await floodOnce((ns) => cteventsListener(ns)));
   }
   const notes = [
-    'ctevents: default settings, stdout to /dev/null; counts from its exit summary on stderr (stopped with SIGINT once it used no CPU for 1.5 s).',
+    `ctevents --format ${CLI_FORMAT}: default settings, stdout to /dev/null; counts from its exit summary on stderr (stopped with SIGINT once it used no CPU for 1.5 s).`,
   ];
   for (const r of runs) notes.push(`ctevents summary: ${String(r.ours.summary) || '(none) ' + String(r.ours.stderr)}`);
   return { rows: floodRows('cli-flood', 'ctevents', runs), commands: runs[0]!.commands, notes };
