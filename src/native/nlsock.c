@@ -482,17 +482,55 @@ static void deliver_error(nlsock *s, napi_value self, int err, const char *sysca
   call_js(s, self, s->on_error, 1, argv);
 }
 
-static int ensure_area(nlsock *s, size_t used) {
+/* Reads datagrams with MSG_DONTWAIT into *buf (grown as needed, keeping room for the
+ * largest datagram plus the echo of our largest request) until EAGAIN, RECV_MAX_DATAGRAMS
+ * items or about max_bytes. One META_STRIDE row per item: length, sender port id, groups,
+ * flags; ENOBUFS becomes an overrun row and reading goes on. Returns 0 or the errno that
+ * stopped it. Touches no JS state: it also runs on a libuv pool thread (read-ahead). */
+static int drain(int fd, uint8_t **buf, size_t *cap, uint32_t *meta, size_t max_bytes,
+                 size_t max_sent, size_t *used_out, size_t *count_out) {
   size_t need = RECV_MIN_AREA;
-  if (s->max_sent + 4096 > need) need = s->max_sent + 4096;
-  if (s->scratch_cap - used >= need) return 0;
-  size_t cap = used + need;
-  if (cap < RECV_MAX_BYTES + RECV_MIN_AREA) cap = RECV_MAX_BYTES + RECV_MIN_AREA;
-  uint8_t *p = realloc(s->scratch, cap);
-  if (p == NULL) return -1;
-  s->scratch = p;
-  s->scratch_cap = cap;
-  return 0;
+  if (max_sent + 4096 > need) need = max_sent + 4096;
+  size_t used = 0, count = 0;
+  int err = 0;
+  while (count < RECV_MAX_DATAGRAMS && used < max_bytes) {
+    if (*cap - used < need) {
+      size_t want = used + need;
+      if (want < max_bytes + need) want = max_bytes + need;
+      uint8_t *p = realloc(*buf, want);
+      if (p == NULL) break; /* out of memory: try again on the next wake-up */
+      *buf = p;
+      *cap = want;
+    }
+    struct sockaddr_nl from;
+    struct iovec iov = { .iov_base = *buf + used, .iov_len = *cap - used };
+    struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
+    memset(&from, 0, sizeof from);
+    /* MSG_TRUNC: the return value is the datagram's real length even if it did not fit. */
+    ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+    uint32_t *m = &meta[count * META_STRIDE];
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == ENOBUFS) {
+        m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
+        count++;
+        continue;
+      }
+      err = errno;
+      break;
+    }
+    size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
+    m[0] = (uint32_t)got;
+    m[1] = from.nl_pid;
+    m[2] = from.nl_groups;
+    m[3] = (mh.msg_flags & MSG_TRUNC) || (size_t)n > iov.iov_len ? RECV_FLAG_TRUNCATED : 0;
+    used += got;
+    count++;
+  }
+  *used_out = used;
+  *count_out = count;
+  return err;
 }
 
 static int poll_apply(nlsock *s);
@@ -501,44 +539,7 @@ static int poll_apply(nlsock *s);
 
 static void ra_work(uv_work_t *req) {
   readahead_work *w = req->data;
-  size_t need = RECV_MIN_AREA;
-  if (w->max_sent + 4096 > need) need = w->max_sent + 4096;
-  w->used = w->count = 0;
-  w->err = 0;
-  while (w->count < RECV_MAX_DATAGRAMS && w->used < w->max_bytes) {
-    if (w->cap - w->used < need) {
-      size_t cap = w->used + need;
-      if (cap < w->max_bytes + need) cap = w->max_bytes + need;
-      uint8_t *p = realloc(w->buf, cap);
-      if (p == NULL) break;
-      w->buf = p;
-      w->cap = cap;
-    }
-    struct sockaddr_nl from;
-    struct iovec iov = { .iov_base = w->buf + w->used, .iov_len = w->cap - w->used };
-    struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
-    memset(&from, 0, sizeof from);
-    ssize_t n = recvmsg(w->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
-    uint32_t *m = &w->meta[w->count * META_STRIDE];
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == ENOBUFS) {
-        m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
-        w->count++;
-        continue;
-      }
-      w->err = errno;
-      break;
-    }
-    size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
-    m[0] = (uint32_t)got;
-    m[1] = from.nl_pid;
-    m[2] = from.nl_groups;
-    m[3] = (mh.msg_flags & MSG_TRUNC) || (size_t)n > iov.iov_len ? RECV_FLAG_TRUNCATED : 0;
-    w->used += got;
-    w->count++;
-  }
+  w->err = drain(w->fd, &w->buf, &w->cap, w->meta, w->max_bytes, w->max_sent, &w->used, &w->count);
 }
 
 static void ra_after(uv_work_t *req, int status);
@@ -625,35 +626,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   }
 
   size_t used = 0, count = 0;
-  int err = 0;
-  while (count < RECV_MAX_DATAGRAMS && used < s->max_bytes) {
-    if (ensure_area(s, used) < 0) break; /* out of memory: try again next tick */
-    struct sockaddr_nl from;
-    struct iovec iov = { .iov_base = s->scratch + used, .iov_len = s->scratch_cap - used };
-    struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
-    memset(&from, 0, sizeof from);
-    /* MSG_TRUNC: the return value is the datagram's real length even if it did not fit. */
-    ssize_t n = recvmsg(s->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
-    uint32_t *m = &s->meta[count * META_STRIDE];
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == ENOBUFS) {
-        m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
-        count++;
-        continue;
-      }
-      err = errno;
-      break;
-    }
-    size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
-    m[0] = (uint32_t)got;
-    m[1] = from.nl_pid;
-    m[2] = from.nl_groups;
-    m[3] = (mh.msg_flags & MSG_TRUNC) || (size_t)n > iov.iov_len ? RECV_FLAG_TRUNCATED : 0;
-    used += got;
-    count++;
-  }
+  int err = drain(s->fd, &s->scratch, &s->scratch_cap, s->meta, s->max_bytes, s->max_sent, &used, &count);
   const char *failed = "recvmsg";
   if (pollerr && err == 0 && count == 0) {
     /* Nothing to read yet an error condition: take sk_err directly, never spin. */
