@@ -5,8 +5,8 @@
  * destroys them, in rounds of at most 250,000 flows (nf_conntrack_max is 262,144; nothing
  * global is changed).
  */
-import { ConntrackClient } from '../client/client.js';
-import { openPcapFile } from '../pcap/index.js';
+import { ConntrackClient } from '../src/client/client.js';
+import { openPcapFile } from '../src/pcap/index.js';
 import { createNetns, flood, sleep, type BenchNetns } from './util.js';
 
 export interface RecordResult {

@@ -11,9 +11,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Package root (dist/bench/util.js and src/bench/util.ts are both two levels down). */
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Package root: bench/util.ts is one level down, build/bench/util.js two. */
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const ROOT = existsSync(join(HERE, '..', 'package.json')) ? join(HERE, '..') : join(HERE, '..', '..');
+/** The built package (the CLI the cli-* benchmarks run). */
 export const DIST = join(ROOT, 'dist');
+/** The compiled benchmark scripts (`tsc -p bench`). */
+export const BENCH_BUILD = join(ROOT, 'build', 'bench');
 
 export function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
@@ -163,10 +167,10 @@ export function tableCount(ns: BenchNetns): number {
 // ---------------------------------------------------------------------------------------
 // The C flow generator
 
-export const FLOOD_SOURCE = join(ROOT, 'src', 'bench', 'flood.c');
+export const FLOOD_SOURCE = join(ROOT, 'bench', 'flood.c');
 let floodBinary: string | undefined;
 
-/** Compile src/bench/flood.c with `cc -O2` into a temporary directory (once per run). */
+/** Compile bench/flood.c with `cc -O2` into a temporary directory (once per run). */
 export function floodProgram(): string {
   if (floodBinary !== undefined) return floodBinary;
   if (!existsSync(FLOOD_SOURCE)) throw new Error(`${FLOOD_SOURCE} is missing`);

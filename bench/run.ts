@@ -36,10 +36,11 @@ import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ConntrackClient } from '../client/client.js';
+import { ConntrackClient } from '../src/client/client.js';
 import { recordCapture } from './record.js';
 import {
   DIST,
+  BENCH_BUILD,
   RULESET,
   createNetns,
   exited,
@@ -148,7 +149,7 @@ function jsonLines(stream: Readable): () => Promise<Record<string, unknown>> {
 
 /** A node child in the bench's process tree (killed on exit). */
 function nodeChild(script: string, args: string[], cpu?: string) {
-  const full = [NODE, join(DIST, 'bench', script), ...args];
+  const full = [NODE, join(BENCH_BUILD, script), ...args];
   const cmd = cpu !== undefined ? ['taskset', '-c', cpu, ...full] : full;
   const child = spawnTracked(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   return { child, next: jsonLines(child.stdout!), line: shellLine(cmd) };
@@ -622,13 +623,13 @@ async function benchDump(): Promise<Result> {
     { name: 'conntrack -L', cmd: `${shellLine([...ns.prefix, 'conntrack', '-L'])} > /dev/null`, argv: [...ns.prefix, 'conntrack', '-L'] },
     {
       name: 'ours dumpBatches()',
-      cmd: `${shellLine([...ns.prefix, NODE, join(DIST, 'bench', 'dump.js')])} > /dev/null`,
-      argv: [...ns.prefix, NODE, join(DIST, 'bench', 'dump.js')],
+      cmd: `${shellLine([...ns.prefix, NODE, join(BENCH_BUILD, 'dump.js')])} > /dev/null`,
+      argv: [...ns.prefix, NODE, join(BENCH_BUILD, 'dump.js')],
     },
     {
       name: 'ours dump() per entry',
-      cmd: `${shellLine([...ns.prefix, NODE, join(DIST, 'bench', 'dump.js'), '--entries'])} > /dev/null`,
-      argv: [...ns.prefix, NODE, join(DIST, 'bench', 'dump.js'), '--entries'],
+      cmd: `${shellLine([...ns.prefix, NODE, join(BENCH_BUILD, 'dump.js'), '--entries'])} > /dev/null`,
+      argv: [...ns.prefix, NODE, join(BENCH_BUILD, 'dump.js'), '--entries'],
     },
   ]);
   r.notes.push('ratio = median time / median time of `conntrack -L` (target <= 1.0; the ratio of means in parentheses); all commands run through `ip netns exec`, node startup and module loading included (see the 0-entry rows).');
@@ -683,7 +684,7 @@ async function main(): Promise<void> {
   process.stdout.write(table(['benchmark', 'figure', 'value'], rows) + '\n\n');
   if (notes.length) process.stdout.write(notes.map((n) => `- ${n}`).join('\n') + '\n\n');
   process.stdout.write('### Commands\n\n');
-  process.stdout.write(`FLOOD = ${'cc -O2 src/bench/flood.c -o $TMP/flood'} (compiled per run into a temporary directory)\n\n`);
+  process.stdout.write(`FLOOD = ${'cc -O2 bench/flood.c -o $TMP/flood'} (compiled per run into a temporary directory)\n\n`);
   process.stdout.write(commands.join('\n') + '\n');
 }
 

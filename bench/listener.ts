@@ -2,7 +2,7 @@
  * Event counter for the flood benchmark, run as its own process (so it does not share
  * the sender's core):
  *
- *   node dist/bench/listener.js --netns NAME [--expect N] [--idle-ms MS] [--timeout-ms MS]
+ *   node build/bench/listener.js --netns NAME [--expect N] [--idle-ms MS] [--timeout-ms MS]
  *                               [--types new,destroy] [--buffer BYTES]
  *
  * Subscribes with ConntrackClient.events() (default settings unless --buffer is given),
@@ -12,8 +12,8 @@
  * and prints one JSON line with the counts, times (epoch ms) and its own CPU and memory.
  */
 import { performance } from 'node:perf_hooks';
-import { ConntrackClient } from '../client/client.js';
-import type { EventType } from '../ctnetlink/model.js';
+import { ConntrackClient } from '../src/client/client.js';
+import type { EventType } from '../src/ctnetlink/model.js';
 
 function arg(name: string, fallback?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

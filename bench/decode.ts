@@ -2,21 +2,21 @@
  * Decode throughput over a recorded capture of real kernel events (one process, run by
  * run.ts under `taskset -c 1` so that the JS thread and V8's helper threads share one core):
  *
- *   node dist/bench/decode.js CAPTURE.pcap --mode memory [--iterations N]
+ *   node build/bench/decode.js CAPTURE.pcap --mode memory [--iterations N]
  *       load every datagram into memory first (timed apart), then decode them all into
  *       the full model N times: the pure decode figure
- *   node dist/bench/decode.js CAPTURE.pcap --mode stream [--passes N]
+ *   node build/bench/decode.js CAPTURE.pcap --mode stream [--passes N]
  *       readNetlinkDatagramBatches(file) -> decodeDatagram, streaming (one batch of datagrams
  *       per 64 KiB read), memory sampled; --passes reads the file N times in a row (a longer
  *       run for the memory samples)
- *   node dist/bench/decode.js CAPTURE.pcap --mode read
+ *   node build/bench/decode.js CAPTURE.pcap --mode read
  *       readNetlinkDatagramBatches(file) only: the pcap read cost
- *   node dist/bench/decode.js CAPTURE.pcap --mode stream-records | read-records
+ *   node build/bench/decode.js CAPTURE.pcap --mode stream-records | read-records
  *       the same two through readNetlinkDatagrams(file), one datagram per async step (the
  *       per-record API)
- *   node dist/bench/decode.js CAPTURE.pcap --mode stream-capture | read-capture
+ *   node build/bench/decode.js CAPTURE.pcap --mode stream-capture | read-capture
  *       the same two through readCapture(file) -> netlinkPayload, one record per async step
- *   node dist/bench/decode.js CAPTURE.pcap --mode parser | parser-read
+ *   node build/bench/decode.js CAPTURE.pcap --mode parser | parser-read
  *       stream / read with CaptureParser driven synchronously over READ_CHUNK_SIZE (64 KiB)
  *       file chunks -> netlinkPayload, no async step per chunk (same constant memory)
  *
@@ -25,8 +25,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { decodeDatagram } from '../ctnetlink/message.js';
-import type { Message } from '../ctnetlink/model.js';
+import { decodeDatagram } from '../src/ctnetlink/message.js';
+import type { Message } from '../src/ctnetlink/model.js';
 import {
   CaptureParser,
   netlinkPayload,
@@ -36,7 +36,7 @@ import {
   readNetlinkDatagramBatches,
   readNetlinkDatagrams,
   type CaptureRecord,
-} from '../pcap/index.js';
+} from '../src/pcap/index.js';
 import { open } from 'node:fs/promises';
 
 const path = process.argv[2];

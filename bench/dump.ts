@@ -2,7 +2,7 @@
  * Dump the conntrack table into the full model and count the entries: the counterpart
  * of `conntrack -L > /dev/null` in the dump benchmark.
  *
- *   node dist/bench/dump.js [--netns NAME] [--entries] [--json]
+ *   node build/bench/dump.js [--netns NAME] [--entries] [--json]
  *
  * Default: ConntrackClient.dumpBatches() (one batch per received chunk, the fast path);
  * --entries: ConntrackClient.dump() (entry by entry). Without --netns it dumps the
@@ -10,7 +10,7 @@
  * {"entries":N,"seconds":S,"maxRssKiB":K,"heapUsedMaxMiB":H}.
  */
 import { performance } from 'node:perf_hooks';
-import { ConntrackClient } from '../client/client.js';
+import { ConntrackClient } from '../src/client/client.js';
 
 const argv = process.argv.slice(2);
 const i = argv.indexOf('--netns');
