@@ -85,6 +85,13 @@ describe('issue 12 findings: destructive requests need a complete key', () => {
     expectRefusal(() => R.deleteRequest({ family: 2, orig: { ...v4, dstPort: undefined } }), 'orig.dstPort', [...ORIG_PROTO, 'CTA_PROTO_DST_PORT']);
     expectRefusal(() => R.deleteRequest({ family: 10, orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 58, icmpType: 128, icmpCode: 0 } }), 'orig.icmpId', [...ORIG_PROTO, 'CTA_PROTO_ICMPV6_ID']);
     expectRefusal(() => R.deleteRequest({ family: 2, orig: {} }), 'orig.src', ['CTA_TUPLE_ORIG', 'CTA_TUPLE_IP', 'CTA_IP_V4_SRC']);
+    // Trackers that may be absent (SCTP, GRE, UDP-Lite, DCCP): both ports or neither.
+    const sctp = { src: '192.0.2.1', dst: '192.0.2.2', proto: 132 };
+    expect(() => R.deleteRequest({ family: 2, orig: sctp })).not.toThrow();
+    expect(() => R.deleteRequest({ family: 2, orig: { ...sctp, srcPort: 1, dstPort: 2 } })).not.toThrow();
+    expectRefusal(() => R.deleteRequest({ family: 2, orig: { ...sctp, srcPort: 1 } }), 'orig.dstPort', [...ORIG_PROTO, 'CTA_PROTO_DST_PORT']);
+    // A protocol without ports (generic tracker): a port would be ignored by the kernel.
+    expectRefusal(() => R.deleteRequest({ family: 2, orig: { ...sctp, proto: 50, srcPort: 1, dstPort: 2 } }), 'orig.srcPort', [...ORIG_PROTO, 'CTA_PROTO_SRC_PORT'], 1);
   });
 
   it('delete with a bad family is refused (family "ipv4" became 0)', () => {

@@ -8,9 +8,10 @@
  *   family        AF_INET (2) or AF_INET6 (10); AF_UNSPEC (0) only where it means "all"
  *                 for a read (dump, dying, unconfirmed, expectation dump)
  *   entry key     (get, get-and-zero, delete, update, create) a COMPLETE tuple: src and dst
- *                 of the family, proto, and the protocol's own fields (ports for TCP, UDP,
- *                 UDP-Lite, SCTP, DCCP, GRE; type, code and id for ICMP/ICMPv6); none of
- *                 another protocol's. A CT_DELETE without a tuple is a flush of every
+ *                 of the family, proto, and the protocol's own fields (both ports for TCP
+ *                 and UDP; both or neither for UDP-Lite, SCTP, DCCP, GRE, whose trackers
+ *                 may be absent; type, code and id for ICMP/ICMPv6); none of another
+ *                 protocol's. A CT_DELETE without a tuple is a flush of every
  *                 family, so delete refuses a missing, null or partial key.
  *   flush         flushRequest() with no argument is the only whole-table flush. A filter
  *                 must hold at least one criterion the kernel applies, family must be 2 or
@@ -42,8 +43,13 @@ const HELPER_NAME_MAX = 15;
 
 const NFGENMSG = ['nfgenmsg'];
 
-/** Protocols whose tuple has ports (nf_ct_port_nlattr_to_tuple): both are required. */
-const PORT_PROTOS = new Set([C.IPPROTO_TCP, C.IPPROTO_UDP, C.IPPROTO_UDPLITE, C.IPPROTO_SCTP, C.IPPROTO_DCCP, C.IPPROTO_GRE]);
+/** Protocols whose tuple always has ports (built-in trackers): both are required. */
+const PORT_PROTOS = new Set([C.IPPROTO_TCP, C.IPPROTO_UDP]);
+/**
+ * Protocols whose tracker may be absent (config option, or removed: DCCP in 6.16): their
+ * entries then have no ports, so ports are accepted but not required.
+ */
+const OPTIONAL_PORT_PROTOS = new Set([C.IPPROTO_UDPLITE, C.IPPROTO_SCTP, C.IPPROTO_DCCP, C.IPPROTO_GRE]);
 const ICMP_PROTOS = new Set([C.IPPROTO_ICMP, C.IPPROTO_ICMPV6]);
 /** Protocols whose ports the kernel's tuple filter matches (ctnetlink_filter_match_tuple). */
 const FILTER_PORT_PROTOS = new Set([C.IPPROTO_TCP, C.IPPROTO_UDP]);
@@ -106,6 +112,11 @@ export function checkKeyTuple(t: unknown, family: number, field: string, nest = 
   if (ports) {
     need(t.srcPort, 'srcPort', 'CTA_PROTO_SRC_PORT', 'the source port');
     need(t.dstPort, 'dstPort', 'CTA_PROTO_DST_PORT', 'the destination port');
+  } else if (OPTIONAL_PORT_PROTOS.has(proto)) {
+    if ((t.srcPort === undefined) !== (t.dstPort === undefined)) {
+      const f = t.srcPort === undefined ? 'srcPort' : 'dstPort';
+      fail(`protocol ${proto} needs both ports or neither`, `${field}.${f}`, pr, f === 'srcPort' ? 'CTA_PROTO_SRC_PORT' : 'CTA_PROTO_DST_PORT');
+    }
   } else {
     refuse(t.srcPort, 'srcPort', 'CTA_PROTO_SRC_PORT');
     refuse(t.dstPort, 'dstPort', 'CTA_PROTO_DST_PORT');

@@ -110,7 +110,7 @@ const PORT_PROTOS = [6, 17, 136, 132, 33, 47];
 export function keyTuple(r: Prng, family: number, proto?: number, zone = r.chance(0.2)): Tuple {
   const p = proto ?? r.pick([...PORT_PROTOS, family === 10 ? 58 : 1, family === 10 ? 58 : 1, r.pick([0, 2, 4, 41, 50, 51, 103, 255])]);
   const t: Tuple = { src: addr(r, family), dst: addr(r, family), proto: p };
-  if (PORT_PROTOS.includes(p)) {
+  if (PORT_PROTOS.includes(p) && (p === 6 || p === 17 || r.chance(0.8))) {
     t.srcPort = r.int(65536);
     t.dstPort = r.int(65536);
   } else if (p === 1 || p === 58) {
