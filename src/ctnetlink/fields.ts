@@ -174,13 +174,18 @@ const CT_U32 = [
   ['use', 'CTA_USE'], ['id', 'CTA_ID'], ['markMask', 'CTA_MARK_MASK'], ['statusMask', 'CTA_STATUS_MASK'],
 ] as const;
 
-/** Type and range of every field of a conntrack body (family: the nfgenmsg's, for addresses). */
-export function checkConntrackFields(ct: unknown, family = 0): asserts ct is Conntrack {
+/**
+ * Type and range of every field of a conntrack body (family: the nfgenmsg's, for
+ * addresses). `tuplesChecked`: the caller has already checked orig, reply and master.
+ */
+export function checkConntrackFields(ct: unknown, family = 0, tuplesChecked = false): asserts ct is Conntrack {
   checkObject(ct, 'conntrack');
   checkU8(ct.family, 'family', NFGENMSG, 'nfgen_family');
-  if (ct.orig !== undefined) checkTupleFields(ct.orig, 'orig', ['CTA_TUPLE_ORIG'], family);
-  if (ct.reply !== undefined) checkTupleFields(ct.reply, 'reply', ['CTA_TUPLE_REPLY'], family);
-  if (ct.master !== undefined) checkTupleFields(ct.master, 'master', ['CTA_TUPLE_MASTER'], family);
+  if (!tuplesChecked) {
+    if (ct.orig !== undefined) checkTupleFields(ct.orig, 'orig', ['CTA_TUPLE_ORIG'], family);
+    if (ct.reply !== undefined) checkTupleFields(ct.reply, 'reply', ['CTA_TUPLE_REPLY'], family);
+    if (ct.master !== undefined) checkTupleFields(ct.master, 'master', ['CTA_TUPLE_MASTER'], family);
+  }
   for (const [key, attr] of CT_U32) if (ct[key] !== undefined) checkU32(ct[key], key, TOP, attr);
   if (ct.zone !== undefined) checkU16(ct.zone, 'zone', TOP, 'CTA_ZONE');
   if (ct.eventTimestamp !== undefined) checkU64(ct.eventTimestamp, 'eventTimestamp', TOP, 'CTA_TIMESTAMP_EVENT');

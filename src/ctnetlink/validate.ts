@@ -27,7 +27,7 @@
 import { checkBoolean, checkU16, checkU32, fail, showValue } from '../netlink/check.js';
 import { AF_INET, AF_INET6, AF_UNSPEC } from '../nfnetlink/constants.js';
 import * as C from './constants.js';
-import { checkAddress, checkConntrackFields, checkTupleFields } from './fields.js';
+import { checkConntrackFields, checkTupleFields } from './fields.js';
 import type { Conntrack, Tuple } from './model.js';
 
 type Obj = Record<string, unknown>;
@@ -315,20 +315,9 @@ export function checkCreate(entry: unknown, opts: unknown): void {
   }
   if (entry.timeout === undefined) fail('a new entry needs a timeout (seconds)', 'timeout', [], 'CTA_TIMEOUT');
   if (entry.master !== undefined) checkKeyTuple(entry.master, family, 'master');
-  checkConntrackFields(entry, family);
+  checkConntrackFields(entry, family, true); // NAT addresses are checked against family there
   checkChange(entry);
-  if (entry.natSrc !== undefined || entry.natDst !== undefined) checkNatAddresses(entry, family);
   checkOptions(opts, ['orUpdate']);
-}
-
-function checkNatAddresses(entry: Obj, family: number): void {
-  for (const k of ['natSrc', 'natDst'] as const) {
-    const n = entry[k] as Obj | undefined;
-    if (n === undefined) continue;
-    const name = k === 'natSrc' ? 'CTA_NAT_SRC' : 'CTA_NAT_DST';
-    if (n.minIp !== undefined) checkAddress(n.minIp, `${k}.minIp`, [name], 'CTA_NAT_V4_MINIP', 'CTA_NAT_V6_MINIP', family);
-    if (n.maxIp !== undefined) checkAddress(n.maxIp, `${k}.maxIp`, [name], 'CTA_NAT_V4_MAXIP', 'CTA_NAT_V6_MAXIP', family);
-  }
 }
 
 /** updateRequest(entry): a complete key (orig or reply), then the changes. */
@@ -341,7 +330,8 @@ export function checkUpdate(entry: unknown): void {
   }
   if (entry.orig !== undefined) checkKeyTuple(entry.orig, family, 'orig');
   if (entry.reply !== undefined) checkKeyTuple(entry.reply, family, 'reply');
-  checkConntrackFields(entry, family);
+  if (entry.master !== undefined) checkTupleFields(entry.master, 'master', ['CTA_TUPLE_MASTER'], family);
+  checkConntrackFields(entry, family, true);
   checkChange(entry);
 }
 
