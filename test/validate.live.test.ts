@@ -50,7 +50,7 @@ describe.skipIf(skip !== undefined)('request validation, live kernel', () => {
     for (let i = 0; i < V6; i++) await ct.create(tcp6(i));
     udpFlows(ns, 30000, 5); // real traffic too: UNREPLIED loopback entries
     udpFlows(ns, 31000, 5, '::1');
-  });
+  }, 60_000);
   afterAll(async () => {
     await ct?.close();
     ns?.remove();
@@ -95,7 +95,7 @@ describe.skipIf(skip !== undefined)('request validation, live kernel', () => {
     }
     expect(sent).toBe(sentBefore);
     expect(countFamily('ipv6')).toBe(v6before);
-  });
+  }, 60_000);
 
   it('refuses create() with port 70000 or timeout -5 before any send', async () => {
     const before = count();
@@ -122,7 +122,7 @@ describe.skipIf(skip !== undefined)('request validation, live kernel', () => {
     })().catch((e) => e);
     expect(raw).toBeInstanceOf(NetlinkEncodeError);
     expect(sent).toBe(sentBefore);
-  });
+  }, 60_000);
 
   it('a valid delete and a filtered flush still do exactly their job', async () => {
     const before = count();
@@ -135,5 +135,5 @@ describe.skipIf(skip !== undefined)('request validation, live kernel', () => {
     expect(count()).toBe(v6);
     await ct.flush();
     expect(count()).toBe(0);
-  });
+  }, 60_000);
 });
