@@ -79,6 +79,7 @@ describe.skipIf(skip !== undefined)('request validation, live kernel', () => {
       ['flush family 0', () => ct.flush({ family: 0 })],
       ['flush {}', () => ct.flush({})],
       ['flush null', () => ct.flush(null as never)],
+      ['flush undefined', () => ct.flush(undefined)],
       ['flush markMask only', () => ct.flush({ markMask: 1 })],
       ['flush mark 0 mask 0', () => ct.flush({ mark: 0, markMask: 0 })],
       ['flush tuple zone', () => ct.flush({ family: 2, orig: { zone: 1 } })],

@@ -115,6 +115,7 @@ describe('issue 12 findings: destructive requests need a complete key', () => {
 
   it('a flush filter never degrades into a whole-table flush', () => {
     expectRefusal(() => R.flushRequest({}), 'filter', []);
+    expectRefusal(() => R.flushRequest(undefined), 'filter', [], undefined);
     expectRefusal(() => R.flushRequest(null as never), 'filter', [], null);
     expectRefusal(() => R.flushRequest({ family: 0 }), 'family', ['nfgenmsg', 'nfgen_family'], 0);
     expectRefusal(() => R.flushRequest({ family: undefined }), 'filter', []);
@@ -314,6 +315,7 @@ describe('the client refuses before anything is sent', () => {
       () => ct.flush({ family: 0 }),
       () => ct.flush({}),
       () => ct.flush(null as never),
+      () => ct.flush(undefined),
       () => ct.update({ family: 2, mark: 1 }),
       () => ct.get({ family: 2, orig: null as never }),
       () => ct.get({ family: 2, orig: v4 }, { zero: 'yes' as never }),

@@ -162,11 +162,12 @@ export function deleteRequest(key: EntryKey): Message {
 /**
  * Flush the table, or what the filter matches. With a family (or a tuple filter) only
  * that family is flushed (nfgenmsg version 1, as libnetfilter_conntrack sends). Only
- * flushRequest() without an argument flushes everything: a filter that would not narrow
- * the flush (empty, family 0, markMask alone...) throws NetlinkEncodeError.
+ * flushRequest() without an argument flushes everything: flushRequest(undefined) and a
+ * filter that would not narrow the flush (empty, family 0, markMask alone...) throw
+ * NetlinkEncodeError.
  */
 export function flushRequest(filter?: KernelFilter): Message {
-  checkFlush(filter);
+  checkFlush(filter, arguments.length);
   const body = filterBody(filter);
   return ct(C.IPCTNL_MSG_CT_DELETE, 0, body, body.family !== AF_UNSPEC ? 1 : 0);
 }

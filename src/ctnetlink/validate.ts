@@ -13,7 +13,8 @@
  *                 may be absent; type, code and id for ICMP/ICMPv6); none of another
  *                 protocol's. A CT_DELETE without a tuple is a flush of every
  *                 family, so delete refuses a missing, null or partial key.
- *   flush         flushRequest() with no argument is the only whole-table flush. A filter
+ *   flush         flushRequest() with no argument is the only whole-table flush (an explicit
+ *                 undefined is refused: it is a filter variable that was never set). A filter
  *                 must hold at least one criterion the kernel applies, family must be 2 or
  *                 10, and nothing in it may be something the kernel ignores (markMask
  *                 without mark, a per-direction zone, ports of a protocol it cannot match).
@@ -225,10 +226,15 @@ export function checkDump(filter: unknown, opts: unknown): void {
 }
 
 /**
- * flushRequest(filter): undefined flushes the whole table; any filter must narrow it.
+ * flushRequest(filter): called with no argument it flushes the whole table; any filter
+ * must narrow it. An explicit `undefined` (argCount 1: a variable that was not set) is
+ * refused rather than taken as "flush everything".
  */
-export function checkFlush(filter: unknown): void {
-  if (filter === undefined) return;
+export function checkFlush(filter: unknown, argCount = 1): void {
+  if (filter === undefined) {
+    if (argCount === 0) return;
+    fail('flush(undefined) is refused: call flush() with no argument to flush the whole table', 'filter', [], undefined, filter);
+  }
   checkArgObject(filter, 'filter', 'a flush filter (call flush() with no argument to flush the whole table)');
   const n = checkFilter(filter, 'flush');
   if (n === 0) {
