@@ -132,6 +132,18 @@ describe('issue 12 findings: destructive requests need a complete key', () => {
     expectRefusal(() => R.flushRequest({ family: 2, reply: { src: '2001:db8::1' } }), 'reply.src', ['CTA_TUPLE_REPLY', 'CTA_TUPLE_IP', 'CTA_IP_V6_SRC'], '2001:db8::1');
   });
 
+  it('a field the model does not have is refused, not dropped (the flush would widen)', () => {
+    expectRefusal(() => R.flushRequest({ family: 2, src: '10.0.0.1' } as never), 'src', [], '10.0.0.1');
+    expectRefusal(() => R.flushRequest({ family: 2, orig: { proto: 6, sport: 80 } as never }), 'orig.sport', ['CTA_TUPLE_ORIG'], 80);
+    expectRefusal(() => R.dumpRequest({ family: 2, dport: 80 } as never), 'dport', [], 80);
+    expectRefusal(() => R.updateRequest({ family: 2, orig: v4, timout: 5 } as never), 'timout', [], 5);
+    expectRefusal(() => R.createRequest(entry({ reply: { ...v4r, sport: 1 } as never })), 'reply.sport', ['CTA_TUPLE_REPLY'], 1);
+    expectRefusal(() => R.deleteRequest({ family: 2, orig: v4, mask: 1 } as never), 'mask', [], 1);
+    // A whole entry (as a dump returns it) is a valid key; undefined-valued extras are ignored.
+    expect(() => R.deleteRequest({ ...entry(), id: 5, use: 1, mark: 0, countersOrig: { packets: 1n } })).not.toThrow();
+    expect(() => R.flushRequest({ family: 2, extra: undefined } as never)).not.toThrow();
+  });
+
   it('flush() with no argument is the whole-table flush, and filters keep narrowing it', () => {
     const all = R.flushRequest();
     expect(all.kind === 'conntrack' && all.nfgen).toEqual({ family: 0, version: 0, resId: 0 });
@@ -195,6 +207,7 @@ describe('issue 12 findings: no value is wrapped or coerced', () => {
   it('src: 12345 and createRequest(null) are typed errors, not bare TypeErrors', () => {
     expectRefusal(() => R.createRequest(entry({ orig: { ...v4, src: 12345 as never } })), 'orig.src', ['CTA_TUPLE_ORIG', 'CTA_TUPLE_IP', 'CTA_IP_V4_SRC'], 12345);
     expectRefusal(() => R.createRequest(null as never), 'entry', [], null);
+    expectRefusal(() => encodeMessage(null as never), 'message', [], null);
     expectRefusal(() => R.createRequest(undefined as never), 'entry', []);
     expectRefusal(() => R.updateRequest(null as never), 'entry', [], null);
     expectRefusal(() => R.getRequest(null as never), 'key', [], null);

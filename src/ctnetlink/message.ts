@@ -182,7 +182,7 @@ export function decodeMessage(bytes: Uint8Array, le: boolean = HOST_LITTLE_ENDIA
 
 /** Append one message to the builder. */
 export function encodeMessageInto(b: Builder, m: Message): void {
-  const h = m.header;
+  const h = m?.header;
   // Requests are checked field by field before a byte is written (fields.ts).
   if (typeof h?.flags !== 'number' || (h.flags & NLM_F_REQUEST) !== 0) checkRequestFields(m);
   b.beginMessage(h.type, h.flags, h.seq, h.pid);

@@ -61,6 +61,30 @@ const TUPLE_ATTR: Record<string, string> = {
   master: 'CTA_TUPLE_MASTER',
 };
 
+/** The model's keys (model.ts): anything else is a typo whose value would be dropped. */
+const TUPLE_KEYS = new Set(['src', 'dst', 'proto', 'srcPort', 'dstPort', 'icmpId', 'icmpType', 'icmpCode', 'zone', 'unknown', 'unknownIp', 'unknownProto']);
+const FILTER_KEYS = new Set(['family', 'mark', 'markMask', 'status', 'statusMask', 'zone', 'orig', 'reply']);
+const CONNTRACK_KEYS = new Set([
+  'family', 'orig', 'reply', 'master', 'status', 'timeout', 'mark', 'secmark', 'use', 'id', 'zone', 'labels',
+  'labelsMask', 'countersOrig', 'countersReply', 'timestamp', 'eventTimestamp', 'protoinfo', 'helper', 'secctx',
+  'secctxUnknown', 'seqAdjOrig', 'seqAdjReply', 'synproxy', 'natSrc', 'natDst', 'markMask', 'statusMask', 'filter',
+  'unknown', 'attrOrder',
+]);
+
+/**
+ * Refuse a key the model does not have (`sport` for srcPort, `timout`): its value would
+ * be dropped without a word, and in a flush filter the flush would widen. Keys holding
+ * undefined are ignored.
+ */
+function checkKnownKeys(o: object, known: ReadonlySet<string>, field: string, base: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    const v = (o as Obj)[k];
+    if (known.has(k) || v === undefined) continue;
+    const f = field === '' ? k : `${field}.${k}`;
+    fail(`unknown field ${JSON.stringify(k)} (its value would be ignored)`, f, base, undefined, v);
+  }
+}
+
 /** nfgen_family: 2 or 10, or also 0 when `unspec` is allowed. */
 export function checkFamily(v: unknown, unspec: boolean, field = 'family'): asserts v is number {
   if (v === AF_INET || v === AF_INET6 || (unspec && v === AF_UNSPEC)) return;
@@ -94,6 +118,7 @@ export function checkKeyTuple(t: unknown, family: number, field: string, nest = 
   const base = [nest];
   if (t === undefined || t === null) fail(`a complete tuple is required, got ${showValue(t)}`, field, base, undefined, t);
   checkTupleFields(t, field, base, family);
+  checkKnownKeys(t, TUPLE_KEYS, field, base);
   const ip = [...base, 'CTA_TUPLE_IP'];
   const v6 = family === AF_INET6 ? 'V6' : 'V4';
   if (t.src === undefined) fail('the source address is required', `${field}.src`, ip, `CTA_IP_${v6}_SRC`);
@@ -140,6 +165,7 @@ export function checkKeyTuple(t: unknown, family: number, field: string, nest = 
 function checkFilterTuple(t: unknown, family: number, field: 'orig' | 'reply'): asserts t is Tuple {
   const base = [TUPLE_ATTR[field]!];
   checkTupleFields(t, field, base, family);
+  checkKnownKeys(t, TUPLE_KEYS, field, base);
   if (family !== AF_INET && family !== AF_INET6) {
     fail(`a tuple filter needs family AF_INET (2) or AF_INET6 (10), got ${showValue(family)} (the kernel refuses it otherwise)`, 'family', NFGENMSG, 'nfgen_family', family);
   }
@@ -174,6 +200,7 @@ function checkStatusBits(v: unknown, field: string, attr: string): asserts v is 
 
 /** The rules shared by dump and flush filters. Returns the number of criteria. */
 function checkFilter(f: Obj, op: 'dump' | 'flush'): number {
+  checkKnownKeys(f, FILTER_KEYS, '', []);
   let n = 0;
   if (f.family !== undefined) {
     checkFamily(f.family, op === 'dump');
@@ -251,6 +278,7 @@ export function checkGet(key: unknown, opts: unknown): void {
 /** get, get-and-zero and delete: family, a complete orig or reply tuple, zone, id. */
 export function checkEntryKey(key: unknown, op: string): void {
   checkArgObject(key, 'key', `the ${op} key`);
+  checkKnownKeys(key, CONNTRACK_KEYS, '', []); // a whole entry (from a dump) is a valid key
   checkFamily(key.family, false);
   const family = key.family;
   if (key.orig === undefined && key.reply === undefined) {
@@ -312,6 +340,7 @@ function checkChange(ct: Obj): void {
 /** createRequest(entry, opts): orig, reply (same proto), timeout; master complete. */
 export function checkCreate(entry: unknown, opts: unknown): void {
   checkArgObject(entry, 'entry', 'the entry to create');
+  checkKnownKeys(entry, CONNTRACK_KEYS, '', []);
   checkFamily(entry.family, false);
   const family = entry.family;
   checkKeyTuple(entry.orig, family, 'orig');
@@ -329,6 +358,7 @@ export function checkCreate(entry: unknown, opts: unknown): void {
 /** updateRequest(entry): a complete key (orig or reply), then the changes. */
 export function checkUpdate(entry: unknown): void {
   checkArgObject(entry, 'entry', 'the entry to update');
+  checkKnownKeys(entry, CONNTRACK_KEYS, '', []);
   checkFamily(entry.family, false);
   const family = entry.family;
   if (entry.orig === undefined && entry.reply === undefined) {
