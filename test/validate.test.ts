@@ -434,7 +434,7 @@ describe(`property tests over the request surface (seed ${SEED}, CTEV_VALIDATE_S
       }
     }
     console.log(`validate: seed ${SEED}, ${ITERATIONS} valid requests: ${JSON.stringify(counts)}`);
-  });
+  }, 120_000);
 
   it(`${ITERATIONS} random requests with one invalid field are refused, naming the field`, () => {
     const r = new Prng(SEED ^ 0x5bd1e995);
@@ -476,5 +476,5 @@ describe(`property tests over the request surface (seed ${SEED}, CTEV_VALIDATE_S
     }
     expect(wireChecked).toBeGreaterThan(ITERATIONS / 10);
     console.log(`validate: seed ${SEED}, ${ITERATIONS} invalid requests refused (${wireChecked} also by the encoder alone): ${JSON.stringify(kinds)}`);
-  });
+  }, 120_000);
 });

@@ -226,5 +226,10 @@ export function updateEntry(r: Prng): Conntrack {
   else e.reply = keyTuple(r, family);
   if (r.chance(0.6)) e.timeout = u32(r);
   changes(r, e, family);
+  // What a dump returns may be passed back (the kernel ignores these in an update).
+  const u64 = () => (BigInt(r.next()) << 32n) | BigInt(r.next());
+  if (r.chance(0.15)) e.countersOrig = { packets: u64(), bytes: u64() };
+  if (r.chance(0.1)) e.timestamp = { start: u64() };
+  if (r.chance(0.1)) e.protoinfo = { sctp: { state: r.int(10), vtagOriginal: u32(r), vtagReply: u32(r) } };
   return e;
 }
