@@ -23,6 +23,7 @@ export {
 } from './ctnetlink/message.js';
 export * from './ctnetlink/requests.js';
 export * from './ctnetlink/status.js';
+export { labelBitmap, labelNumbers } from './ctnetlink/labels.js';
 export { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ctnetlink/address.js';
 export * from './client/index.js';
 export { ErrnoError } from './socket/errno.js';

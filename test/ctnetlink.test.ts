@@ -1009,7 +1009,7 @@ describe('request builders', () => {
   const key = { family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto: 17, srcPort: 1111, dstPort: 2222 } };
   const builders: { name: string; m: Message }[] = [
     { name: 'dump', m: R.dumpRequest() },
-    { name: 'dump, all filters', m: R.dumpRequest({ family: 10, mark: 1, markMask: 0xff, status: 4, zone: 3, orig: { src: '2001:db8::1', proto: 58, icmpType: 128 }, reply: { dstPort: 80 } }) },
+    { name: 'dump, all filters', m: R.dumpRequest({ family: 10, mark: 1, markMask: 0xff, status: 4, zone: 3, orig: { src: '2001:db8::1', proto: 58, icmpType: 128 }, reply: { src: '2001:db8::2', proto: 58, icmpId: 80 } }) },
     { name: 'dump and zero', m: R.dumpRequest({ family: 2 }, { zero: true }) },
     { name: 'get', m: R.getRequest({ ...key, zone: 4, id: 77 }) },
     { name: 'get by reply tuple', m: R.getRequest({ family: 2, reply: key.orig }) },
@@ -1032,7 +1032,7 @@ describe('request builders', () => {
         master: { src: '2001:db8::1', dst: '2001:db8::2', proto: 6, srcPort: 3, dstPort: 21 },
       }),
     },
-    { name: 'create or update', m: R.createRequest({ ...key, timeout: 1 }, { orUpdate: true }) },
+    { name: 'create or update', m: R.createRequest({ ...key, reply: { src: '192.0.2.2', dst: '192.0.2.1', proto: 17, srcPort: 2222, dstPort: 1111 }, timeout: 1 }, { orUpdate: true }) },
     { name: 'update', m: R.updateRequest({ ...key, mark: 0x100, markMask: 0xff00, labels: new Uint8Array(16), labelsMask: new Uint8Array(16) }) },
     { name: 'delete', m: R.deleteRequest({ ...key, id: 9 }) },
     { name: 'flush', m: R.flushRequest() },

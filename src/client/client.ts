@@ -213,9 +213,13 @@ export class ConntrackClient {
     await this.requests().request(deleteRequest(key), 'delete');
   }
 
-  /** Flush the whole table, or what the filter matches. */
+  /**
+   * Flush the whole table (no argument), or what the filter matches. An explicit
+   * `undefined` filter is refused (NetlinkEncodeError), like any filter that would not
+   * narrow the flush: only flush() wipes the table.
+   */
   async flush(filter?: KernelFilter): Promise<void> {
-    await this.requests().request(flushRequest(filter), 'flush');
+    await this.requests().request(arguments.length === 0 ? flushRequest() : flushRequest(filter), 'flush');
   }
 
   /** Per-CPU counters (insert_failed, drop, early_drop, chaintoolong, ...). */

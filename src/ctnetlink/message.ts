@@ -35,6 +35,7 @@ import { NFGENMSG_LEN, msgTypeOf, readNfgenmsg, subsysOf } from '../nfnetlink/he
 import * as C from './constants.js';
 import { Layout, decodeConntrack, encodeConntrack } from './conntrack.js';
 import { decodeExpectation, encodeExpectation } from './expect.js';
+import { checkRequestFields } from './fields.js';
 import type { EventType, Message } from './model.js';
 import {
   decodeCpuStats,
@@ -181,7 +182,9 @@ export function decodeMessage(bytes: Uint8Array, le: boolean = HOST_LITTLE_ENDIA
 
 /** Append one message to the builder. */
 export function encodeMessageInto(b: Builder, m: Message): void {
-  const h = m.header;
+  const h = m?.header;
+  // Requests are checked field by field before a byte is written (fields.ts).
+  if (typeof h?.flags !== 'number' || (h.flags & NLM_F_REQUEST) !== 0) checkRequestFields(m);
   b.beginMessage(h.type, h.flags, h.seq, h.pid);
   switch (m.kind) {
     case 'error': encodeErrorPayload(b, m.error); break;

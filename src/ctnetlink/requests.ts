@@ -21,10 +21,10 @@ import {
   NLM_F_REQUEST,
 } from '../netlink/constants.js';
 import { NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, AF_UNSPEC } from '../nfnetlink/constants.js';
-import { NetlinkEncodeError } from '../netlink/errors.js';
 import { nfType } from '../nfnetlink/header.js';
 import * as C from './constants.js';
 import type { Conntrack, Message, Tuple, TupleFilter } from './model.js';
+import { checkCreate, checkDump, checkEntryKey, checkGet, checkExpectDump, checkFlush, checkListFamily, checkUpdate } from './validate.js';
 
 /** Filters the kernel applies while dumping or flushing. */
 export interface KernelFilter {
@@ -106,6 +106,7 @@ function filterBody(f: KernelFilter | undefined): Conntrack {
 
 /** Dump the table (or only what the filter matches). `zero`: read and zero counters. */
 export function dumpRequest(filter?: KernelFilter, opts: { zero?: boolean } = {}): Message {
+  checkDump(filter, opts);
   return ct(opts.zero ? C.IPCTNL_MSG_CT_GET_CTRZERO : C.IPCTNL_MSG_CT_GET, NLM_F_DUMP, filterBody(filter));
 }
 
@@ -120,6 +121,7 @@ function keyBody(key: EntryKey): Conntrack {
 
 /** Get one entry by tuple. `zero`: read and zero its counters. */
 export function getRequest(key: EntryKey, opts: { zero?: boolean } = {}): Message {
+  checkGet(key, opts);
   return ct(opts.zero ? C.IPCTNL_MSG_CT_GET_CTRZERO : C.IPCTNL_MSG_CT_GET, 0, keyBody(key));
 }
 
@@ -128,6 +130,7 @@ export function getRequest(key: EntryKey, opts: { zero?: boolean } = {}): Messag
  * (no NLM_F_EXCL) instead of failing with EEXIST.
  */
 export function createRequest(entry: Conntrack, opts: { orUpdate?: boolean } = {}): Message {
+  checkCreate(entry, opts);
   return ct(C.IPCTNL_MSG_CT_NEW, NLM_F_CREATE | (opts.orUpdate ? 0 : NLM_F_EXCL), confirmed(entry));
 }
 
@@ -142,25 +145,29 @@ function confirmed(entry: Conntrack): Conntrack {
 
 /** Update an existing entry (found by orig or reply tuple): timeout, mark(+mask), status, labels... */
 export function updateRequest(entry: Conntrack): Message {
+  checkUpdate(entry);
   return ct(C.IPCTNL_MSG_CT_NEW, 0, confirmed(entry));
 }
 
 /**
  * Delete one entry by tuple (and id, which must then match). Throws NetlinkEncodeError
- * without a tuple: the kernel treats a CT_DELETE without one as a flush of the table.
+ * without a complete tuple: the kernel treats a CT_DELETE without one as a flush of the
+ * whole table (every family).
  */
 export function deleteRequest(key: EntryKey): Message {
-  if (key.orig === undefined && key.reply === undefined) {
-    throw new NetlinkEncodeError('delete needs an orig or reply tuple (without one the kernel flushes the whole table; use flush())');
-  }
+  checkEntryKey(key, 'delete');
   return ct(C.IPCTNL_MSG_CT_DELETE, 0, keyBody(key));
 }
 
 /**
  * Flush the table, or what the filter matches. With a family (or a tuple filter) only
- * that family is flushed (nfgenmsg version 1, as libnetfilter_conntrack sends).
+ * that family is flushed (nfgenmsg version 1, as libnetfilter_conntrack sends). Only
+ * flushRequest() without an argument flushes everything: flushRequest(undefined) and a
+ * filter that would not narrow the flush (empty, family 0, markMask alone...) throw
+ * NetlinkEncodeError.
  */
 export function flushRequest(filter?: KernelFilter): Message {
+  checkFlush(filter, arguments.length);
   const body = filterBody(filter);
   return ct(C.IPCTNL_MSG_CT_DELETE, 0, body, body.family !== AF_UNSPEC ? 1 : 0);
 }
@@ -185,16 +192,19 @@ export function statsRequest(): Message {
 
 /** Entries on the dying list (waiting for DESTROY delivery in reliable mode). */
 export function dyingRequest(family = AF_UNSPEC): Message {
+  checkListFamily(family);
   return ct(C.IPCTNL_MSG_CT_GET_DYING, NLM_F_DUMP, { family });
 }
 
 /** The unconfirmed list: always empty on current kernels, kept for completeness. */
 export function unconfirmedRequest(family = AF_UNSPEC): Message {
+  checkListFamily(family);
   return ct(C.IPCTNL_MSG_CT_GET_UNCONFIRMED, NLM_F_DUMP, { family });
 }
 
 /** Dump expectations, optionally only those of one master (its original tuple). */
 export function expectDumpRequest(family = AF_UNSPEC, master?: Tuple): Message {
+  checkExpectDump(family, master);
   return {
     kind: 'expect',
     header: { type: nfType(NFNL_SUBSYS_CTNETLINK_EXP, C.IPCTNL_MSG_EXP_GET), flags: NLM_F_REQUEST | NLM_F_DUMP, seq: 0, pid: 0 },

@@ -9,7 +9,8 @@
  * so the success path never builds paths.
  *
  * NetlinkEncodeError: a model that cannot be put on the wire (an address that does not
- * parse, a value out of range).
+ * parse, a value out of range), or a request refused before it is sent (a delete without
+ * a key). It carries the attribute path, the model field and the offending value.
  */
 
 import { errnoName } from './errno.js';
@@ -43,10 +44,17 @@ export class NetlinkDecodeError extends Error {
 
 export class NetlinkEncodeError extends Error {
   override readonly name = 'NetlinkEncodeError';
+  /** Attribute path, outermost first, e.g. ["CTA_TUPLE_ORIG", "CTA_TUPLE_PROTO", "CTA_PROTO_SRC_PORT"]. */
   readonly path: string[];
-  constructor(message: string, path: string[] = []) {
+  /** The model field at fault, e.g. "orig.srcPort" (request validation, src/netlink/check.ts). */
+  readonly field?: string;
+  /** The offending value, as the caller gave it (when the error is about one value). */
+  readonly value?: unknown;
+  constructor(message: string, path: string[] = [], details?: { field?: string; value?: unknown }) {
     super(path.length > 0 ? `${message} (${path.join(' > ')})` : message);
     this.path = path;
+    if (details?.field !== undefined) this.field = details.field;
+    if (details !== undefined && 'value' in details) this.value = details.value;
   }
 }
 
