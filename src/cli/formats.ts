@@ -4,9 +4,10 @@
  */
 import type { CpuStats, GlobalStats } from '../ctnetlink/model.js';
 import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
-import { createFormatter, formatCpuStatsConntrack, isoTime, procPortidResolver, type LineFormatter } from '../format/index.js';
+import { createFormatter, formatCpuStatsConntrack, isoTime, loadConnlabels, procPortidResolver, type ConntrackFormatOptions, type LineFormatter } from '../format/index.js';
+import { createXmlFormatter } from '../format/xml.js';
 import { readFileInNetns } from '../socket/netlink-socket.js';
-import type { Format } from './args.js';
+import type { Format, OutputFlags } from './args.js';
 
 export type { LineFormatter } from '../format/index.js';
 
@@ -16,13 +17,25 @@ export type { LineFormatter } from '../format/index.js';
  * one is given; `read` does not (a capture's processes are long gone, and a live process
  * with the same port id would be the wrong name).
  */
-export function formatterFor(f: Format, run: { live: boolean; netns?: string }): LineFormatter {
-  if (f !== 'conntrack') return createFormatter(f);
-  if (!run.live) return createFormatter(f, { conntrack: { progname: () => undefined } });
-  if (run.netns === undefined) return createFormatter(f);
-  const netns = run.netns;
-  const table = () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
-  return createFormatter(f, { conntrack: { progname: procPortidResolver('/proc', table) } });
+export function formatterFor(f: Format, run: { live: boolean; netns?: string; output?: OutputFlags }): LineFormatter {
+  if (f === 'text' || f === 'json') return createFormatter(f);
+  const o: ConntrackFormatOptions = {};
+  const out = run.output ?? {};
+  if (out.extended) o.extended = true;
+  if (out.id) o.id = true;
+  if (out.timestamp) o.timestamp = true;
+  if (out.ktimestamp) o.ktimestamp = true;
+  if (out.labels) {
+    const map = loadConnlabels();
+    if (map) o.labels = map;
+  }
+  if (!run.live) o.progname = () => undefined;
+  else if (run.netns !== undefined) {
+    const netns = run.netns;
+    const table = () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
+    o.progname = procPortidResolver('/proc', table);
+  }
+  return f === 'xml' ? createXmlFormatter(o) : createFormatter(f, { conntrack: o });
 }
 
 /**
@@ -37,6 +50,7 @@ export function overrunLine(f: Format, lost: number | undefined, ns: bigint): { 
     case 'text':
       return { stdout: `OVERRUN: ${n} events lost (the kernel's receive queue was full; raise --buffer-size)` };
     case 'conntrack':
+    case 'xml':
       return { stderr: `WARNING: We have hit ENOBUFS! We are losing events. (${n} lost)` };
   }
 }
@@ -51,7 +65,7 @@ const SHOWN: readonly [CpuKey, string][] = [
 ];
 
 export function statsLines(f: Format, g: GlobalStats, cpus: CpuStats[], buckets: number | undefined): string[] {
-  if (f === 'conntrack') return cpus.map((c) => formatCpuStatsConntrack(c));
+  if (f === 'conntrack' || f === 'xml') return cpus.map((c) => formatCpuStatsConntrack(c));
   const sums: Record<string, number> = {};
   for (const [k] of SHOWN) sums[k] = cpus.reduce((a, c) => a + (c[k] ?? 0), 0);
   const entries = g.entries ?? 0;
