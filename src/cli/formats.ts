@@ -4,6 +4,9 @@
  */
 import type { CpuStats, GlobalStats } from '../ctnetlink/model.js';
 import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
+import { IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU } from '../ctnetlink/constants.js';
+import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
+import { nfType } from '../nfnetlink/header.js';
 import { createFormatter, formatCpuStatsConntrack, isoTime, loadConnlabels, procPortidResolver, type ConntrackFormatOptions, type LineFormatter } from '../format/index.js';
 import { createXmlFormatter } from '../format/xml.js';
 import { readFileInNetns } from '../socket/netlink-socket.js';
@@ -72,9 +75,17 @@ export function statsLines(f: Format, g: GlobalStats, cpus: CpuStats[], buckets:
   const max = g.maxEntries ?? 0;
   const fill = max > 0 ? (100 * entries) / max : 0;
   if (f === 'json') {
-    const perCpu = cpus.map((c) => Object.fromEntries([['cpu', c.cpu], ...SHOWN.map(([k, n]) => [n, c[k] ?? 0])]));
-    const sum = Object.fromEntries(SHOWN.map(([k, n]) => [n, sums[k]]));
-    return [JSON.stringify({ type: 'stats-summary', entries, max, ...(buckets !== undefined ? { buckets } : {}), fillPercent: Number(fill.toFixed(2)), cpus: perCpu, sum })];
+    // The same objects `read` prints for the kernel's replies (schema/ctevents.schema.json:
+    // "stats" and "stats-cpu"), the stats line with the two figures only a live run knows.
+    const ts = BigInt(Date.now()) * 1_000_000n;
+    const json = createFormatter('json');
+    const head = (t: number) => ({ type: nfType(NFNL_SUBSYS_CTNETLINK, t), flags: 0, seq: 0, pid: 0 });
+    const g0 = json({ kind: 'stats', header: head(IPCTNL_MSG_CT_GET_STATS), nfgen: { family: 0, version: 0, resId: 0 }, stats: g }, { timestampNs: ts })!;
+    const extra = `${buckets !== undefined ? `,"buckets":${buckets}` : ''},"fillPercent":${Number(fill.toFixed(2))}`;
+    return [
+      g0.slice(0, -1) + extra + '}',
+      ...cpus.map((c) => json({ kind: 'stats-cpu', header: head(IPCTNL_MSG_CT_GET_STATS_CPU), nfgen: { family: 0, version: 0, resId: c.cpu }, stats: c }, { timestampNs: ts })!),
+    ];
   }
   const lines = [
     `entries   ${entries}`,
