@@ -2,6 +2,7 @@
  * The CLI's view of the output formats in src/format: one line formatter per --format,
  * plus the lines only the CLI produces (overrun markers, the stats report).
  */
+import { readFileSync } from 'node:fs';
 import type { CpuStats, GlobalStats } from '../ctnetlink/model.js';
 import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
 import { IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU } from '../ctnetlink/constants.js';
@@ -20,7 +21,7 @@ export type { LineFormatter } from '../format/index.js';
  * one is given; `read` does not (a capture's processes are long gone, and a live process
  * with the same port id would be the wrong name).
  */
-export function formatterFor(f: Format, run: { live: boolean; netns?: string; output?: OutputFlags }): LineFormatter {
+export function formatterFor(f: Format, run: { live: boolean; netns?: string; output?: OutputFlags; progname?: (portid: number) => string | undefined }): LineFormatter {
   if (f === 'text' || f === 'json') return createFormatter(f);
   const o: ConntrackFormatOptions = {};
   const out = run.output ?? {};
@@ -33,12 +34,19 @@ export function formatterFor(f: Format, run: { live: boolean; netns?: string; ou
     if (map) o.labels = map;
   }
   if (!run.live) o.progname = () => undefined;
+  else if (run.progname !== undefined) o.progname = run.progname;
   else if (run.netns !== undefined) {
     const netns = run.netns;
     const table = () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
     o.progname = procPortidResolver('/proc', table);
   }
   return f === 'xml' ? createXmlFormatter(o) : createFormatter(f, { conntrack: o });
+}
+
+/** The socket table of the namespace the events come from (this process's own without --netns). */
+export function netlinkTable(netns: string | undefined): () => string {
+  if (netns === undefined) return () => readFileSync('/proc/net/netlink', 'latin1');
+  return () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
 }
 
 /**

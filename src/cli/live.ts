@@ -15,6 +15,7 @@ import { NLM_F_MULTI } from '../netlink/constants.js';
 import { openPcapFile, type PcapFile } from '../pcap/index.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
+import { requesterPortids } from './progname.js';
 
 async function openRecording(s: Session): Promise<PcapFile | undefined> {
   if (s.opts.write === undefined) return undefined;
@@ -22,6 +23,7 @@ async function openRecording(s: Session): Promise<PcapFile | undefined> {
 }
 
 async function openClient(s: Session, pcap: PcapFile | undefined): Promise<ConntrackClient> {
+  if (pcap) s.recorder = (d: Uint8Array, ts: bigint) => void pcap.writer.writeDatagram(d, ts);
   return ConntrackClient.open({
     ...(s.opts.netns !== undefined ? { netns: s.opts.netns } : {}),
     ...(s.opts.bufferSize !== undefined ? { receiveBufferSize: s.opts.bufferSize } : {}),
@@ -72,8 +74,18 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
 
 /** The subscription a run asks for: conntrack events of --events, or (--expect) expectation events. */
 function subscribe(s: Session, client: ConntrackClient): Subscription {
-  if (s.opts.expect) return client.events({ types: [], expectations: true });
-  return client.events({ types: s.opts.events });
+  const rec = s.recorder;
+  const portids = s.portids;
+  // Name the requester of an event as soon as its datagram arrives (see progname.ts).
+  const onDatagram = portids
+    ? (d: Uint8Array, ts: bigint) => {
+        requesterPortids(d, portids.prime);
+        rec?.(d, ts);
+      }
+    : undefined;
+  const extra = onDatagram ? { onDatagram } : {};
+  if (s.opts.expect) return client.events({ types: [], expectations: true, ...extra });
+  return client.events({ types: s.opts.events, ...extra });
 }
 
 export async function watch(s: Session): Promise<number> {

@@ -9,7 +9,8 @@ import type { Format, Options } from './args.js';
 import { compileFilter, type CompiledFilter } from './filter.js';
 import { LineWriter, type OutStream } from './output.js';
 import { xmlFooter, xmlHeader } from '../format/xml.js';
-import { formatterFor, overrunLine, type LineFormatter } from './formats.js';
+import { formatterFor, netlinkTable, overrunLine, type LineFormatter } from './formats.js';
+import { createPortidResolver, type PortidResolver } from './progname.js';
 
 export interface Io {
   stdout: OutStream;
@@ -27,6 +28,10 @@ export class Session {
   readonly format: LineFormatter;
   readonly formatName: Format;
   readonly stop = new AbortController();
+  /** Program names behind events' port ids (conntrack format, live runs). */
+  readonly portids: PortidResolver | undefined;
+  /** The --write recorder of raw datagrams, once open. */
+  recorder: ((d: Uint8Array, ts: bigint) => void) | undefined;
   readonly started = process.hrtime.bigint();
   lost = 0;
   overruns = 0;
@@ -41,7 +46,11 @@ export class Session {
     this.io = io;
     this.filter = compileFilter(opts.filters);
     this.formatName = opts.format;
-    this.format = formatterFor(opts.format, { live: opts.command !== 'read', output: opts.output, ...(opts.netns !== undefined ? { netns: opts.netns } : {}) });
+    const live = opts.command !== 'read';
+    // conntrack -E names the requester of an event; we look it up as the datagram arrives.
+    if (live && opts.format === 'conntrack') this.portids = createPortidResolver(netlinkTable(opts.netns));
+    const progname = this.portids?.name;
+    this.format = formatterFor(opts.format, { live, output: opts.output, ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(progname ? { progname } : {}) });
     this.out = new LineWriter(io.stdout, () => this.stop.abort('pipe closed'));
   }
 
