@@ -48,7 +48,7 @@ export class Session {
     this.formatName = opts.format;
     const live = opts.command !== 'read';
     // conntrack -E names the requester of an event; we look it up as the datagram arrives.
-    if (live && opts.format === 'conntrack') this.portids = createPortidResolver(netlinkTable(opts.netns));
+    if (live && (opts.format === 'conntrack' || opts.format === 'xml')) this.portids = createPortidResolver(netlinkTable(opts.netns));
     const progname = this.portids?.name;
     this.format = formatterFor(opts.format, { live, output: opts.output, ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(progname ? { progname } : {}) });
     this.out = new LineWriter(io.stdout, () => this.stop.abort('pipe closed'));

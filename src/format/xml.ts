@@ -20,6 +20,8 @@
  *     <helper>name</helper>
  *   </flow>
  *
+ * Events caused by a process end, after </flow>, with " [USERSPACE] portid=N[ progname=NAME]"
+ * as in the default format (progname from `o.progname`; none when it is not given).
  * (ICMP tuples have an empty layer4; ports are printed for TCP, UDP, UDP-Lite, SCTP, DCCP.)
  * Expectations: <flow[ type=..]><layer3 ..><expected>..</expected><mask>..</mask><master>..
  * </master></layer3><layer4 ..>(the same with ports)</layer4><meta><helper-name>h
@@ -151,7 +153,14 @@ export function formatExpectationXml(x: Expectation, event: string | undefined):
 export function createXmlFormatter(o: ConntrackFormatOptions = {}): (m: Message, ctx?: FormatContext) => string | undefined {
   return (m, ctx = {}) => {
     if (m.header.flags & NLM_F_REQUEST) return undefined;
-    if (m.kind === 'conntrack') return formatConntrackXml(m.conntrack, m.event, ctx, o);
+    if (m.kind === 'conntrack') {
+      const line = formatConntrackXml(m.conntrack, m.event, ctx, o);
+      // Like the default format, conntrack -E -o xml names the process behind an event.
+      const pid = m.header.pid >>> 0;
+      if (m.event === undefined || pid === 0) return line;
+      const prog = o.progname?.(pid);
+      return prog === undefined ? `${line} [USERSPACE] portid=${pid}` : `${line} [USERSPACE] portid=${pid} progname=${prog}`;
+    }
     if (m.kind === 'expect') {
       let ev: string | undefined;
       if (m.event !== undefined) {
