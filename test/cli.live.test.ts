@@ -128,7 +128,12 @@ describe.skipIf(skip !== undefined)('ctevents, live kernel, beside conntrack-too
   });
 
   it('stats agrees with conntrack -S and conntrack -C', () => {
-    const json = JSON.parse(run(['stats', '--netns', ns.name, '--format', 'json']).stdout);
+    // --format json: the "stats" object (with buckets and fill) then one "stats-cpu" per CPU,
+    // the same objects `read` prints of a recorded conntrack -S / -C.
+    const objs = run(['stats', '--netns', ns.name, '--format', 'json']).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const json = { ...objs[0], cpus: objs.slice(1) };
+    expect(json.type).toBe('stats');
+    expect(json.cpus.every((c: { type: string }) => c.type === 'stats-cpu')).toBe(true);
     expect(json.entries).toBe(Number(ns.exec('conntrack', ['-C']).trim()));
     const s = ns.exec('conntrack', ['-S']).split('\n').filter(Boolean);
     expect(json.cpus).toHaveLength(s.length);
@@ -151,7 +156,8 @@ describe.skipIf(skip !== undefined)('ctevents, live kernel, beside conntrack-too
   it('dump --follow streams events after the table without a gap; --count and --duration stop it', async () => {
     ns.exec('conntrack', ['-F']);
     udpFlows(ns, 31000, 5);
-    const p = ctevents(['dump', '--follow', '--netns', ns.name, '--format', 'json', '--count', '3']);
+    // --count counts the entries of the table, then the events after it.
+    const p = ctevents(['dump', '--follow', '--netns', ns.name, '--format', 'json', '--count', '8']);
     await p.ready;
     udpFlows(ns, 32000, 3);
     const code = await p.exited;

@@ -5,7 +5,7 @@
  * the same result in every mode (dump, events, offline read) whatever the kernel did.
  */
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../ctnetlink/address.js';
-import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from '../ctnetlink/constants.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE } from '../ctnetlink/constants.js';
 import type { Conntrack, Expectation, Tuple } from '../ctnetlink/model.js';
 import type { KernelFilter } from '../ctnetlink/requests.js';
 import { parseStatus, parseTcpState } from '../ctnetlink/status.js';
@@ -106,16 +106,16 @@ export function parseLabels(opt: string, list: string): number[] {
 }
 
 /**
- * conntrack's NAT filters: source NAT when the reply's destination differs from the
+ * conntrack's NAT filters: source NAT when SRC_NAT_DONE is set and the reply's destination differs from the
  * original source (address or port), destination NAT when the reply's source differs from
  * the original destination; with an address, the NAT address must be it (reply dst for
  * source NAT, reply src for destination NAT).
  */
 function natTests(f: FilterOptions): ((ct: Conntrack) => boolean)[] {
   const snat = (ct: Conntrack, a?: AddressMatch) =>
-    ct.orig !== undefined && ct.reply !== undefined && (ct.orig.src !== ct.reply.dst || ct.orig.srcPort !== ct.reply.dstPort) && (a === undefined || inPrefix(a, ct.reply.dst));
+    ((ct.status ?? 0) & IPS_SRC_NAT_DONE) !== 0 && ct.orig !== undefined && ct.reply !== undefined && (ct.orig.src !== ct.reply.dst || ct.orig.srcPort !== ct.reply.dstPort) && (a === undefined || inPrefix(a, ct.reply.dst));
   const dnat = (ct: Conntrack, a?: AddressMatch) =>
-    ct.orig !== undefined && ct.reply !== undefined && (ct.orig.dst !== ct.reply.src || ct.orig.dstPort !== ct.reply.srcPort) && (a === undefined || inPrefix(a, ct.reply.src));
+    ((ct.status ?? 0) & IPS_DST_NAT_DONE) !== 0 && ct.orig !== undefined && ct.reply !== undefined && (ct.orig.dst !== ct.reply.src || ct.orig.dstPort !== ct.reply.srcPort) && (a === undefined || inPrefix(a, ct.reply.src));
   const addr = (opt: string, v: string) => (v === '' ? undefined : parseAddress(opt, v));
   const tests: ((ct: Conntrack) => boolean)[] = [];
   if (f.srcNat !== undefined) {
@@ -217,7 +217,8 @@ export function compileFilter(f: FilterOptions): CompiledFilter {
     if (!/^\d{1,5}$/.test(f.zone) || Number(f.zone) > 65535) throw new UsageError(`--zone: not a zone number (0-65535): ${JSON.stringify(f.zone)}`);
     const z = Number(f.zone);
     kernel.zone = z;
-    tests.push((ct) => (ct.zone ?? ct.orig?.zone ?? 0) === z);
+    // As conntrack -w: the zone of both directions (CTA_ZONE); per-direction zones are --orig-zone / --reply-zone.
+    tests.push((ct) => (ct.zone ?? 0) === z);
   }
   if (f.mark !== undefined) {
     const [val, mask, ...rest] = f.mark.split('/');
