@@ -95,8 +95,9 @@ export function createPortidResolver(table: () => string = () => readFileSync('/
       loadTable();
       inode = inodes.get(portid);
     }
-    if (inode === undefined) return answers.get(portid)?.name;
     const known = answers.get(portid);
+    // Gone from the table: a fresh answer (primed while it was there) still stands.
+    if (inode === undefined) return known !== undefined && now - known.at < KEEP_MS ? known.name : undefined;
     if (known && known.inode === inode && now - known.at < KEEP_MS) return known.name;
     const target = `socket:[${inode}]`;
     let name: string | undefined;
