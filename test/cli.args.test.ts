@@ -51,6 +51,7 @@ describe('options: work or are refused', () => {
     [['--buffer-size', '5'], /--buffer-size needs a size/],
     [['--netns', '../x'], /^ctevents: --netns needs a namespace name, an absolute path or a pid, not "\.\.\/x"$/m],
     [['read', '/tmp'], /^ctevents: \/tmp: is a directory$/m],
+    [['--write', '/tmp'], /^ctevents: \/tmp: is a directory$/m],
     [['get', '-p', 'tcp', '-s', '10.0.0.1', '-d', '10.0.0.2'], /get needs --sport and --dport for tcp/],
     [['get', '-p', 'tcp', '-s', '10.0.0.0/8', '-d', '10.0.0.2', '--sport', '1', '--dport', '2'], /--src: not an IP address/],
     [['update', '-p', 'udp', '-s', '10.0.0.1', '-d', '10.0.0.2', '--sport', '1', '--dport', '2'], /update needs something to change/],

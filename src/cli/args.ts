@@ -9,6 +9,16 @@
  * The help texts are in help.ts.
  */
 
+import { statSync } from 'node:fs';
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
@@ -336,6 +346,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const write = str('write');
   if (write !== undefined) {
     if (write === '') throw new UsageError('--write needs a file name');
+    if (isDirectory(write)) throw new UsageError(`${write}: is a directory`);
     opts.write = write;
   }
   const lists = [opts.follow && 'follow', opts.dying && 'dying', opts.unconfirmed && 'unconfirmed', command === 'dump' && opts.expect && 'expect'].filter(Boolean);
