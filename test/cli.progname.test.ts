@@ -55,6 +55,20 @@ describe('the progname resolver', () => {
     expect(r.name(3000000001)).toBe('conntrack');
   });
 
+  it('a flood of events from a requester that has exited reads the socket table once, not per event', () => {
+    const proc = fakeProc({});
+    let reads = 0;
+    const r = createPortidResolver(() => {
+      reads++;
+      return HEAD;
+    }, proc);
+    for (let i = 0; i < 10_000; i++) {
+      r.prime(3000000002);
+      expect(r.name(3000000002)).toBeUndefined();
+    }
+    expect(reads).toBeLessThanOrEqual(3);
+  });
+
   it('reads every nlmsg_pid of a datagram', () => {
     const d = new Uint8Array(40);
     const v = new DataView(d.buffer);

@@ -68,6 +68,8 @@ export function createPortidResolver(table: () => string = () => readFileSync('/
   let inodes = new Map<number, string>();
   let tableAt = 0;
   const answers = new Map<number, { inode: string; name: string | undefined; at: number }>();
+  /** Port ids absent from the table read at the given time. */
+  const missing = new Map<number, number>();
 
   const loadTable = (): void => {
     let text: string;
@@ -75,6 +77,7 @@ export function createPortidResolver(table: () => string = () => readFileSync('/
       text = table();
     } catch {
       inodes = new Map();
+      tableAt = Date.now();
       return;
     }
     const m = new Map<number, string>();
@@ -90,10 +93,18 @@ export function createPortidResolver(table: () => string = () => readFileSync('/
 
   const lookup = (portid: number): string | undefined => {
     const now = Date.now();
-    let inode = now - tableAt < TABLE_MS ? inodes.get(portid) : undefined;
-    if (inode === undefined) {
+    const fresh = now - tableAt < TABLE_MS;
+    let inode = fresh ? inodes.get(portid) : undefined;
+    // A port id missing from a fresh table stays missing (its socket is gone): a flush by a
+    // process that has exited makes 100,000 events with its port id, and re-reading the
+    // table for each would stall the printer.
+    if (inode === undefined && !(fresh && missing.get(portid) === tableAt)) {
       loadTable();
       inode = inodes.get(portid);
+      if (inode === undefined) {
+        if (missing.size > 1024) missing.clear();
+        missing.set(portid, tableAt);
+      }
     }
     const known = answers.get(portid);
     // Gone from the table: a fresh answer (primed while it was there) still stands.
