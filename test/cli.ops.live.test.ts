@@ -61,6 +61,15 @@ describe.skipIf(skip !== undefined)('ctevents beside conntrack(8): operations, f
     // update with a mask changes only the masked bits (conntrack -U -m VALUE/MASK).
     expect(ours('update', ...key, '-m', '0x10/0x10').status).toBe(0);
     expect(ct('-G', ...key)[0]).toMatch(/mark=25/);
+    // Like conntrack -U, a partial tuple updates every entry it selects.
+    for (const sp of ['5001', '5002', '5003']) expect(ours('create', '-p', 'udp', '-s', '192.0.2.50', '-d', '192.0.2.51', '--sport', sp, '--dport', '53', '-t', '300').status).toBe(0);
+    const many = ours('update', '-s', '192.0.2.50', '-m', '33');
+    expect(many.status, many.stderr).toBe(0);
+    expect(many.stderr).toBe('ctevents: 3 entries updated\n');
+    const marked = ct('-L', '-s', '192.0.2.50');
+    expect(marked).toHaveLength(3);
+    for (const l of marked) expect(l).toMatch(/mark=33/);
+    expect(ct('-G', ...key)[0]).toMatch(/mark=25/);
     // The kernel's refusals: one line, exit 1.
     const dup = ours('create', ...key, '-t', '300');
     expect(dup.status).toBe(1);

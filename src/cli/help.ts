@@ -12,7 +12,7 @@ const SUMMARY: Record<Command, [usage: string, what: string]> = {
   read: ['ctevents read FILE|- [options]', 'decode a pcap or pcapng capture of netlink traffic (no privilege needed)'],
   get: ['ctevents get -p PROTO -s SRC -d DST [--sport P --dport P] [options]', 'print one entry by its original tuple (conntrack -G)'],
   create: ['ctevents create -p PROTO -s SRC -d DST [ports] -t SECONDS [options]', 'create an entry (conntrack -I); the reply tuple defaults to the original one reversed'],
-  update: ['ctevents update -p PROTO -s SRC -d DST [ports] [-m MARK] [-t SECONDS] [-l LABELS]', 'change the mark, labels, timeout or status of one entry (conntrack -U)'],
+  update: ['ctevents update [-p PROTO -s SRC -d DST ports ...] [-m MARK[/MASK]] [-t SECONDS] [-l LABELS]', 'change the mark, labels, timeout or status of one entry, or of every entry the tuple options select (conntrack -U)'],
   help: ['ctevents help [COMMAND]', 'show the help of every command or of one'],
   completion: ['ctevents completion bash|zsh', 'print a shell completion script (bash: source <(ctevents completion bash))'],
 };

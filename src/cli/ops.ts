@@ -4,6 +4,7 @@
  *   ctevents get    -p tcp -s A -d B --sport P --dport Q [-w ZONE] [--zero]   one entry, printed
  *   ctevents create -p tcp -s A -d B --sport P --dport Q -t SECONDS [--state S] [-u LIST] [-m MARK] [-l LABELS]
  *   ctevents update -p tcp -s A -d B --sport P --dport Q [-t SECONDS] [-m MARK[/MASK]] [-l LABELS] [-u LIST]
+ *   ctevents update -s 10.0.0.0/8 -m 1                              every entry the tuple options select
  *
  * The entry is named by its original tuple (exact addresses; ports for TCP, UDP, UDP-Lite,
  * SCTP, DCCP; type/code/id for ICMP). create's reply tuple defaults to the original one
@@ -21,7 +22,7 @@ import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
 import { nfType } from '../nfnetlink/header.js';
 import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
 import { UsageError, type FilterOptions } from './args.js';
-import { PROTO_NUMBERS, parseLabels } from './filter.js';
+import { PROTO_NUMBERS, compileFilter, parseLabels } from './filter.js';
 import type { Session } from './session.js';
 
 const PORT_PROTOS = new Set([6, 17, 33, 132, 136]);
@@ -81,6 +82,13 @@ export function entryFromOptions(f: FilterOptions, op: 'get' | 'create' | 'updat
   if (op === 'create') ct.reply = reply;
   if (f.zone !== undefined) ct.zone = num('zone', f.zone, 65535);
   if (op === 'get') return ct;
+  applyChanges(ct, f, op, proto);
+  void family;
+  return ct;
+}
+
+/** The values create / update set: mark (update: with a mask), status, TCP state, labels. */
+function applyChanges(ct: Conntrack, f: FilterOptions, op: 'create' | 'update', proto: number | undefined): void {
   if (f.mark !== undefined) {
     const [v, m, ...rest] = f.mark.split('/');
     if (rest.length > 0) throw new UsageError(`--mark: expected VALUE[/MASK], not ${JSON.stringify(f.mark)}`);
@@ -108,8 +116,6 @@ export function entryFromOptions(f: FilterOptions, op: 'get' | 'create' | 'updat
     ct.labels = labels;
     if (op === 'update') ct.labelsMask = labels.slice();
   }
-  void family;
-  return ct;
 }
 
 async function withClient<T>(s: Session, fn: (c: ConntrackClient) => Promise<T>): Promise<T> {
@@ -152,14 +158,57 @@ export async function create(s: Session): Promise<number> {
   return 0;
 }
 
-/** conntrack -U: change one entry. */
+/** True when the options name one entry: protocol, exact addresses, and its ports or ICMP fields. */
+function namesOneEntry(f: FilterOptions): boolean {
+  if (f.proto === undefined || f.src === undefined || f.dst === undefined || f.src.includes('/') || f.dst.includes('/')) return false;
+  const p = PROTO_NUMBERS[f.proto.toLowerCase()] ?? Number(f.proto);
+  if (PORT_PROTOS.has(p)) return f.sport !== undefined && f.dport !== undefined;
+  if (p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) return f.icmpType !== undefined && f.icmpCode !== undefined && f.icmpId !== undefined;
+  return true;
+}
+
+/**
+ * conntrack -U: change one entry (named by its whole original tuple) or, like conntrack,
+ * every entry the tuple options select (-s, -d, -p, ports, zones, ...: a filtered dump, then
+ * one update per entry; entries gone meanwhile are skipped). --mark, --status, --state and
+ * --label are the values to set, never filters.
+ */
 export async function update(s: Session): Promise<number> {
-  const ct = entryFromOptions(s.opts.filters, 'update');
-  if (s.opts.timeout !== undefined) ct.timeout = s.opts.timeout;
-  if (ct.timeout === undefined && ct.mark === undefined && ct.labels === undefined && ct.status === undefined && ct.protoinfo === undefined) {
-    throw new UsageError('update needs something to change: --timeout, --mark, --label, --status or --state');
+  const f = s.opts.filters;
+  if (namesOneEntry(f)) {
+    const ct = entryFromOptions(f, 'update');
+    if (s.opts.timeout !== undefined) ct.timeout = s.opts.timeout;
+    if (ct.timeout === undefined && ct.mark === undefined && ct.labels === undefined && ct.status === undefined && ct.protoinfo === undefined) {
+      throw new UsageError('update needs something to change: --timeout, --mark, --label, --status or --state');
+    }
+    await withClient(s, (c) => c.update(ct));
+    s.io.stderr.write('ctevents: 1 entry updated\n');
+    return 0;
   }
-  await withClient(s, (c) => c.update(ct));
-  s.io.stderr.write('ctevents: 1 entry updated\n');
+  const p = f.proto === undefined ? undefined : (PROTO_NUMBERS[f.proto.toLowerCase()] ?? Number(f.proto));
+  const changes: Conntrack = { family: 0 };
+  applyChanges(changes, f, 'update', p);
+  if (s.opts.timeout !== undefined) changes.timeout = s.opts.timeout;
+  const { family: _f, ...set } = changes;
+  void _f;
+  if (Object.keys(set).length === 0) throw new UsageError('update needs something to change: --timeout, --mark, --label, --status or --state');
+  const { mark: _m, status: _s, state: _st, label: _l, ...selectors } = f;
+  void _m, _s, _st, _l;
+  const filter = compileFilter(selectors);
+  let n = 0;
+  await withClient(s, async (c) => {
+    for await (const batch of c.dumpBatches(filter.empty ? undefined : filter.kernel)) {
+      for (const e of batch) {
+        if (!filter.match(e) || e.orig === undefined) continue;
+        try {
+          await c.update({ family: e.family, orig: e.orig, ...(e.zone !== undefined ? { zone: e.zone } : {}), ...set });
+          n++;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'ENOENT') throw err;
+        }
+      }
+    }
+  });
+  s.io.stderr.write(`ctevents: ${n} ${n === 1 ? 'entry' : 'entries'} updated\n`);
   return 0;
 }
