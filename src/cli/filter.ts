@@ -5,10 +5,11 @@
  * the same result in every mode (dump, events, offline read) whatever the kernel did.
  */
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../ctnetlink/address.js';
-import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from '../ctnetlink/constants.js';
-import type { Conntrack, Tuple } from '../ctnetlink/model.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE } from '../ctnetlink/constants.js';
+import type { Conntrack, Expectation, Tuple } from '../ctnetlink/model.js';
 import type { KernelFilter } from '../ctnetlink/requests.js';
 import { parseStatus, parseTcpState } from '../ctnetlink/status.js';
+import { CONNLABEL_CONF, loadConnlabels } from '../format/index.js';
 import { UsageError, type FilterOptions } from './args.js';
 
 export const PROTO_NUMBERS: Record<string, number> = {
@@ -29,6 +30,8 @@ export interface CompiledFilter {
   /** True when no filter was given. */
   empty: boolean;
   match(ct: Conntrack): boolean;
+  /** Expectations: the filters on the original tuple apply to the expected tuple (args.ts allows only those with --expect). */
+  matchExpect(x: Expectation): boolean;
 }
 
 function parseAddress(opt: string, s: string): AddressMatch {
@@ -74,6 +77,60 @@ function u32(opt: string, s: string): number {
 function port(opt: string, s: string): number {
   if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new UsageError(`--${opt}: not a port number (0-65535): ${JSON.stringify(s)}`);
   return Number(s);
+}
+
+function smallInt(opt: string, s: string, max: number): number {
+  if (!/^\d{1,5}$/.test(s) || Number(s) > max) throw new UsageError(`--${opt}: not a number from 0 to ${max}: ${JSON.stringify(s)}`);
+  return Number(s);
+}
+
+/**
+ * Label bits from a list of names (connlabel.conf, as conntrack -l reads it) or bit
+ * numbers (0..127).
+ */
+export function parseLabels(opt: string, list: string): number[] {
+  let names: Map<number, string> | undefined;
+  const out: number[] = [];
+  for (const w of list.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (/^\d+$/.test(w) && Number(w) < 128) {
+      out.push(Number(w));
+      continue;
+    }
+    names ??= loadConnlabels() ?? new Map();
+    const bit = [...names].find(([, n]) => n === w)?.[0];
+    if (bit === undefined) throw new UsageError(`--${opt}: unknown label ${JSON.stringify(w)} (a bit number 0-127 or a name from ${CONNLABEL_CONF})`);
+    out.push(bit);
+  }
+  if (out.length === 0) throw new UsageError(`--${opt} needs at least one label`);
+  return out;
+}
+
+/**
+ * conntrack's NAT filters: source NAT when SRC_NAT_DONE is set and the reply's destination differs from the
+ * original source (address or port), destination NAT when the reply's source differs from
+ * the original destination; with an address, the NAT address must be it (reply dst for
+ * source NAT, reply src for destination NAT).
+ */
+function natTests(f: FilterOptions): ((ct: Conntrack) => boolean)[] {
+  const snat = (ct: Conntrack, a?: AddressMatch) =>
+    ((ct.status ?? 0) & IPS_SRC_NAT_DONE) !== 0 && ct.orig !== undefined && ct.reply !== undefined && (ct.orig.src !== ct.reply.dst || ct.orig.srcPort !== ct.reply.dstPort) && (a === undefined || inPrefix(a, ct.reply.dst));
+  const dnat = (ct: Conntrack, a?: AddressMatch) =>
+    ((ct.status ?? 0) & IPS_DST_NAT_DONE) !== 0 && ct.orig !== undefined && ct.reply !== undefined && (ct.orig.dst !== ct.reply.src || ct.orig.dstPort !== ct.reply.srcPort) && (a === undefined || inPrefix(a, ct.reply.src));
+  const addr = (opt: string, v: string) => (v === '' ? undefined : parseAddress(opt, v));
+  const tests: ((ct: Conntrack) => boolean)[] = [];
+  if (f.srcNat !== undefined) {
+    const a = addr('src-nat', f.srcNat);
+    tests.push((ct) => snat(ct, a));
+  }
+  if (f.dstNat !== undefined) {
+    const a = addr('dst-nat', f.dstNat);
+    tests.push((ct) => dnat(ct, a));
+  }
+  if (f.anyNat !== undefined) {
+    const a = addr('any-nat', f.anyNat);
+    tests.push((ct) => snat(ct, a) || dnat(ct, a));
+  }
+  return tests;
 }
 
 export function compileFilter(f: FilterOptions): CompiledFilter {
@@ -137,11 +194,31 @@ export function compileFilter(f: FilterOptions): CompiledFilter {
       kernel.reply = reply;
     }
   }
+  const rsport = f.replySport !== undefined ? port('reply-port-src', f.replySport) : undefined;
+  const rdport = f.replyDport !== undefined ? port('reply-port-dst', f.replyDport) : undefined;
+  if (rsport !== undefined) tests.push((ct) => ct.reply?.srcPort === rsport);
+  if (rdport !== undefined) tests.push((ct) => ct.reply?.dstPort === rdport);
+  for (const [opt, val, key] of [['icmp-type', f.icmpType, 'icmpType'], ['icmp-code', f.icmpCode, 'icmpCode'], ['icmp-id', f.icmpId, 'icmpId']] as const) {
+    if (val === undefined) continue;
+    const n = smallInt(opt, val, key === 'icmpId' ? 65535 : 255);
+    tests.push((ct) => ct.orig?.[key] === n);
+  }
+  for (const [opt, val, dir] of [['orig-zone', f.origZone, 'orig'], ['reply-zone', f.replyZone, 'reply']] as const) {
+    if (val === undefined) continue;
+    const z = smallInt(opt, val, 65535);
+    tests.push((ct) => (ct[dir]?.zone ?? 0) === z);
+  }
+  tests.push(...natTests(f));
+  if (f.label !== undefined) {
+    const bits = parseLabels('label', f.label);
+    tests.push((ct) => bits.every((b) => ct.labels !== undefined && ((ct.labels[b >> 3] ?? 0) & (1 << (b & 7))) !== 0));
+  }
   if (f.zone !== undefined) {
     if (!/^\d{1,5}$/.test(f.zone) || Number(f.zone) > 65535) throw new UsageError(`--zone: not a zone number (0-65535): ${JSON.stringify(f.zone)}`);
     const z = Number(f.zone);
     kernel.zone = z;
-    tests.push((ct) => (ct.zone ?? ct.orig?.zone ?? 0) === z);
+    // As conntrack -w: the zone of both directions (CTA_ZONE); per-direction zones are --orig-zone / --reply-zone.
+    tests.push((ct) => (ct.zone ?? 0) === z);
   }
   if (f.mark !== undefined) {
     const [val, mask, ...rest] = f.mark.split('/');
@@ -173,12 +250,14 @@ export function compileFilter(f: FilterOptions): CompiledFilter {
     }
     tests.push((ct) => ct.protoinfo?.tcp?.state !== undefined && states.has(ct.protoinfo.tcp.state));
   }
+  const match = (ct: Conntrack): boolean => {
+    for (const t of tests) if (!t(ct)) return false;
+    return true;
+  };
   return {
     kernel,
     empty: tests.length === 0,
-    match: (ct) => {
-      for (const t of tests) if (!t(ct)) return false;
-      return true;
-    },
+    match,
+    matchExpect: (x) => match({ family: x.family, ...(x.tuple ? { orig: x.tuple } : {}), ...(x.zone !== undefined ? { zone: x.zone } : {}) }),
   };
 }

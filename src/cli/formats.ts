@@ -2,11 +2,16 @@
  * The CLI's view of the output formats in src/format: one line formatter per --format,
  * plus the lines only the CLI produces (overrun markers, the stats report).
  */
+import { readFileSync } from 'node:fs';
 import type { CpuStats, GlobalStats } from '../ctnetlink/model.js';
 import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
-import { createFormatter, formatCpuStatsConntrack, isoTime, procPortidResolver, type LineFormatter } from '../format/index.js';
+import { IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU } from '../ctnetlink/constants.js';
+import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
+import { nfType } from '../nfnetlink/header.js';
+import { createFormatter, formatCpuStatsConntrack, isoTime, loadConnlabels, procPortidResolver, type ConntrackFormatOptions, type LineFormatter } from '../format/index.js';
+import { createXmlFormatter } from '../format/xml.js';
 import { readFileInNetns } from '../socket/netlink-socket.js';
-import type { Format } from './args.js';
+import type { Format, OutputFlags } from './args.js';
 
 export type { LineFormatter } from '../format/index.js';
 
@@ -16,13 +21,32 @@ export type { LineFormatter } from '../format/index.js';
  * one is given; `read` does not (a capture's processes are long gone, and a live process
  * with the same port id would be the wrong name).
  */
-export function formatterFor(f: Format, run: { live: boolean; netns?: string }): LineFormatter {
-  if (f !== 'conntrack') return createFormatter(f);
-  if (!run.live) return createFormatter(f, { conntrack: { progname: () => undefined } });
-  if (run.netns === undefined) return createFormatter(f);
-  const netns = run.netns;
-  const table = () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
-  return createFormatter(f, { conntrack: { progname: procPortidResolver('/proc', table) } });
+export function formatterFor(f: Format, run: { live: boolean; netns?: string; output?: OutputFlags; progname?: (portid: number) => string | undefined }): LineFormatter {
+  if (f === 'text' || f === 'json') return createFormatter(f);
+  const o: ConntrackFormatOptions = {};
+  const out = run.output ?? {};
+  if (out.extended) o.extended = true;
+  if (out.id) o.id = true;
+  if (out.timestamp) o.timestamp = true;
+  if (out.ktimestamp) o.ktimestamp = true;
+  if (out.labels) {
+    const map = loadConnlabels();
+    if (map) o.labels = map;
+  }
+  if (!run.live) o.progname = () => undefined;
+  else if (run.progname !== undefined) o.progname = run.progname;
+  else if (run.netns !== undefined) {
+    const netns = run.netns;
+    const table = () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
+    o.progname = procPortidResolver('/proc', table);
+  }
+  return f === 'xml' ? createXmlFormatter(o) : createFormatter(f, { conntrack: o });
+}
+
+/** The socket table of the namespace the events come from (this process's own without --netns). */
+export function netlinkTable(netns: string | undefined): () => string {
+  if (netns === undefined) return () => readFileSync('/proc/net/netlink', 'latin1');
+  return () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
 }
 
 /**
@@ -37,6 +61,7 @@ export function overrunLine(f: Format, lost: number | undefined, ns: bigint): { 
     case 'text':
       return { stdout: `OVERRUN: ${n} events lost (the kernel's receive queue was full; raise --buffer-size)` };
     case 'conntrack':
+    case 'xml':
       return { stderr: `WARNING: We have hit ENOBUFS! We are losing events. (${n} lost)` };
   }
 }
@@ -51,16 +76,24 @@ const SHOWN: readonly [CpuKey, string][] = [
 ];
 
 export function statsLines(f: Format, g: GlobalStats, cpus: CpuStats[], buckets: number | undefined): string[] {
-  if (f === 'conntrack') return cpus.map((c) => formatCpuStatsConntrack(c));
+  if (f === 'conntrack' || f === 'xml') return cpus.map((c) => formatCpuStatsConntrack(c));
   const sums: Record<string, number> = {};
   for (const [k] of SHOWN) sums[k] = cpus.reduce((a, c) => a + (c[k] ?? 0), 0);
   const entries = g.entries ?? 0;
   const max = g.maxEntries ?? 0;
   const fill = max > 0 ? (100 * entries) / max : 0;
   if (f === 'json') {
-    const perCpu = cpus.map((c) => Object.fromEntries([['cpu', c.cpu], ...SHOWN.map(([k, n]) => [n, c[k] ?? 0])]));
-    const sum = Object.fromEntries(SHOWN.map(([k, n]) => [n, sums[k]]));
-    return [JSON.stringify({ type: 'stats-summary', entries, max, ...(buckets !== undefined ? { buckets } : {}), fillPercent: Number(fill.toFixed(2)), cpus: perCpu, sum })];
+    // The same objects `read` prints for the kernel's replies (schema/ctevents.schema.json:
+    // "stats" and "stats-cpu"), the stats line with the two figures only a live run knows.
+    const ts = BigInt(Date.now()) * 1_000_000n;
+    const json = createFormatter('json');
+    const head = (t: number) => ({ type: nfType(NFNL_SUBSYS_CTNETLINK, t), flags: 0, seq: 0, pid: 0 });
+    const g0 = json({ kind: 'stats', header: head(IPCTNL_MSG_CT_GET_STATS), nfgen: { family: 0, version: 0, resId: 0 }, stats: g }, { timestampNs: ts })!;
+    const extra = `${buckets !== undefined ? `,"buckets":${buckets}` : ''},"fillPercent":${Number(fill.toFixed(2))}`;
+    return [
+      g0.slice(0, -1) + extra + '}',
+      ...cpus.map((c) => json({ kind: 'stats-cpu', header: head(IPCTNL_MSG_CT_GET_STATS_CPU), nfgen: { family: 0, version: 0, resId: c.cpu }, stats: c }, { timestampNs: ts })!),
+    ];
   }
   const lines = [
     `entries   ${entries}`,

@@ -6,14 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { ConntrackClient } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
-import type { Message } from '../ctnetlink/model.js';
+import type { Conntrack as Entry, Message } from '../ctnetlink/model.js';
 import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
 import { nfType, type NfGenMsg } from '../nfnetlink/header.js';
 import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
+import { expectStatsCpuRequest } from '../ctnetlink/requests.js';
 import { NLM_F_MULTI } from '../netlink/constants.js';
 import { openPcapFile, type PcapFile } from '../pcap/index.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
+import { requesterPortids } from './progname.js';
 
 async function openRecording(s: Session): Promise<PcapFile | undefined> {
   if (s.opts.write === undefined) return undefined;
@@ -21,6 +23,7 @@ async function openRecording(s: Session): Promise<PcapFile | undefined> {
 }
 
 async function openClient(s: Session, pcap: PcapFile | undefined): Promise<ConntrackClient> {
+  if (pcap) s.recorder = (d: Uint8Array, ts: bigint) => void pcap.writer.writeDatagram(d, ts);
   return ConntrackClient.open({
     ...(s.opts.netns !== undefined ? { netns: s.opts.netns } : {}),
     ...(s.opts.bufferSize !== undefined ? { receiveBufferSize: s.opts.bufferSize } : {}),
@@ -51,14 +54,14 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
       if (it.kind === 'event') {
         if (!s.filter.match(it.conntrack)) continue;
         const m: Message = { kind: 'conntrack', header: it.header, nfgen: nfgenOf(it.conntrack.family), event: it.type, conntrack: it.conntrack };
-        s.print(m, it.receivedNs);
-        if (s.countEvent(it.type)) break;
+        if (s.record(m, it.receivedNs, it.type)) break;
       } else if (it.kind === 'overrun') {
         s.overrun(it.lost, it.receivedNs);
       } else if (it.kind === 'expect') {
-        s.print({ kind: 'expect', header: it.header, nfgen: nfgenOf(it.expect.family), event: it.type, expect: it.expect }, it.receivedNs);
+        if (!s.filter.empty && !s.filter.matchExpect(it.expect)) continue;
+        if (s.record({ kind: 'expect', header: it.header, nfgen: nfgenOf(it.expect.family), event: it.type, expect: it.expect }, it.receivedNs, 'expect')) break;
       } else if (it.kind === 'decode-error') {
-        s.io.stderr.write(`ctevents: undecodable datagram skipped: ${it.error.message}\n`);
+        s.warn(`ctevents: undecodable datagram skipped: ${it.error.message}`);
       }
     }
     await s.out.flush();
@@ -69,6 +72,22 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
   await s.out.flush();
 }
 
+/** The subscription a run asks for: conntrack events of --events, or (--expect) expectation events. */
+function subscribe(s: Session, client: ConntrackClient): Subscription {
+  const rec = s.recorder;
+  const portids = s.portids;
+  // Name the requester of an event as soon as its datagram arrives (see progname.ts).
+  const onDatagram = portids
+    ? (d: Uint8Array, ts: bigint) => {
+        requesterPortids(d, portids.prime);
+        rec?.(d, ts);
+      }
+    : undefined;
+  const extra = onDatagram ? { onDatagram } : {};
+  if (s.opts.expect) return client.events({ types: [], expectations: true, ...extra });
+  return client.events({ types: s.opts.events, ...extra });
+}
+
 export async function watch(s: Session): Promise<number> {
   const pcap = await openRecording(s);
   let failed = true;
@@ -77,7 +96,7 @@ export async function watch(s: Session): Promise<number> {
     throw e;
   });
   try {
-    const sub = client.events({ types: s.opts.events });
+    const sub = subscribe(s, client);
     s.startLive();
     await pump(s, sub);
     sub.close();
@@ -86,7 +105,7 @@ export async function watch(s: Session): Promise<number> {
     await client.close();
     await pcap?.close();
     // A run that never started (no privilege, no namespace) ends with its error alone.
-    if (!failed) s.summary('events');
+    if (!failed) await s.finish('events');
   }
   return 0;
 }
@@ -101,14 +120,13 @@ export async function dump(s: Session): Promise<number> {
   let failed = true;
   try {
     // Subscribe before dumping so that no change between the two is missed.
-    if (s.opts.follow) sub = client.events({ types: s.opts.events });
+    if (s.opts.follow) sub = subscribe(s, client);
     const now = BigInt(Date.now()) * 1_000_000n;
     try {
-      for await (const batch of client.dumpBatches(s.filter.empty ? undefined : s.filter.kernel, { signal: s.stop.signal })) {
+      outer: for await (const batch of dumpSource(s, client)) {
         for (const ct of batch) {
           if (!s.filter.match(ct)) continue;
-          s.counts.entries++;
-          s.print({ kind: 'conntrack', header: DUMP_HEADER, nfgen: nfgenOf(ct.family), conntrack: ct }, now);
+          if (s.record({ kind: 'conntrack', header: DUMP_HEADER, nfgen: nfgenOf(ct.family), conntrack: ct }, now, 'entries')) break outer;
         }
         // Lines go out in 64 KiB chunks (and whenever the loop waits for the kernel); wait
         // here only when the output asked us to.
@@ -131,7 +149,46 @@ export async function dump(s: Session): Promise<number> {
     sub?.close();
     await client.close();
     await pcap?.close();
-    if (!failed) s.summary(s.opts.follow ? 'events' : 'entries');
+    if (!failed) await s.finish(s.opts.follow ? 'events' : 'entries');
+  }
+  return 0;
+}
+
+/** The entries a dump reads: the table (filtered in the kernel, --zero), or the dying or unconfirmed list. */
+async function* dumpSource(s: Session, client: ConntrackClient): AsyncGenerator<Entry[]> {
+  const family = s.filter.kernel.family ?? 0;
+  const opts = { signal: s.stop.signal };
+  if (s.opts.dying || s.opts.unconfirmed) {
+    const it = s.opts.dying ? client.dying(family, opts) : client.unconfirmed(family, opts);
+    for await (const ct of it) yield [ct];
+    return;
+  }
+  yield* client.dumpBatches(s.filter.empty ? undefined : s.filter.kernel, { ...opts, ...(s.opts.zero ? { zero: true } : {}) });
+}
+
+/** dump --expect: the expectation table (conntrack -L expect). */
+export async function dumpExpect(s: Session): Promise<number> {
+  const pcap = await openRecording(s);
+  const client = await openClient(s, pcap).catch(async (e) => {
+    await pcap?.close();
+    throw e;
+  });
+  let failed = true;
+  try {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    for await (const x of client.expectations(s.filter.kernel.family ?? 0, undefined, { signal: s.stop.signal })) {
+      if (!s.filter.matchExpect(x)) continue;
+      if (s.record({ kind: 'expect', header: DUMP_HEADER, nfgen: nfgenOf(x.family), expect: x }, now, 'expect')) break;
+      if (s.out.blocked) await s.out.flush();
+    }
+    failed = false;
+  } catch (e) {
+    if (!s.stop.signal.aborted) throw e;
+    failed = false;
+  } finally {
+    await client.close();
+    await pcap?.close();
+    if (!failed) await s.finish('expectations');
   }
   return 0;
 }
@@ -151,6 +208,13 @@ export async function stats(s: Session): Promise<number> {
     throw e;
   });
   try {
+    if (s.opts.expect) {
+      // conntrack -S expect: the expectation counters per CPU, printed like read prints them.
+      for await (const ms of client.dumpMessages(expectStatsCpuRequest(), 'expectation stats')) for (const m of ms) s.print(m);
+      s.endDocument();
+      await s.out.flush();
+      return 0;
+    }
     const [global, cpus] = await Promise.all([client.stats(), client.statsPerCpu()]);
     const buckets = readNumber('/proc/sys/net/netfilter/nf_conntrack_buckets');
     for (const line of statsLines(s.formatName, global, cpus, buckets)) s.out.line(line);

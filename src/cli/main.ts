@@ -8,10 +8,14 @@ import { NetlinkDecodeError, NetlinkError } from '../netlink/errors.js';
 import { PcapError } from '../pcap/index.js';
 import { ErrnoError } from '../socket/errno.js';
 import { NativeAddonError } from '../socket/native.js';
-import { HELP, UsageError, parseCommandLine } from './args.js';
-import { dump, stats, watch } from './live.js';
+import { UsageError, parseCommandLine } from './args.js';
+import { completionScript } from './completion.js';
+import { HELP, commandHelp } from './help.js';
+import { dump, dumpExpect, stats, watch } from './live.js';
+import { create, get, update } from './ops.js';
 import { read } from './read.js';
 import { Session, type Io } from './session.js';
+import type { Command } from './args.js';
 
 export type { Io } from './session.js';
 
@@ -41,12 +45,16 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   let session: Session;
   try {
     const opts = parseCommandLine(argv);
-    if (opts.help) {
-      io.stdout.write(HELP);
-      return 0;
-    }
     if (opts.version) {
       io.stdout.write(`ctevents ${version()}\n`);
+      return 0;
+    }
+    if (opts.help) {
+      io.stdout.write(opts.topic !== undefined ? commandHelp(opts.topic as Command) : HELP);
+      return 0;
+    }
+    if (opts.command === 'completion') {
+      io.stdout.write(completionScript(opts.topic as 'bash' | 'zsh'));
       return 0;
     }
     session = new Session(opts, io);
@@ -57,12 +65,17 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   try {
     switch (session.opts.command) {
       case 'watch': return await watch(session);
-      case 'dump': return await dump(session);
+      case 'dump': return await (session.opts.expect ? dumpExpect(session) : dump(session));
       case 'stats': return await stats(session);
       case 'read': return await read(session);
+      case 'get': return await get(session);
+      case 'create': return await create(session);
+      case 'update': return await update(session);
+      default: throw new UsageError(`${session.opts.command} needs arguments (see ctevents help ${session.opts.command})`);
     }
   } catch (e) {
     io.stderr.write(`ctevents: ${describe(e)}\n`);
-    return 1;
+    // Command-line mistakes found late (a directory given as a capture, an incomplete tuple) are still usage errors.
+    return e instanceof UsageError ? 2 : 1;
   }
 }

@@ -10,7 +10,7 @@
  * A closed pipe (EPIPE, e.g. `| head`) is not an error: it ends the run quietly.
  */
 export interface OutStream {
-  write(chunk: string): boolean;
+  write(chunk: string, cb?: (err?: Error | null) => void): boolean;
   once(event: 'drain' | 'error' | 'close', cb: (...args: unknown[]) => void): unknown;
   on(event: 'error', cb: (err: Error & { code?: string }) => void): unknown;
   removeListener(event: string, cb: (...args: unknown[]) => void): unknown;
@@ -30,6 +30,17 @@ export class LineWriter {
   private drained: Promise<void> | undefined;
   private release: (() => void) | undefined;
   private scheduled = false;
+  /** Lines by kind in `buf` (line(s, kind)), not yet handed to the stream. */
+  private pending: Record<string, number> = {};
+  private pendingAny = false;
+  /**
+   * Lines by kind handed to the stream and not refused: a chunk whose write fails (the
+   * reader closed the pipe) is taken back, and lines formatted after that are never
+   * counted, so the summary counts what went out.
+   */
+  readonly written: Record<string, number> = {};
+  /** Called around every chunk (a live rate line on the same terminal clears and redraws). */
+  around: { before(): void; after(): void } | undefined;
   private readonly tick = (): void => {
     this.scheduled = false;
     this.push();
@@ -47,6 +58,8 @@ export class LineWriter {
     if (this.closed) return;
     this.closed = true;
     this.buf = '';
+    this.pending = {};
+    this.pendingAny = false;
     this.release?.();
     const cb = this.onClosed;
     this.onClosed = undefined;
@@ -54,9 +67,13 @@ export class LineWriter {
   }
 
   /** Gather one line (without its newline). */
-  line(s: string): void {
+  line(s: string, kind?: string): void {
     if (this.closed) return;
     this.buf += s + '\n';
+    if (kind !== undefined) {
+      this.pending[kind] = (this.pending[kind] ?? 0) + 1;
+      this.pendingAny = true;
+    }
     if (this.buf.length >= CHUNK) this.push();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -74,12 +91,26 @@ export class LineWriter {
     if (this.buf.length === 0 || this.closed) return;
     const chunk = this.buf;
     this.buf = '';
+    let cb: ((err?: Error | null) => void) | undefined;
+    if (this.pendingAny) {
+      const tally = this.pending;
+      this.pending = {};
+      this.pendingAny = false;
+      for (const k in tally) this.written[k] = (this.written[k] ?? 0) + tally[k]!;
+      cb = (err) => {
+        if (err) for (const k in tally) this.written[k]! -= tally[k]!;
+      };
+    }
     let ok: boolean;
+    this.around?.before();
     try {
-      ok = this.out.write(chunk);
+      ok = cb ? this.out.write(chunk, cb) : this.out.write(chunk);
     } catch {
+      cb?.(new Error('write failed'));
       this.markClosed();
       return;
+    } finally {
+      this.around?.after();
     }
     if (!ok && this.drained === undefined && !this.closed) {
       this.drained = new Promise<void>((res) => {

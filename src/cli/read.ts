@@ -3,7 +3,8 @@
  * of every NETLINK_NETFILTER record, with the same formats and filters as the live
  * commands. Needs no privilege and no native addon.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
+import { UsageError } from './args.js';
 import { decodeDatagram } from '../ctnetlink/message.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
 import { readNetlinkDatagramBatches } from '../pcap/index.js';
@@ -13,6 +14,14 @@ export async function read(s: Session): Promise<number> {
   const file = s.opts.file!;
   const source = file === '-' ? s.io.stdin : file;
   if (file !== '-') {
+    // A directory is a command-line mistake: say so in the words --write uses.
+    let dir = false;
+    try {
+      dir = statSync(file).isDirectory();
+    } catch {
+      /* missing or unreadable: the open below says which */
+    }
+    if (dir) throw new UsageError(`${file}: is a directory`);
     // Open first, so that a missing file is one clear line, not a stack trace.
     await new Promise<void>((res, rej) => {
       const st = createReadStream(file);
@@ -24,6 +33,8 @@ export async function read(s: Session): Promise<number> {
     });
   }
   let bad = 0;
+  const events = new Set<string>(s.opts.events);
+  if (!s.opts.eventsGiven) events.add('update');
   try {
     // A batch per input chunk: its records are decoded and printed in one go; lines go out
     // in 64 KiB chunks, and whenever the loop waits for input.
@@ -37,23 +48,24 @@ export async function read(s: Session): Promise<number> {
           bad++;
           // The lines before it first, so that a terminal shows them in order.
           void s.out.flush();
-          s.io.stderr.write(`ctevents: ${file}: record ${rec.index + 1} (file offset ${rec.fileOffset}): ${e.message}\n`);
+          s.warn(`ctevents: ${file}: record ${rec.index + 1} (file offset ${rec.fileOffset}): ${e.message}`);
           continue;
         }
         for (const m of ms) {
-          s.counts.messages++;
+          s.messages++;
+          // --events selects event types (entries, statistics and control messages are not events).
+          let kind = 'other';
           if (m.kind === 'conntrack') {
             if (!s.filter.match(m.conntrack)) continue;
-            if (m.event) {
-              s.print(m, rec.timestampNs);
-              if (s.countEvent(m.event)) break outer;
-              continue;
-            }
-            s.counts.entries++;
-          } else if (!s.filter.empty && m.kind === 'expect') {
-            continue;
+            if (m.event && !events.has(m.event)) continue;
+            kind = m.event ?? 'entries';
+          } else if (m.kind === 'expect') {
+            if (!s.filter.empty && !s.filter.matchExpect(m.expect)) continue;
+            if (m.event && !events.has(m.event)) continue;
+            kind = 'expect';
           }
-          s.print(m, rec.timestampNs);
+          // --count N: the first N printed lines.
+          if (s.record(m, rec.timestampNs, kind)) break outer;
         }
         if (s.stop.signal.aborted) break outer;
       }
@@ -64,6 +76,6 @@ export async function read(s: Session): Promise<number> {
     // Also when the capture turns out malformed: the records before the fault are printed.
     await s.out.flush();
   }
-  s.summary('messages');
+  await s.finish('messages');
   return bad > 0 ? 1 : 0;
 }
