@@ -136,6 +136,21 @@ export class ConntrackClient {
     return sub;
   }
 
+  /**
+   * A raw transport opened like this client's own sockets (same namespace, tracked, closed
+   * by close()): for consumers that read datagrams themselves, such as the table mirror's
+   * lean decoder (src/table). `groups` subscribes; `readAhead`/`batchBytes` suit dumps.
+   */
+  openTransport(opts: TransportOptions): Transport {
+    const t = this.track(this.transport(opts));
+    const close = t.close.bind(t);
+    t.close = () => {
+      this.open.delete(t);
+      close();
+    };
+    return t;
+  }
+
   /** Stream replies of a dump request on its own socket, in batches. */
   async *dumpMessages(req: Message, op: string, opts: DumpOptions = {}): AsyncGenerator<Message[]> {
     // The kernel builds one dump datagram (~32 KiB, ~120 entries) per recvmsg: taking a
