@@ -139,10 +139,12 @@ export class ConntrackClient {
   /**
    * A raw transport opened like this client's own sockets (same namespace, tracked, closed
    * by close()): for consumers that read datagrams themselves, such as the table mirror's
-   * lean decoder (src/table). `groups` subscribes; `readAhead`/`batchBytes` suit dumps.
+   * lean decoder (src/table). `groups` subscribes (receive buffer: the client's event
+   * buffer unless given); `readAhead`/`batchBytes` suit dumps.
    */
   openTransport(opts: TransportOptions): Transport {
-    const t = this.track(this.transport(opts));
+    const withBuffer = opts.groups && opts.receiveBufferSize === undefined ? { ...opts, receiveBufferSize: this.eventBuffer } : opts;
+    const t = this.track(this.transport(withBuffer));
     const close = t.close.bind(t);
     t.close = () => {
       this.open.delete(t);

@@ -180,6 +180,10 @@ export class ConntrackTable implements Iterable<TableEntry> {
       t.close();
       throw e;
     }
+    // Loss during the initial dump: repair it now (sync() itself does not loop).
+    const again = t.pendingResync;
+    t.pendingResync = undefined;
+    if (again) t.scheduleResync(again);
     return t;
   }
 
