@@ -52,6 +52,7 @@ Commands:
   watch               stream conntrack events until interrupted (the default)
   dump                print the current table and exit
   stats               entries, maximum, hash buckets, fill and the per-CPU counters
+  top                 live view of what fills the table (ctevents top --help)
   read FILE|-         decode a pcap or pcapng capture (no privilege needed)
 
 Options:

@@ -187,8 +187,13 @@ export class Aggregates {
     return n;
   }
 
-  /** The n largest groups, largest first (ties: by key text), keys as text. */
+  /** The n largest groups, largest first, keys as text. */
   top(g: Grouping, n: number): TopItem[] {
+    return this.topRaw(g, n).map((t) => ({ key: t.key, count: t.count }));
+  }
+
+  /** As top(), with each group's raw key too (for looking it up later). */
+  topRaw(g: Grouping, n: number): (TopItem & { raw: GroupKey })[] {
     const keys: GroupKey[] = [];
     const counts: number[] = [];
     let min = 0;
@@ -204,6 +209,6 @@ export class Aggregates {
       }
       min = counts[counts.length - 1]!;
     }
-    return keys.map((k, i) => ({ key: this.keyText(g, k), count: counts[i]! }));
+    return keys.map((k, i) => ({ raw: k, key: this.keyText(g, k), count: counts[i]! }));
   }
 }
