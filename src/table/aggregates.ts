@@ -2,14 +2,14 @@
  * Incrementally maintained counts over the mirror's rows, by grouping:
  *
  *   grouping       key                                       storage
- *   source         orig source address                      Map (IPv4: u32 number, IPv6: text)
- *   sourcePrefix   orig source /24 (IPv4) or /64 (IPv6)       Map (IPv4: masked u32, IPv6: text "…::/64")
+ *   source         orig source address                      Map (IPv4: the u32 as int32, IPv6: text)
+ *   sourcePrefix   orig source /24 (IPv4) or /64 (IPv6)       Map (IPv4: masked, as int32; IPv6: text "…::/64")
  *   destination    orig destination address                 Map (as source)
  *   dport          orig destination port (TCP, UDP, UDP-Lite, SCTP, DCCP)   Int32Array(65536)
  *   proto          IP protocol number                       Int32Array(256)
  *   state          TCP state (TCP entries only)             Int32Array(256)
- *   zone           CTA_ZONE                                 Map
- *   mark           CTA_MARK                                 Map
+ *   zone           CTA_ZONE                                 counter for 0 + Map
+ *   mark           CTA_MARK                                 counter for 0 + Map
  *   assured        IPS_ASSURED set or not                   two counters
  *
  * Key columns (addresses, ports, proto, zone) never change for a row, so an UPDATE only
@@ -78,6 +78,9 @@ export class Aggregates {
   readonly state = new Int32Array(256);
   assured = 0;
   notAssured = 0;
+  /** Entries with mark 0 / zone 0 (not in the maps). */
+  mark0 = 0;
+  zone0 = 0;
   private readonly v4Mask: number;
   private readonly v4Prefix: number;
   private readonly v6Prefix: number;
@@ -113,9 +116,10 @@ export class Aggregates {
       bump(this.destination, this.v6Key(a, b + 4), d);
       bump(this.sourcePrefix, this.v6PrefixKey(a, b), d);
     } else {
-      bump(this.source, a[b]!, d);
-      bump(this.destination, a[b + 4]!, d);
-      bump(this.sourcePrefix, (a[b]! & this.v4Mask) >>> 0, d);
+      // IPv4 keys as signed 32-bit integers: small integers to V8, no heap numbers.
+      bump(this.source, a[b]! | 0, d);
+      bump(this.destination, a[b + 4]! | 0, d);
+      bump(this.sourcePrefix, a[b]! & this.v4Mask, d);
     }
     if (hasPorts(proto)) this.dport[s.ports[r]! & 0xffff]! += d;
     this.proto[proto]! += d;
@@ -127,8 +131,13 @@ export class Aggregates {
     if (state !== NO_STATE) this.state[state]! += d;
     if (status & IPS_ASSURED) this.assured += d;
     else this.notAssured += d;
-    bump(this.mark, mark, d);
-    if (withZone) bump(this.zone, zone, d);
+    // Mark 0 and zone 0 are by far the most common: plain counters, no map operation.
+    if (mark === 0) this.mark0 += d;
+    else bump(this.mark, mark, d);
+    if (withZone) {
+      if (zone === 0) this.zone0 += d;
+      else bump(this.zone, zone, d);
+    }
   }
 
   clear(): void {
@@ -136,7 +145,7 @@ export class Aggregates {
     this.dport.fill(0);
     this.proto.fill(0);
     this.state.fill(0);
-    this.assured = this.notAssured = 0;
+    this.assured = this.notAssured = this.mark0 = this.zone0 = 0;
   }
 
   /** Key text of a grouping's raw key. */
@@ -144,8 +153,8 @@ export class Aggregates {
     if (typeof k === 'string') return k;
     switch (g) {
       case 'source':
-      case 'destination': return v4Text(k);
-      case 'sourcePrefix': return `${v4Text(k)}/${this.v4Prefix}`;
+      case 'destination': return v4Text(k >>> 0);
+      case 'sourcePrefix': return `${v4Text(k >>> 0)}/${this.v4Prefix}`;
       case 'proto': return protoName(k);
       case 'state': return TCP_STATE_NAMES[k] ?? String(k);
       case 'assured': return k ? 'assured' : 'not-assured';
@@ -156,7 +165,13 @@ export class Aggregates {
   /** Every (key, count) of a grouping, raw keys. */
   *entries(g: Grouping): IterableIterator<[GroupKey, number]> {
     switch (g) {
-      case 'source': case 'sourcePrefix': case 'destination': case 'zone': case 'mark':
+      case 'zone': case 'mark': {
+        const zero = g === 'zone' ? this.zone0 : this.mark0;
+        if (zero !== 0) yield [0, zero];
+        yield* this[g].entries();
+        return;
+      }
+      case 'source': case 'sourcePrefix': case 'destination':
         yield* this[g].entries();
         return;
       case 'dport': case 'proto': case 'state': {
@@ -174,7 +189,10 @@ export class Aggregates {
   /** Count of one raw key. */
   count(g: Grouping, k: GroupKey): number {
     switch (g) {
-      case 'source': case 'sourcePrefix': case 'destination': case 'zone': case 'mark': return this[g].get(k) ?? 0;
+      case 'zone': case 'mark':
+        if (k === 0) return g === 'zone' ? this.zone0 : this.mark0;
+        return this[g].get(k) ?? 0;
+      case 'source': case 'sourcePrefix': case 'destination': return this[g].get(typeof k === 'number' ? k | 0 : k) ?? 0;
       case 'dport': case 'proto': case 'state': return typeof k === 'number' ? (this[g][k] ?? 0) : 0;
       case 'assured': return k ? this.assured : this.notAssured;
     }

@@ -55,6 +55,9 @@ export class RowStore {
   private index: Int32Array;
   private mask: number;
   private freeHead = -1;
+  /** Hash of the key of the last find() (insert() after a miss reuses it). */
+  private lastHash = 0;
+  private lastKey: CompactEntry | undefined;
 
   constructor(capacity = 1024) {
     this.capacity = capacity;
@@ -76,7 +79,7 @@ export class RowStore {
 
   /** Bytes held by the typed arrays. */
   get bytes(): number {
-    return this.capacity * (32 + 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4) + this.index.length * 4;
+    return this.capacity * (32 + 4 + 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4) + this.index.length * 4;
   }
 
   /** Is `row` in use? (meta generation byte 0 means free) */
@@ -115,6 +118,8 @@ export class RowStore {
   find(e: CompactEntry): number {
     const ports = ((e.sport << 16) | e.dport) >>> 0;
     const h = hashKey(e.family, e.proto, e.addr, 0, ports, e.zone);
+    this.lastHash = h;
+    this.lastKey = e;
     const idx = this.index;
     for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
       const v = idx[s]!;
@@ -132,7 +137,9 @@ export class RowStore {
       this.freeHead = this.hash[row]! - 1;
     } else row = this.top++;
     const ports = ((e.sport << 16) | e.dport) >>> 0;
-    const h = hashKey(e.family, e.proto, e.addr, 0, ports, e.zone);
+    // The caller normally find()s first with the same record: reuse that hash.
+    const h = this.lastKey === e ? this.lastHash : hashKey(e.family, e.proto, e.addr, 0, ports, e.zone);
+    this.lastKey = undefined;
     this.hash[row] = h;
     this.ports[row] = ports;
     this.zone[row] = e.zone;
