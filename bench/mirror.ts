@@ -14,6 +14,8 @@
  *    each followed by the mirror on one core: events/s over the wall time from the first to
  *    the last event, events per CPU-second, lost; `conntrack -E` counts the same events
  *    beside it.
+ * 6. The event path alone (bench/mirror-cpu.ts): 1M NEW + 1M DESTROY datagrams from memory
+ *    through the table on one core, no kernel.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -121,6 +123,11 @@ export async function benchMirror(): Promise<{ rows: Row[]; commands: string[]; 
       await flood(ns, ENTRIES, 0, 0);
     });
     child.stdin!.write('quit\n');
+    // The event path alone, no kernel: 1M NEW + 1M DESTROY datagrams from memory, one core.
+    const cpuArgv = ['taskset', '-c', '1', process.execPath, join(BENCH_BUILD, 'mirror-cpu.js'), String(ENTRIES)];
+    commands.push(shellLine(cpuArgv));
+    const cpuRun = JSON.parse(sh(cpuArgv[0]!, cpuArgv.slice(1)).trim().split('\n').pop()!) as Record<string, number>;
+    rows.push(['mirror', 'event path alone (datagrams in memory, one core): NEW / DESTROY events/s', `**${fmtInt(cpuRun.newPerSecond!)}** / **${fmtInt(cpuRun.destroyPerSecond!)}**`]);
     await Promise.race([exited(child), sleep(10_000)]);
     commands.push(`${shellLine([...ns.prefix, 'conntrack', '-L'])} > /dev/null`, `${shellLine([...ns.prefix, 'conntrack', '-F'])}`);
     notes.push('mirror: memory per entry is (RSS with the table - RSS of the empty process) / entries, both after gc(); the child runs `taskset -c 1`, the flood `taskset -c 0`.');
