@@ -45,7 +45,14 @@ describe('RowStore', () => {
       }
       expect(s.size).toBe(model.size);
     }
-    for (const [k, row] of model) expect(s.find(entry(k, k % 4 === 0 ? 10 : 2))).toBe(row);
+    for (const [k, row] of model) {
+      const e = entry(k, k % 4 === 0 ? 10 : 2);
+      expect(s.find(e)).toBe(row);
+      const a = s.addrArray(row);
+      const o = s.addrOffset(row);
+      if (e.family === 10) expect([...a.subarray(o, o + 8)]).toEqual([...e.addr]);
+      else expect([a[o], a[o + 1]]).toEqual([e.addr[0], e.addr[4]]);
+    }
     let used = 0;
     for (let r = 0; r < s.top; r++) if (s.used(r)) used++;
     expect(used).toBe(model.size);

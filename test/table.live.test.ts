@@ -100,6 +100,19 @@ describe.skipIf(skip !== undefined)('ConntrackTable, live kernel', { timeout: 60
       expectSame(t, ns);
       // Churn while following: more entries, TCP, deletes of some, updates of others.
       await createMany(ct, 1500, 500);
+      // IPv6 entries (a side store in the mirror) from a few sources.
+      for (let k = 0; k < 60; k++) {
+        const src = `2001:db8::${(k % 5) + 1}`;
+        await ct.create({
+          family: 10,
+          orig: { src, dst: '2001:db8::ff', proto: 17, srcPort: 3000 + k, dstPort: 53 },
+          reply: { src: '2001:db8::ff', dst: src, proto: 17, srcPort: 53, dstPort: 3000 + k },
+          timeout: 600,
+        });
+      }
+      for (let k = 0; k < 20; k++) {
+        await ct.delete({ family: 10, orig: { src: `2001:db8::${(k % 5) + 1}`, dst: '2001:db8::ff', proto: 17, srcPort: 3000 + k, dstPort: 53 } });
+      }
       tcpConnection(ns, '127.0.0.1', 8088);
       for (let k = 0; k < 200; k++) {
         const src = `198.19.${(k >> 8) & 0xff}.${k % 7}`;
@@ -113,6 +126,10 @@ describe.skipIf(skip !== undefined)('ConntrackTable, live kernel', { timeout: 60
       expect(e?.timeout).toBeGreaterThan(500);
       expect(t.count('mark', 7)).toBe(1);
       expect(t.get({ orig: { src: '198.19.0.0', dst: '198.18.0.1', proto: 17, srcPort: 1024, dstPort: 53 } })).toBeUndefined();
+      const v6 = t.get({ orig: { src: '2001:db8::1', dst: '2001:db8::ff', proto: 17, srcPort: 3020, dstPort: 53 } });
+      expect(v6).toMatchObject({ family: 10, src: '2001:db8::1', dst: '2001:db8::ff', srcPort: 3020, dstPort: 53 });
+      expect(t.count('source', '2001:db8::1')).toBe(8);
+      expect(t.top('sourcePrefix', 100).find((i) => i.key === '2001:db8::/64')?.count).toBe(40);
       const c = t.counters;
       expect(c.new).toBeGreaterThanOrEqual(1500);
       expect(c.destroy).toBeGreaterThanOrEqual(200);

@@ -109,8 +109,8 @@ export class Aggregates {
   addRow(s: RowStore, r: number, d: number): void {
     const fam = s.family(r);
     const proto = s.proto(r);
-    const a = s.addr;
-    const b = r * 8;
+    const a = s.addrArray(r);
+    const b = s.addrOffset(r);
     if (fam === 10) {
       bump(this.source, this.v6Key(a, b), d);
       bump(this.destination, this.v6Key(a, b + 4), d);
@@ -118,7 +118,7 @@ export class Aggregates {
     } else {
       // IPv4 keys as signed 32-bit integers: small integers to V8, no heap numbers.
       bump(this.source, a[b]! | 0, d);
-      bump(this.destination, a[b + 4]! | 0, d);
+      bump(this.destination, a[b + 1]! | 0, d);
       bump(this.sourcePrefix, a[b]! & this.v4Mask, d);
     }
     if (hasPorts(proto)) this.dport[s.ports[r]! & 0xffff]! += d;

@@ -1,12 +1,14 @@
 /**
  * The mirror's columnar row store: one row per conntrack entry, in typed arrays, with an
  * open-addressing hash index on the entry's key (family, proto, original src/dst, ports or
- * ICMP id/type/code, zone). No object per entry: about 67 bytes per row plus 8 bytes of
- * index per row at the default load factor.
+ * ICMP id/type/code, zone). No object per entry: 46 bytes per row plus 8 bytes of index
+ * per row at the default load factor, plus 32 bytes per IPv6 row in a side store.
  *
  *   column     type          per row   content
- *   addr       Uint32Array   8 words   orig src (words 0-3), orig dst (4-7), big-endian words;
- *                                      IPv4 in word 0 only
+ *   addr       Uint32Array   2 words   IPv4: orig src, orig dst (big-endian words);
+ *                                      IPv6: word 0 = slot in `v6`
+ *   v6         Uint32Array   8 words   per IPv6 row: orig src (words 0-3), orig dst (4-7);
+ *                                      free slots are chained through word 0
  *   ports      Uint32Array   1         sport << 16 | dport (ICMP: id << 16 | type << 8 | code)
  *   meta       Uint8Array    4         family, proto, tcp state (255 = none), generation
  *   status     Uint32Array   1         IPS_* bits
@@ -43,6 +45,9 @@ export class RowStore {
   /** Highest row number ever used + 1 (iteration bound). */
   top = 0;
   addr: Uint32Array;
+  v6: Uint32Array;
+  private v6Top = 0;
+  private v6Free = -1;
   ports: Uint32Array;
   meta: Uint8Array;
   status: Uint32Array;
@@ -61,7 +66,8 @@ export class RowStore {
 
   constructor(capacity = 1024) {
     this.capacity = capacity;
-    this.addr = new Uint32Array(capacity * 8);
+    this.addr = new Uint32Array(capacity * 2);
+    this.v6 = new Uint32Array(64 * 8);
     this.ports = new Uint32Array(capacity);
     this.meta = new Uint8Array(capacity * 4);
     this.status = new Uint32Array(capacity);
@@ -79,7 +85,7 @@ export class RowStore {
 
   /** Bytes held by the typed arrays. */
   get bytes(): number {
-    return this.capacity * (32 + 4 + 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4) + this.index.length * 4;
+    return this.capacity * (8 + 4 + 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4) + this.index.length * 4 + this.v6.byteLength;
   }
 
   /** Is `row` in use? (meta generation byte 0 means free) */
@@ -107,9 +113,10 @@ export class RowStore {
     if (this.hash[row] !== h) return false;
     const m = row * 4;
     if (this.meta[m] !== e.family || this.meta[m + 1] !== e.proto || this.ports[row] !== ports || this.zone[row] !== e.zone) return false;
-    const a = this.addr;
-    const b = row * 8;
     const x = e.addr;
+    if (e.family !== 10) return this.addr[row * 2] === x[0] && this.addr[row * 2 + 1] === x[4];
+    const a = this.v6;
+    const b = this.addr[row * 2]! * 8;
     for (let i = 0; i < 8; i++) if (a[b + i] !== x[i]) return false;
     return true;
   }
@@ -143,7 +150,14 @@ export class RowStore {
     this.hash[row] = h;
     this.ports[row] = ports;
     this.zone[row] = e.zone;
-    this.addr.set(e.addr, row * 8);
+    if (e.family === 10) {
+      const slot = this.v6Alloc();
+      this.addr[row * 2] = slot;
+      this.v6.set(e.addr, slot * 8);
+    } else {
+      this.addr[row * 2] = e.addr[0]!;
+      this.addr[row * 2 + 1] = e.addr[4]!;
+    }
     const m = row * 4;
     this.meta[m] = e.family;
     this.meta[m + 1] = e.proto;
@@ -184,6 +198,11 @@ export class RowStore {
       }
     }
     idx[hole] = 0;
+    if (this.meta[row * 4] === 10) {
+      const slot = this.addr[row * 2]!;
+      this.v6[slot * 8] = this.v6Free + 1;
+      this.v6Free = slot;
+    }
     this.meta[row * 4 + 3] = EMPTY_GEN;
     this.hash[row] = this.freeHead + 1;
     this.freeHead = row;
@@ -197,7 +216,7 @@ export class RowStore {
       n.set(a);
       return n;
     };
-    this.addr = grow32(this.addr, 8);
+    this.addr = grow32(this.addr, 2);
     this.ports = grow32(this.ports);
     this.status = grow32(this.status);
     this.timeout = grow32(this.timeout);
@@ -219,8 +238,32 @@ export class RowStore {
     for (let r = 0; r < this.top; r++) if (this.used(r)) this.place(r, this.hash[r]!);
   }
 
+  private v6Alloc(): number {
+    if (this.v6Free >= 0) {
+      const slot = this.v6Free;
+      this.v6Free = this.v6[slot * 8]! - 1;
+      return slot;
+    }
+    if ((this.v6Top + 1) * 8 > this.v6.length) {
+      const n = new Uint32Array(this.v6.length * 2);
+      n.set(this.v6);
+      this.v6 = n;
+    }
+    return this.v6Top++;
+  }
+
+  /** The array holding a row's addresses and the offset of its source (destination: +1 for IPv4, +4 for IPv6). */
+  addrArray(row: number): Uint32Array {
+    return this.meta[row * 4] === 10 ? this.v6 : this.addr;
+  }
+  addrOffset(row: number): number {
+    return this.meta[row * 4] === 10 ? this.addr[row * 2]! * 8 : row * 2;
+  }
+
   /** Remove everything (keeps the capacity). */
   clear(): void {
+    this.v6Top = 0;
+    this.v6Free = -1;
     this.index.fill(0);
     this.meta.fill(0);
     this.size = 0;

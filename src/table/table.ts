@@ -398,20 +398,21 @@ export class ConntrackTable implements Iterable<TableEntry> {
     const s = this.store;
     const fam = s.family(row);
     const proto = s.proto(row);
-    const b = row * 8;
+    const words = s.addrArray(row);
+    const b = s.addrOffset(row);
     const bytes = new Uint8Array(16);
     const dv = new DataView(bytes.buffer);
     const text = (base: number) => {
       if (fam === 10) {
-        for (let i = 0; i < 4; i++) dv.setUint32(i * 4, s.addr[base + i]!, false);
+        for (let i = 0; i < 4; i++) dv.setUint32(i * 4, words[base + i]!, false);
         return formatIpv6(bytes, 0);
       }
-      dv.setUint32(0, s.addr[base]!, false);
+      dv.setUint32(0, words[base]!, false);
       return formatIpv4(bytes, 0);
     };
     const ports = s.ports[row]!;
     const out: TableEntry = {
-      family: fam, proto, src: text(b), dst: text(b + 4), zone: s.zone[row]!, status: s.status[row]!,
+      family: fam, proto, src: text(b), dst: text(b + (fam === 10 ? 4 : 1)), zone: s.zone[row]!, status: s.status[row]!,
       timeout: Math.round(this.remaining(row)), mark: s.mark[row]!, id: s.id[row]!,
     };
     if (hasPorts(proto)) {
