@@ -9,7 +9,8 @@
  *   resync          -> {"phase":"resync",ms,entries,added,removed,updated}
  *   follow N IDLE   -> waits until N events (new + destroy) arrived, or IDLE ms without
  *                      one after the first; {"phase":"follow",events,lost,overruns,resyncs,
- *                      wallMs,cpuMs,size,inSync} (wall and CPU from the first event to the last)
+ *                      wallMs,cpuMs,size,inSync,syncWaitMs} (wall and CPU from the first event to the
+ *                      last; then it waits for a resync in progress to finish)
  *   quit
  */
 import { createInterface } from 'node:readline';
@@ -76,11 +77,15 @@ for await (const line of rl) {
         }
       }, 2);
     });
+    // A loss starts a resync: wait for it, so the size reported is the repaired one.
+    const waitStart = performance.now();
+    while (!table.inSync && performance.now() - waitStart < 120_000) await new Promise((r) => setTimeout(r, 50));
+    const syncWaitMs = performance.now() - waitStart;
     const c = table.counters;
     const cpu = (cpuLast.user - cpuFirst.user + cpuLast.system - cpuFirst.system) / 1000;
     say({
       phase: 'follow', events: c.new + c.destroy + c.update - base, lost: c.lost - c0.lost, overruns: c.overruns - c0.overruns,
-      resyncs: c.resyncs - c0.resyncs, wallMs: last - first, cpuMs: cpu, size: table.size, inSync: table.inSync,
+      resyncs: c.resyncs - c0.resyncs, wallMs: last - first, cpuMs: cpu, size: table.size, inSync: table.inSync, syncWaitMs,
     });
   } else if (cmd === 'quit') break;
 }

@@ -111,13 +111,16 @@ export async function benchMirror(): Promise<{ rows: Row[]; commands: string[]; 
       const events = r.events as number;
       const wall = (r.wallMs as number) / 1000;
       const cpu = (r.cpuMs as number) / 1000;
-      rows.push(['mirror', `${label}: events followed of ${fmtInt(expected)} (lost, resyncs)`, `${fmtInt(events)} (${fmtInt(r.lost as number)} lost, ${r.resyncs} resyncs; size after ${fmtInt(r.size as number)}, in sync ${r.inSync})`]);
+      const truth = tableCount(ns);
+      rows.push(['mirror', `${label}: events followed of ${fmtInt(expected)} (lost, resyncs)`, `${fmtInt(events)} (${fmtInt(r.lost as number)} lost, ${r.resyncs} resyncs)`]);
+      rows.push(['mirror', `${label}: mirror size after (conntrack -C), in sync`, `${fmtInt(r.size as number)} (${fmtInt(truth)}), ${r.inSync}${(r.syncWaitMs as number) > 100 ? ` after a resync that ended ${fmtInt(Math.round(r.syncWaitMs as number))} ms after the last event` : ''}`]);
       rows.push(['mirror', `${label}: events/s followed (wall, first to last event)`, `**${fmtInt(Math.round(events / Math.max(wall, 1e-6)))}**`]);
       rows.push(['mirror', `${label}: events per CPU-second of the mirror (one core)`, `**${fmtInt(Math.round(events / Math.max(cpu, 1e-6)))}**`]);
       rows.push(['mirror', `${label}: \`conntrack -E\` beside it received`, fmtInt(ceLines)]);
     };
-    await follow('flush', ENTRIES, () => {
-      ns.exec('conntrack', ['-F']);
+    await follow('flush', ENTRIES, async () => {
+      // Asynchronously: a synchronous exec would stop this process from draining conntrack -E's pipe.
+      await exited(spawnTracked(ns.prefix[0]!, [...ns.prefix.slice(1), 'conntrack', '-F'], { stdio: 'ignore' }));
     });
     await follow('1M new flows', ENTRIES, async () => {
       await flood(ns, ENTRIES, 0, 0);
