@@ -11,5 +11,6 @@ export {
 } from './table.js';
 export { Aggregates, GROUPINGS, protoName, type Grouping, type GroupKey, type TopItem, type AggregateOptions } from './aggregates.js';
 export { RowStore } from './store.js';
+export { TopRates, type TopRow } from './rates.js';
 export { readTimeouts, configuredTimeout, DEFAULT_TIMEOUTS, type TimeoutTable } from './timeouts.js';
 export { CompactEntry, decodeCompactDatagram } from '../ctnetlink/compact.js';
