@@ -123,7 +123,8 @@ export async function benchMirror(): Promise<{ rows: Row[]; commands: string[]; 
       await exited(spawnTracked(ns.prefix[0]!, [...ns.prefix.slice(1), 'conntrack', '-F'], { stdio: 'ignore' }));
     });
     await follow('1M new flows', ENTRIES, async () => {
-      await flood(ns, ENTRIES, 0, 0);
+      const fr = await flood(ns, ENTRIES, 0, 0);
+      rows.push(['mirror', '1M new flows: the flood generated (the kernel\'s event rate bounds ours)', `${fmtInt(Math.round(fr.perSecond))} flows/s`]);
     });
     child.stdin!.write('quit\n');
     // The event path alone, no kernel: 1M NEW + 1M DESTROY datagrams from memory, one core.
