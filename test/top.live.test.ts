@@ -92,7 +92,14 @@ describe.skipIf(skip !== undefined)('ctevents top, live kernel', { timeout: 60_0
     expect(snap.buckets).toBeGreaterThan(0);
     for (const k of ['new', 'destroyed', 'drop', 'early_drop', 'insert_failed', 'clash_resolve', 'chaintoolong']) expect(typeof snap.rates[k]).toBe('number');
     expect(snap.stats).toHaveProperty('chaintoolong');
-    expect(snap.diagnosis[0].code).toBe('ok');
+    // The diagnosis depends on the machine (global max and buckets, other namespaces' load):
+    // check its shape; the rules themselves are unit-tested in pressure.test.ts.
+    expect(snap.diagnosis.length).toBeGreaterThan(0);
+    for (const d of snap.diagnosis) {
+      expect(['ok', 'assured-full', 'non-assured-flood', 'chains-too-long', 'gc-evicting', 'events-lost']).toContain(d.code);
+      expect(typeof d.text).toBe('string');
+      expect(typeof d.numbers).toBe('object');
+    }
     const strip = (rows: { key: string; count: number }[]) => rows.map(({ key, count }) => ({ key, count }));
     expect(strip(snap.top.source)).toEqual(topOf(g.source, 10));
     expect(snap.top.source).toHaveLength(10);
