@@ -12,5 +12,5 @@ export {
 export { Aggregates, GROUPINGS, protoName, type Grouping, type GroupKey, type TopItem, type AggregateOptions } from './aggregates.js';
 export { RowStore } from './store.js';
 export { TopRates, type TopRow } from './rates.js';
-export { readTimeouts, configuredTimeout, DEFAULT_TIMEOUTS, type TimeoutTable } from './timeouts.js';
+export { readTimeouts, readEventsMode, configuredTimeout, DEFAULT_TIMEOUTS, type TimeoutTable } from './timeouts.js';
 export { CompactEntry, decodeCompactDatagram } from '../ctnetlink/compact.js';

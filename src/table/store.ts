@@ -1,7 +1,7 @@
 /**
  * The mirror's columnar row store: one row per conntrack entry, in typed arrays, with an
  * open-addressing hash index on the entry's key (family, proto, original src/dst, ports or
- * ICMP id/type/code, zone). No object per entry: 46 bytes per row plus 8 bytes of index
+ * ICMP id/type/code, zone). No object per entry: 47 bytes per row plus 8 bytes of index
  * per row at the default load factor, plus 32 bytes per IPv6 row in a side store.
  *
  *   column     type          per row   content
@@ -17,6 +17,7 @@
  *   zone       Uint16Array   1
  *   mark, id   Uint32Array   1 each
  *   hash       Uint32Array   1         key hash (free rows: next free row + 1)
+ *   flags      Uint8Array    1         ROW_WATCHED: an event was seen for this entry
  *
  * Index: Int32Array of a power-of-two size >= 2 x capacity, slot = row + 1 (0 = empty),
  * linear probing, deletion by backward shift (no tombstones). Deleted rows go on a free
@@ -25,6 +26,8 @@
 import { CompactEntry } from '../ctnetlink/compact.js';
 
 export const NO_STATE = 255;
+/** flags bit: the kernel sent an event for this entry (it has an event cache). */
+export const ROW_WATCHED = 1;
 const EMPTY_GEN = 0;
 
 function hashKey(fam: number, proto: number, a: Uint32Array, ab: number, ports: number, zone: number): number {
@@ -57,6 +60,7 @@ export class RowStore {
   mark: Uint32Array;
   id: Uint32Array;
   hash: Uint32Array;
+  flags: Uint8Array;
   private index: Int32Array;
   private mask: number;
   private freeHead = -1;
@@ -77,6 +81,7 @@ export class RowStore {
     this.mark = new Uint32Array(capacity);
     this.id = new Uint32Array(capacity);
     this.hash = new Uint32Array(capacity);
+    this.flags = new Uint8Array(capacity);
     let slots = 1;
     while (slots < capacity * 2) slots <<= 1;
     this.index = new Int32Array(slots);
@@ -85,7 +90,7 @@ export class RowStore {
 
   /** Bytes held by the typed arrays. */
   get bytes(): number {
-    return this.capacity * (8 + 4 + 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4) + this.index.length * 4 + this.v6.byteLength;
+    return this.capacity * (8 + 4 + 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 1) + this.index.length * 4 + this.v6.byteLength;
   }
 
   /** Is `row` in use? (meta generation byte 0 means free) */
@@ -168,6 +173,7 @@ export class RowStore {
     this.seen[row] = 0;
     this.mark[row] = 0;
     this.id[row] = 0;
+    this.flags[row] = 0;
     this.place(row, h);
     this.size++;
     return row;
@@ -230,6 +236,9 @@ export class RowStore {
     const zone = new Uint16Array(cap);
     zone.set(this.zone);
     this.zone = zone;
+    const flags = new Uint8Array(cap);
+    flags.set(this.flags);
+    this.flags = flags;
     this.capacity = cap;
     let slots = 1;
     while (slots < cap * 2) slots <<= 1;

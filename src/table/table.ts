@@ -17,6 +17,9 @@
  *   (their DESTROY was lost): they are removed.
  * After an overrun (or an undecodable datagram) the same dump-and-diff runs by itself
  * (a resync); what it repaired is counted and reported with a 'resync' notification.
+ * Entries that existed before anyone listened may never send events (nf_conntrack_events
+ * = 2, the default, gives an entry an event cache only if a listener existed when it was
+ * created): while such entries remain, the table resyncs periodically (counters.unwatched).
  *
  * Storage is columnar (store.ts), aggregates are maintained on every change
  * (aggregates.ts); lifetime and idle histograms are computed on demand by a scan.
@@ -29,8 +32,8 @@ import type { ConntrackClient } from '../client/client.js';
 import type { Transport } from '../client/transport.js';
 import { Aggregates, type AggregateOptions, type GroupKey, type Grouping, type TopItem, hasPorts } from './aggregates.js';
 import { rawDump, rawEvents } from './raw.js';
-import { NO_STATE, RowStore } from './store.js';
-import { configuredTimeout, readTimeouts, type TimeoutTable } from './timeouts.js';
+import { NO_STATE, ROW_WATCHED, RowStore } from './store.js';
+import { configuredTimeout, readEventsMode, readTimeouts, type TimeoutTable } from './timeouts.js';
 import { formatIpv4, formatIpv6 } from '../ctnetlink/address.js';
 
 export interface TableOptions extends AggregateOptions {
@@ -44,6 +47,11 @@ export interface TableOptions extends AggregateOptions {
   autoResync?: boolean;
   /** Rows allocated at start (default 4096; doubles as needed). */
   initialCapacity?: number;
+  /**
+   * While entries from before our subscription remain (see `unwatched`), resync at most
+   * this often (ms; default 10000, and never more than 10 % of the time); 0: never.
+   */
+  unwatchedResyncMs?: number;
 }
 
 /** A mirrored entry, materialised on request. */
@@ -87,10 +95,17 @@ export interface TableCounters {
   repairedUpdated: number;
   /** DESTROY events of entries with more than 1 s of their timeout left (evictions, deletes, flushes). */
   destroyedUnexpired: number;
+  /**
+   * Entries known only from the initial dump, never from an event. With
+   * nf_conntrack_events=2 (the default: events only while a listener exists) entries
+   * created before anyone listened have no event cache and never send DESTROY, so the
+   * mirror resyncs periodically while such entries remain (unwatchedResyncMs).
+   */
+  unwatched: number;
 }
 
 export interface ResyncReport {
-  reason: 'initial' | 'overrun' | 'decode-error' | 'manual';
+  reason: 'initial' | 'overrun' | 'decode-error' | 'unwatched' | 'manual';
   /** Entries the dump had that the mirror did not (NEW events lost). */
   added: number;
   /** Entries the mirror had that the dump did not (DESTROY events lost). */
@@ -142,8 +157,13 @@ export class ConntrackTable implements Iterable<TableEntry> {
   private readonly listeners: Listeners = { change: [], resync: [], overrun: [], error: [] };
   private readonly c: TableCounters = {
     new: 0, update: 0, destroy: 0, lost: 0, overruns: 0, decodeErrors: 0, resyncs: 0,
-    repairedAdded: 0, repairedRemoved: 0, repairedUpdated: 0, destroyedUnexpired: 0,
+    repairedAdded: 0, repairedRemoved: 0, repairedUpdated: 0, destroyedUnexpired: 0, unwatched: 0,
   };
+  private watchTimer: NodeJS.Timeout | undefined;
+  /** nf_conntrack_events=1 in the namespace: every entry has an event cache. */
+  private readonly eventsForAll: boolean;
+  private lastSyncEnd = 0;
+  private lastSyncMs = 0;
   private readonly keyScratch = new CompactEntry();
 
   private constructor(client: ConntrackClient, opts: TableOptions) {
@@ -152,6 +172,7 @@ export class ConntrackTable implements Iterable<TableEntry> {
     this.store = new RowStore(opts.initialCapacity ?? 4096);
     this.aggregates = new Aggregates(opts);
     this.timeouts = opts.timeouts ?? readTimeouts(opts.netns);
+    this.eventsForAll = readEventsMode(opts.netns) === 1;
   }
 
   /** Subscribe, dump, and return a table in sync (rejects if the dump fails). */
@@ -184,6 +205,7 @@ export class ConntrackTable implements Iterable<TableEntry> {
     const again = t.pendingResync;
     t.pendingResync = undefined;
     if (again) t.scheduleResync(again);
+    t.watchUnwatched();
     return t;
   }
 
@@ -217,6 +239,22 @@ export class ConntrackTable implements Iterable<TableEntry> {
 
   private emit<K extends keyof Listeners>(ev: K, ...args: Parameters<Listeners[K][number]>): void {
     for (const fn of this.listeners[ev]) (fn as (...a: unknown[]) => void)(...args);
+  }
+
+  /** Resync now and then while entries without an event cache may remain (see TableCounters.unwatched). */
+  private watchUnwatched(): void {
+    const every = this.opts.unwatchedResyncMs ?? 10_000;
+    if (every <= 0) return;
+    this.watchTimer = setInterval(() => {
+      if (this.c.unwatched === 0) {
+        clearInterval(this.watchTimer);
+        this.watchTimer = undefined;
+        return;
+      }
+      const since = performance.now() - this.lastSyncEnd;
+      if (!this.syncing && since >= Math.max(every, 9 * this.lastSyncMs)) this.scheduleResync('unwatched');
+    }, Math.min(every, 1000));
+    this.watchTimer.unref();
   }
 
   private onOverrun(lost: number | undefined): void {
@@ -264,6 +302,9 @@ export class ConntrackTable implements Iterable<TableEntry> {
         let row = s.find(e);
         if (row < 0) {
           row = s.insert(e, gen);
+          // Created while we listened (or nf_conntrack_events=1): it has an event cache.
+          if (reason === 'initial' && !this.eventsForAll) this.c.unwatched++;
+          else s.flags[row] = ROW_WATCHED;
           this.fill(row, e, true);
           this.aggregates.addRow(s, row, 1);
           report.added++;
@@ -291,6 +332,8 @@ export class ConntrackTable implements Iterable<TableEntry> {
     }
     report.entries = s.size;
     report.durationMs = performance.now() - started;
+    this.lastSyncEnd = performance.now();
+    this.lastSyncMs = report.durationMs;
     if (reason !== 'initial') {
       this.c.resyncs++;
       this.c.repairedAdded += report.added;
@@ -340,6 +383,7 @@ export class ConntrackTable implements Iterable<TableEntry> {
   }
 
   private removeRow(row: number): void {
+    if ((this.store.flags[row]! & ROW_WATCHED) === 0) this.c.unwatched--;
     this.emitChange('remove', row);
     this.aggregates.addRow(this.store, row, -1);
     this.store.remove(row);
@@ -369,11 +413,16 @@ export class ConntrackTable implements Iterable<TableEntry> {
     else this.c.update++;
     if (row < 0) {
       const r = s.insert(e, this.gen);
+      s.flags[r] = ROW_WATCHED;
       this.fill(r, e, true);
       this.aggregates.addRow(s, r, 1);
       this.emitChange('add', r);
     } else {
       s.setGen(row, this.gen);
+      if ((s.flags[row]! & ROW_WATCHED) === 0) {
+        s.flags[row] = ROW_WATCHED;
+        this.c.unwatched--;
+      }
       this.updateRow(row, e);
     }
   }
@@ -506,6 +555,7 @@ export class ConntrackTable implements Iterable<TableEntry> {
     if (this.closed) return;
     this.closed = true;
     this.outOfSync = true;
+    clearInterval(this.watchTimer);
     this.events?.close();
   }
 }

@@ -51,6 +51,21 @@ export function readTimeouts(netns?: string): TimeoutTable {
   return out;
 }
 
+/**
+ * nf_conntrack_events of a namespace: 0 off, 1 on for every entry, 2 (the default) only for
+ * entries created while a listener exists. undefined when it cannot be read.
+ */
+export function readEventsMode(netns?: string): number | undefined {
+  const path = '/proc/sys/net/netfilter/nf_conntrack_events';
+  try {
+    const text = netns === undefined ? readFileSync(path, 'latin1') : Buffer.from(readFileInNetns(netns, path, 64)).toString('latin1');
+    const v = Number(text.trim());
+    return Number.isInteger(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const TCP_KEYS = ['', 'tcp_timeout_syn_sent', 'tcp_timeout_syn_recv', 'tcp_timeout_established', 'tcp_timeout_fin_wait',
   'tcp_timeout_close_wait', 'tcp_timeout_last_ack', 'tcp_timeout_time_wait', 'tcp_timeout_close', 'tcp_timeout_syn_sent'];
 
