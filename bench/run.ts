@@ -16,6 +16,8 @@
  *              (hyperfine), timed and peak RSS at 0, 50,000 and 250,000 entries
  *   cli-flood  the flood through `ctevents --format json` beside `conntrack -E`
  *   cli-dump   `ctevents dump --format conntrack` vs `conntrack -L` (hyperfine)
+ *   mirror     ConntrackTable at 1,000,000 entries: memory per entry, resync time, events/s
+ *              followed on one core (raises the GLOBAL nf_conntrack_max, restores it: mirror.ts)
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
@@ -29,7 +31,8 @@
  *
  * Needs root, `npm run build`, cc, nft, conntrack (conntrack-tools) and hyperfine. Every
  * namespace (ctbench-PID-*), child process and temporary file it creates is removed at the
- * end, on Ctrl-C and on failure. Global sysctls are never changed.
+ * end, on Ctrl-C and on failure. Global sysctls are never changed, except by `mirror`
+ * (nf_conntrack_max, restored on every exit path).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
@@ -38,6 +41,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConntrackClient } from '../src/client/client.js';
 import { recordCapture } from './record.js';
+import { benchMirror } from './mirror.js';
 import {
   DIST,
   BENCH_BUILD,
@@ -109,6 +113,7 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   dump: benchDump,
   'cli-flood': benchCliFlood,
   'cli-dump': benchCliDump,
+  mirror: benchMirror,
 };
 
 // ---------------------------------------------------------------------------------------

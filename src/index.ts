@@ -29,3 +29,5 @@ export * from './client/index.js';
 export { ErrnoError } from './socket/errno.js';
 export { NativeAddonError } from './socket/native.js';
 export * from './pcap/index.js';
+export * from './table/index.js';
+export * from './pressure/index.js';

@@ -17,6 +17,11 @@ const SUMMARY: Record<Command, [usage: string, what: string]> = {
   completion: ['ctevents completion bash|zsh', 'print a shell completion script (bash: source <(ctevents completion bash))'],
 };
 
+/** Commands with their own option parser (ctevents help CMD prints their own help). */
+export const STANDALONE_SUMMARY: Record<string, string> = {
+  top: 'live view of what fills the table: count, rates, diagnosis, top holders (ctevents help top)',
+};
+
 const DESCRIBE: Record<string, [arg: string, text: string]> = {
   events: ['LIST', 'events: new,update,destroy or ALL (default new,destroy; all three with --state)'],
   count: ['N', 'stop after N printed records: events, or entries then events with dump --follow, or messages with read'],
@@ -78,6 +83,7 @@ and offline decoding of captures. conntrack(8)'s option letters work as aliases.
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.padEnd(12)}${SUMMARY[c][1]}`).join('\n')}
+${Object.entries(STANDALONE_SUMMARY).map(([c, what]) => `  ${c.padEnd(12)}${what}`).join('\n')}
 
 Options (ctevents help COMMAND lists the ones a command accepts):
 ${optionLines()}

@@ -41,7 +41,36 @@ function describe(e: unknown): string {
   return String((e as Error)?.message ?? e);
 }
 
+/**
+ * Commands with an option parser of their own (long-running views and services): loaded
+ * only when named, so the other commands never pay for their modules.
+ */
+interface StandaloneCommand {
+  run(argv: readonly string[], io: Io): Promise<number>;
+  help: string;
+}
+const STANDALONE: Record<string, () => Promise<StandaloneCommand>> = {
+  top: async () => {
+    const m = await import('./top.js');
+    return { run: m.top, help: m.TOP_HELP };
+  },
+};
+
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const own = STANDALONE[argv[0] ?? ''] ?? (argv[0] === 'help' ? STANDALONE[argv[1] ?? ''] : undefined);
+  if (own) {
+    try {
+      const cmd = await own();
+      if (argv[0] === 'help') {
+        io.stdout.write(cmd.help);
+        return 0;
+      }
+      return await cmd.run(argv.slice(1), io);
+    } catch (e) {
+      io.stderr.write(`ctevents: ${describe(e)}\n`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+  }
   let session: Session;
   try {
     const opts = parseCommandLine(argv);

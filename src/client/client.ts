@@ -136,6 +136,23 @@ export class ConntrackClient {
     return sub;
   }
 
+  /**
+   * A raw transport opened like this client's own sockets (same namespace, tracked, closed
+   * by close()): for consumers that read datagrams themselves, such as the table mirror's
+   * lean decoder (src/table). `groups` subscribes (receive buffer: the client's event
+   * buffer unless given); `readAhead`/`batchBytes` suit dumps.
+   */
+  openTransport(opts: TransportOptions): Transport {
+    const withBuffer = opts.groups && opts.receiveBufferSize === undefined ? { ...opts, receiveBufferSize: this.eventBuffer } : opts;
+    const t = this.track(this.transport(withBuffer));
+    const close = t.close.bind(t);
+    t.close = () => {
+      this.open.delete(t);
+      close();
+    };
+    return t;
+  }
+
   /** Stream replies of a dump request on its own socket, in batches. */
   async *dumpMessages(req: Message, op: string, opts: DumpOptions = {}): AsyncGenerator<Message[]> {
     // The kernel builds one dump datagram (~32 KiB, ~120 entries) per recvmsg: taking a
