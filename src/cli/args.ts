@@ -53,6 +53,7 @@ Commands:
   dump                print the current table and exit
   stats               entries, maximum, hash buckets, fill and the per-CPU counters
   read FILE|-         decode a pcap or pcapng capture (no privilege needed)
+  metrics             serve Prometheus metrics (ctevents metrics --help)
 
 Options:
   --events LIST       events to watch: new,update,destroy (default: new,destroy)

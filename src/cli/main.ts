@@ -10,6 +10,7 @@ import { ErrnoError } from '../socket/errno.js';
 import { NativeAddonError } from '../socket/native.js';
 import { HELP, UsageError, parseCommandLine } from './args.js';
 import { dump, stats, watch } from './live.js';
+import { metrics } from './metrics.js';
 import { read } from './read.js';
 import { Session, type Io } from './session.js';
 
@@ -38,6 +39,14 @@ function describe(e: unknown): string {
 }
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  if (argv[0] === 'metrics') {
+    try {
+      return await metrics(argv.slice(1), io);
+    } catch (e) {
+      io.stderr.write(`ctevents: ${describe(e)}\n`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+  }
   let session: Session;
   try {
     const opts = parseCommandLine(argv);
