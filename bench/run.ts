@@ -17,6 +17,10 @@
  *   cli-flood  the flood through `ctevents --format json` beside `conntrack -E`
  *   cli-dump   `ctevents dump --format conntrack` vs `conntrack -L` (hyperfine)
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
+ *   metrics    `ctevents metrics` scrape latency and bytes at 250k and 1M entries beside
+ *              prometheus-node-exporter, and its CPU while the table churns at 50k new
+ *              flows/s beside `conntrack -E` (bench/metrics.ts; raises the GLOBAL
+ *              nf_conntrack_max for 1M and restores it on every exit path)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
  * 500000: 2N events), --runs N (hyperfine runs, default 10), --iterations N (in-memory
@@ -38,6 +42,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConntrackClient } from '../src/client/client.js';
 import { recordCapture } from './record.js';
+import { benchMetrics } from './metrics.js';
 import {
   DIST,
   BENCH_BUILD,
@@ -92,6 +97,13 @@ const CLI_FORMAT = opt('format', 'json') ?? 'json';
 const CAPTURE = opt('capture', undefined);
 const PIN_LISTENER = opt('pin-listener', undefined);
 const KEEP_CAPTURE = flag('keep-capture');
+/** metrics: scrapes per size, churn rate and duration, table sizes (see bench/metrics.ts). */
+const METRICS_OPTS = {
+  scrapes: opt('scrapes', 20),
+  churnRate: opt('churn-rate', 50_000),
+  churnSeconds: opt('churn-seconds', 20),
+  sizes: (opt('metrics-sizes', '250000,1000000') ?? '').split(',').map(Number),
+};
 const NODE = process.execPath;
 const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
 const SENDER_CPU = 0;
@@ -109,6 +121,7 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   dump: benchDump,
   'cli-flood': benchCliFlood,
   'cli-dump': benchCliDump,
+  metrics: () => benchMetrics(METRICS_OPTS),
 };
 
 // ---------------------------------------------------------------------------------------
