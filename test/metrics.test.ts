@@ -223,7 +223,8 @@ describe('TableCounts', () => {
   it('follows inserts, updates (partial) and destroys', () => {
     const t = new TableCounts();
     t.upsert(ct(1, { state: 1, status: 0 }));
-    t.upsert(ct(2, { proto: 17, dport: 53, src: '10.0.0.9', status: IPS_ASSURED, zone: 3 }));
+    const udp = ct(2, { proto: 17, dport: 53, src: '10.0.0.9', status: IPS_ASSURED, zone: 3 });
+    t.upsert(udp);
     t.upsert(ct(3, { state: 3, status: IPS_ASSURED }));
     expect(t.size).toBe(3);
     expect(t.byProtocol()).toEqual(new Map([['tcp', 2], ['udp', 1]]));
@@ -231,10 +232,10 @@ describe('TableCounts', () => {
     expect(t.assuredCount()).toBe(2);
     expect(t.byZone()).toEqual(new Map([['0', 2], ['3', 1]]));
     // An update without protoinfo keeps the state; with status it changes assured.
-    t.upsert({ family: 2, id: 1, status: IPS_ASSURED } as Conntrack);
+    t.upsert(ct(1, { status: IPS_ASSURED }));
     expect(t.byTcpState().get('SYN_SENT')).toBe(1);
     expect(t.assuredCount()).toBe(3);
-    t.upsert({ family: 2, id: 1, protoinfo: { tcp: { state: 3 } } } as Conntrack);
+    t.upsert(ct(1, { state: 3 }));
     expect(t.byTcpState()).toEqual(new Map([['ESTABLISHED', 2]]));
     expect(t.topSources(1)).toEqual([{ key: '10.0.0.1', entries: 2 }]);
     expect(t.topDestinationPorts(5)).toEqual([
@@ -244,15 +245,29 @@ describe('TableCounts', () => {
     t.remove(ct(1));
     t.remove(ct(1)); // twice: ignored
     t.remove(ct(99)); // unknown: ignored
-    t.remove({ family: 2 } as Conntrack); // no id: ignored
+    t.remove({ family: 2, id: 2 } as Conntrack); // no tuple: ignored
     expect(t.size).toBe(2);
-    t.remove(ct(2));
+    t.remove(ct(2)); // another tuple (zone 0, tcp): not this entry
+    expect(t.size).toBe(2);
+    t.remove(udp);
     t.remove(ct(3));
     expect(t.size).toBe(0);
     expect(t.byProtocol().size).toBe(0);
     expect(t.byZone().size).toBe(0);
     expect(t.topSources(10)).toEqual([]);
     expect(t.assuredCount()).toBe(0);
+  });
+
+  it('keys entries by tuple and zone, not by the 32-bit CTA_ID (ids collide)', () => {
+    const t = new TableCounts();
+    const a = ct(5, { dport: 1 });
+    const b = { ...ct(5, { dport: 2 }), orig: { ...ct(5).orig, srcPort: a.orig!.srcPort, dstPort: 2 } } as Conntrack;
+    t.upsert(a);
+    t.upsert(b);
+    t.upsert(ct(5, { dport: 1, zone: 9 }));
+    expect(t.size).toBe(3);
+    t.remove(a);
+    expect(t.size).toBe(2);
   });
 
   it('topOf picks the n largest, ties by key, in one pass', () => {
