@@ -138,7 +138,7 @@ function startNodeExporter(ns: BenchNetns, commands: string[]): { stop(): Promis
 
 export async function benchMetrics(o: MetricsBenchOptions = {}): Promise<MetricsBenchResult> {
   const scrapes = o.scrapes ?? 20;
-  const sizes = o.sizes ?? [250_000, 1_000_000];
+  const sizes = (o.sizes ?? [250_000, 1_000_000]).filter((n) => n > 0);
   const churnRate = o.churnRate ?? 50_000;
   const churnSeconds = o.churnSeconds ?? 20;
   const rows: Row[] = [];

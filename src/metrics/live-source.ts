@@ -58,6 +58,10 @@ export function readEntryObjectSize(slabinfo?: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** Events applied per event-loop turn: bounds how long a scrape can wait behind them. */
+const SLICE = 4096;
+const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
+
 export class LiveSource implements MetricsSource {
   readonly netns: string | undefined;
   private readonly client: ConntrackClient;
@@ -128,11 +132,16 @@ export class LiveSource implements MetricsSource {
         await sub.wait();
         const items = sub.drain();
         if (items.length === 0 && sub.isEnded) break;
-        if (this.held) {
-          for (const it of items) this.held.push(it);
-          this.countOnly(items);
-        } else {
-          this.apply(items, this.table, true);
+        // Apply in slices, giving the event loop (scrapes) a turn between them.
+        for (let i = 0; i < items.length; i += SLICE) {
+          const end = Math.min(i + SLICE, items.length);
+          if (this.held) {
+            for (let j = i; j < end; j++) this.held.push(items[j]!);
+            this.countOnly(items, i, end);
+          } else {
+            this.apply(items, this.table, true, i, end);
+          }
+          if (end < items.length) await yieldTurn();
         }
       }
     } catch (e) {
@@ -145,8 +154,9 @@ export class LiveSource implements MetricsSource {
   }
 
   /** Count events and notice losses while a dump holds them back. */
-  private countOnly(items: EventItem[]): void {
-    for (const it of items) {
+  private countOnly(items: EventItem[], start: number, end: number): void {
+    for (let i = start; i < end; i++) {
+      const it = items[i]!;
       if (it.kind === 'event') this.ev[it.type]++;
       else if (it.kind === 'overrun') this.loss(it.lost);
     }
@@ -160,8 +170,9 @@ export class LiveSource implements MetricsSource {
     this.scheduleResync();
   }
 
-  private apply(items: EventItem[], table: TableCounts, count: boolean): void {
-    for (const it of items) {
+  private apply(items: EventItem[], table: TableCounts, count: boolean, start = 0, end = items.length): void {
+    for (let i = start; i < end; i++) {
+      const it = items[i]!;
       if (it.kind === 'event') {
         if (count) this.ev[it.type]++;
         if (it.type === 'destroy') table.remove(it.conntrack);
@@ -198,16 +209,23 @@ export class LiveSource implements MetricsSource {
     } catch (e) {
       this.opts.onError?.(e);
     }
-    const held = this.held;
-    this.held = undefined;
     if (this.stopped) return;
     if (!ok) {
+      this.held = undefined;
       this.synced = false;
       this.lostSinceDump = true;
       this.scheduleResync();
       return;
     }
-    this.apply(held, fresh, false);
+    // Apply the held events in slices (more may arrive meanwhile: catch up), then swap.
+    for (let i = 0; i < this.held.length; ) {
+      const end = Math.min(i + SLICE, this.held.length);
+      this.apply(this.held, fresh, false, i, end);
+      i = end;
+      if (i < this.held.length) await yieldTurn();
+      if (this.stopped) return;
+    }
+    this.held = undefined;
     this.table = fresh;
     this.topCache = undefined;
     if (this.dumps++ > 0) this.resyncCount++;
