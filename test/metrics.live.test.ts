@@ -338,6 +338,25 @@ describe.skipIf(skip)('ctevents metrics (live)', () => {
     }
   });
 
+  it('detects lost events, resyncs with a dump and comes back in sync', async () => {
+    const { ConntrackClient } = await import('../src/client/client.js');
+    const { LiveSource } = await import('../src/metrics/live-source.js');
+    const client = await ConntrackClient.open({ netns: ns.name, receiveBufferSize: 8192 });
+    const src = new LiveSource(client, { netns: ns.name, sampleIntervalMs: 200, onError: () => {} });
+    try {
+      await src.start();
+      await src.ready;
+      expect(src.inSync()).toBe(true);
+      udpFlows(ns, 30000, 3000); // this process is blocked meanwhile: the 8 KiB queue overflows
+      await waitFor('a loss', () => src.events().lost > 0 || undefined);
+      await waitFor('back in sync', () => (src.inSync() && src.resyncs() >= 1 && src.mirrorEntries() === src.kernel()?.entries) || undefined, 30_000);
+      expect(src.counts().protocol.get('udp')).toBeGreaterThanOrEqual(3000);
+    } finally {
+      src.stop();
+      await client.close();
+    }
+  });
+
   it('the built CLI serves and stops cleanly on SIGTERM; bad options exit 2', async () => {
     const bin = join(root, 'dist/cli/ctevents.js');
     const p = spawn(process.execPath, [bin, 'metrics', '--netns', ns.name, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
