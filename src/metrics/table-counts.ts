@@ -79,8 +79,11 @@ function same(r: Rec, ct: Conntrack, o: NonNullable<Conntrack['orig']>): boolean
 export class TableCounts {
   private readonly byId = new Map<number, Rec>();
   private n = 0;
-  private readonly proto = new Map<number, number>();
-  private readonly tcp = new Map<number, number>();
+  /** By IP protocol number (0..255) and TCP state (0..15): arrays, no hashing per event. */
+  private readonly proto = new Float64Array(256);
+  private readonly tcp = new Float64Array(16);
+  /** Zone 0 (almost every entry) as a number; other zones in a map. */
+  private zone0 = 0;
   private readonly zone = new Map<number, number>();
   private readonly src = new Map<string, number>();
   private readonly dport = new Map<number, number>();
@@ -151,9 +154,10 @@ export class TableCounts {
   }
 
   private account(r: Rec, d: number): void {
-    bump(this.proto, r.proto, d);
-    if (r.proto === 6) bump(this.tcp, r.tcpState, d);
-    bump(this.zone, r.zone, d);
+    this.proto[r.proto & 255]! += d;
+    if (r.proto === 6) this.tcp[r.tcpState & 15]! += d;
+    if (r.zone === 0) this.zone0 += d;
+    else bump(this.zone, r.zone, d);
     bump(this.src, r.src, d);
     if (r.dport >= 0) bump(this.dport, r.dport, d);
     if (r.assured) this.assured += d;
@@ -161,18 +165,19 @@ export class TableCounts {
 
   byProtocol(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [p, n] of this.proto) out.set(protoName(p), n);
+    this.proto.forEach((n, p) => n !== 0 && out.set(protoName(p), n));
     return out;
   }
 
   byTcpState(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [s, n] of this.tcp) out.set(TCP_STATE_NAMES[s] ?? String(s), n);
+    this.tcp.forEach((n, st) => n !== 0 && out.set(TCP_STATE_NAMES[st] ?? String(st), n));
     return out;
   }
 
   byZone(): Map<string, number> {
     const out = new Map<string, number>();
+    if (this.zone0 !== 0) out.set('0', this.zone0);
     for (const [z, n] of this.zone) out.set(String(z), n);
     return out;
   }
