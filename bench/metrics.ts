@@ -6,7 +6,7 @@
  *      / p95 / max of N scrapes, both scraped the same way); for 1M, nf_conntrack_max is
  *      raised (a GLOBAL sysctl) and restored on every exit path (finally, exit, signals);
  *   2. CPU of the exporter while the table churns at 50,000 new flows/s (bench/churn.c,
- *      UDP unreplied timeout 5 s in the namespace, so entries expire as fast as they come:
+ *      UDP unreplied timeout 3 s in the namespace, so entries expire as fast as they come:
  *      ~100k events/s), beside `conntrack -E > /dev/null` following the same events; plus
  *      scrape latency during the churn, events lost and resyncs.
  *
@@ -235,7 +235,7 @@ export async function benchMetrics(o: MetricsBenchOptions = {}): Promise<Metrics
   // ---- CPU while the table churns -----------------------------------------------------
   const ns = createNetns('churn');
   try {
-    ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_udp_timeout=5']);
+    ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_udp_timeout=3']);
     const exp = await startExporter(ns, commands);
     await waitSynced(exp.port);
     const ctArgv = [...ns.prefix, 'conntrack', '-E', '-e', 'NEW,DESTROY'];
@@ -250,7 +250,7 @@ export async function benchMetrics(o: MetricsBenchOptions = {}): Promise<Metrics
     const ch = spawnTracked(churnArgv[0]!, churnArgv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     ch.stdout!.on('data', (d) => (out += d));
-    // Steady state after the first 5 s (timeout 5 s: the table stops growing).
+    // Steady state after the first seconds (timeout 3 s; the GC reaps a little later).
     const warm = Math.min(6, churnSeconds / 3);
     await sleep(warm * 1000);
     const body0 = scrapeText(exp.port);
