@@ -7,7 +7,8 @@
  *     the gap; the counts (TableCounts) then follow the events, O(1) each;
  *   - on lost events (overrun) the mirror is out of sync: a new dump builds a fresh
  *     TableCounts (events held again meanwhile) that replaces the old one; at most one
- *     resync per `resyncIntervalMs`;
+ *     resync per `resyncIntervalMs`, doubling (up to 30 s) while every dump is itself
+ *     overtaken by new losses, so an overloaded exporter does not dump in a loop;
  *   - the kernel counters (CT_GET_STATS, CT_GET_STATS_CPU, nf_conntrack_buckets, the
  *     nf_conntrack slab object size) sampled on a timer (default every 1 s), and the
  *     diagnosis derived from the change between two samples;
@@ -60,6 +61,8 @@ export function readEntryObjectSize(slabinfo?: string): number | undefined {
 
 /** Events applied per event-loop turn: bounds how long a scrape can wait behind them. */
 const SLICE = 4096;
+/** Longest wait between resync dumps when every dump is overtaken by new losses. */
+const MAX_RESYNC_DELAY_MS = 30_000;
 const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class LiveSource implements MetricsSource {
@@ -74,6 +77,7 @@ export class LiveSource implements MetricsSource {
   private resyncCount = 0;
   private dumps = 0;
   private lastDumpAt = 0;
+  private resyncDelay: number;
   private readonly ev: EventCounts = { new: 0, update: 0, destroy: 0, lost: 0, overruns: 0 };
   private sample: KernelSample | undefined;
   private previous: KernelSample | undefined;
@@ -94,6 +98,7 @@ export class LiveSource implements MetricsSource {
     this.client = client;
     this.opts = opts;
     this.netns = opts.netns;
+    this.resyncDelay = opts.resyncIntervalMs ?? 1000;
     this.ready = new Promise((r) => (this.resolveReady = r));
   }
 
@@ -185,7 +190,7 @@ export class LiveSource implements MetricsSource {
 
   private scheduleResync(): void {
     if (this.held || this.resyncTimer || this.stopped) return;
-    const wait = Math.max(0, this.lastDumpAt + (this.opts.resyncIntervalMs ?? 1000) - Date.now());
+    const wait = Math.max(0, this.lastDumpAt + this.resyncDelay - Date.now());
     this.resyncTimer = setTimeout(() => {
       this.resyncTimer = undefined;
       void this.rebuild();
@@ -229,11 +234,14 @@ export class LiveSource implements MetricsSource {
     this.table = fresh;
     this.topCache = undefined;
     if (this.dumps++ > 0) this.resyncCount++;
+    const base = this.opts.resyncIntervalMs ?? 1000;
     if (this.lostSinceDump) {
       this.synced = false;
+      this.resyncDelay = Math.min(this.resyncDelay * 2, Math.max(base, MAX_RESYNC_DELAY_MS));
       this.scheduleResync();
     } else {
       this.synced = true;
+      this.resyncDelay = base;
     }
     this.resolveReady();
   }
