@@ -20,7 +20,9 @@
  *   metrics    `ctevents metrics` scrape latency and bytes at 250k and 1M entries beside
  *              prometheus-node-exporter, and its CPU while the table churns at 50k new
  *              flows/s beside `conntrack -E` (bench/metrics.ts; raises the GLOBAL
- *              nf_conntrack_max for 1M and restores it on every exit path)
+ *              nf_conntrack_max for 1M and restores it on every exit path; options
+ *              --scrapes N, --metrics-sizes A,B (0: churn only), --churn-rate R,
+ *              --churn-seconds S)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
  * 500000: 2N events), --runs N (hyperfine runs, default 10), --iterations N (in-memory
