@@ -19,6 +19,12 @@
  *   mirror     ConntrackTable at 1,000,000 entries: memory per entry, resync time, events/s
  *              followed on one core (raises the GLOBAL nf_conntrack_max, restores it: mirror.ts)
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
+ *   metrics    `ctevents metrics` scrape latency and bytes at 250k and 1M entries beside
+ *              prometheus-node-exporter, and its CPU while the table churns at 50k new
+ *              flows/s beside `conntrack -E` (bench/metrics.ts; raises the GLOBAL
+ *              nf_conntrack_max for 1M and restores it on every exit path; options
+ *              --scrapes N, --metrics-sizes A,B (0: churn only), --churn-rate R,
+ *              --churn-seconds S)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
  * 500000: 2N events), --runs N (hyperfine runs, default 10), --iterations N (in-memory
@@ -42,6 +48,8 @@ import type { Readable } from 'node:stream';
 import { ConntrackClient } from '../src/client/client.js';
 import { recordCapture } from './record.js';
 import { benchMirror } from './mirror.js';
+
+import { benchMetrics } from './metrics.js';
 import {
   DIST,
   BENCH_BUILD,
@@ -96,6 +104,13 @@ const CLI_FORMAT = opt('format', 'json') ?? 'json';
 const CAPTURE = opt('capture', undefined);
 const PIN_LISTENER = opt('pin-listener', undefined);
 const KEEP_CAPTURE = flag('keep-capture');
+/** metrics: scrapes per size, churn rate and duration, table sizes (see bench/metrics.ts). */
+const METRICS_OPTS = {
+  scrapes: opt('scrapes', 20),
+  churnRate: opt('churn-rate', 50_000),
+  churnSeconds: opt('churn-seconds', 20),
+  sizes: (opt('metrics-sizes', '250000,1000000') ?? '').split(',').map(Number),
+};
 const NODE = process.execPath;
 const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
 const SENDER_CPU = 0;
@@ -114,6 +129,7 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   'cli-flood': benchCliFlood,
   'cli-dump': benchCliDump,
   mirror: benchMirror,
+  metrics: () => benchMetrics(METRICS_OPTS),
 };
 
 // ---------------------------------------------------------------------------------------

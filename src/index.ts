@@ -31,3 +31,12 @@ export { NativeAddonError } from './socket/native.js';
 export * from './pcap/index.js';
 export * from './table/index.js';
 export * from './pressure/index.js';
+export {
+  ExpositionWriter,
+  ExpositionError,
+  MetricsServer,
+  renderMetrics,
+  LiveSource,
+  type MetricsSource,
+  type MetricsServerOptions,
+} from './metrics/index.js';

@@ -19,6 +19,7 @@ const SUMMARY: Record<Command, [usage: string, what: string]> = {
 
 /** Commands with their own option parser (ctevents help CMD prints their own help). */
 export const STANDALONE_SUMMARY: Record<string, string> = {
+  metrics: 'serve the table\'s pressure to Prometheus on /metrics (ctevents help metrics)',
   top: 'live view of what fills the table: count, rates, diagnosis, top holders (ctevents help top)',
 };
 

@@ -54,6 +54,10 @@ const STANDALONE: Record<string, () => Promise<StandaloneCommand>> = {
     const m = await import('./top.js');
     return { run: m.top, help: m.TOP_HELP };
   },
+  metrics: async () => {
+    const m = await import('./metrics.js');
+    return { run: (argv, io) => m.metrics(argv, io), help: m.METRICS_HELP };
+  },
 };
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
