@@ -37,6 +37,8 @@ export interface Options {
   follow: boolean;
   netns?: string;
   bufferSize?: number;
+  /** --backlog-size: the receive thread's buffer for events, bytes. */
+  backlogSize?: number;
   write?: string;
   filters: FilterOptions;
   help: boolean;
@@ -63,6 +65,9 @@ Options:
                       (the same lines as conntrack -E / conntrack -L)
   --netns NS          network namespace: a name under /var/run/netns, a path, or a pid
   --buffer-size BYTES receive buffer for events (default 64 MiB)
+  --backlog-size BYTES
+                      what the receive thread may hold while output falls behind
+                      (default 256 MiB, at least 262144; beyond it: OVERRUN, buffer)
   --write FILE.pcap   record the raw netlink datagrams to a pcap file (Wireshark: Netlink)
   -h, --help          show this help
   --version           show the version
@@ -110,6 +115,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
         format: { type: 'string' },
         netns: { type: 'string' },
         'buffer-size': { type: 'string' },
+        'backlog-size': { type: 'string' },
         write: { type: 'string' },
         family: { type: 'string' },
         proto: { type: 'string' },
@@ -170,6 +176,11 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (duration !== undefined) opts.duration = duration;
   const buf = positiveInt('buffer-size', v['buffer-size']);
   if (buf !== undefined) opts.bufferSize = buf;
+  const backlog = positiveInt('backlog-size', v['backlog-size']);
+  if (backlog !== undefined) {
+    if (backlog < 262144 || backlog > 2 ** 40) throw new UsageError('--backlog-size must be between 262144 and 2^40 bytes');
+    opts.backlogSize = backlog;
+  }
   if (v.netns !== undefined) {
     if (v.netns === '') throw new UsageError('--netns needs a name, a path or a pid');
     opts.netns = v.netns;

@@ -24,6 +24,7 @@ async function openClient(s: Session, pcap: PcapFile | undefined): Promise<Connt
   return ConntrackClient.open({
     ...(s.opts.netns !== undefined ? { netns: s.opts.netns } : {}),
     ...(s.opts.bufferSize !== undefined ? { receiveBufferSize: s.opts.bufferSize } : {}),
+    ...(s.opts.backlogSize !== undefined ? { receiveThreadBuffer: s.opts.backlogSize } : {}),
     ...(pcap ? { onDatagram: (d: Uint8Array, ts: bigint) => void pcap.writer.writeDatagram(d, ts) } : {}),
   });
 }
@@ -54,9 +55,11 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
         s.print(m, it.receivedNs);
         if (s.countEvent(it.type)) break;
       } else if (it.kind === 'overrun') {
-        s.overrun(it.lost, it.receivedNs);
+        s.overrun(it.lost, it.receivedNs, it.source);
       } else if (it.kind === 'expect') {
         s.print({ kind: 'expect', header: it.header, nfgen: nfgenOf(it.expect.family), event: it.type, expect: it.expect }, it.receivedNs);
+      } else if (it.kind === 'netns-gone') {
+        s.io.stderr.write(`ctevents: network namespace ${s.opts.netns ?? ''} was deleted; no new process can enter it, listening on to what is still inside\n`);
       } else if (it.kind === 'decode-error') {
         s.io.stderr.write(`ctevents: undecodable datagram skipped: ${it.error.message}\n`);
       }

@@ -62,7 +62,8 @@
  *
  * Fault injection (tests only): _fault("realloc" | "scope" | "chunk", n) makes the next
  * n buffer reallocations in drain / N-API handle scopes after a read-ahead / chunk
- * allocations of the receive thread fail, so the recovery paths can be tested.
+ * allocations of the receive thread fail, so the recovery paths can be tested; it
+ * returns how many failures of the previous setting were still left.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1362,11 +1363,14 @@ static napi_value js_fault(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "_fault(name, count)");
     return NULL;
   }
-  if (strcmp(name, "realloc") == 0) atomic_store(&fault_realloc, n);
-  else if (strcmp(name, "scope") == 0) atomic_store(&fault_scope, n);
-  else if (strcmp(name, "chunk") == 0) atomic_store(&fault_chunk, n);
+  int prev;
+  if (strcmp(name, "realloc") == 0) prev = atomic_exchange(&fault_realloc, n);
+  else if (strcmp(name, "scope") == 0) prev = atomic_exchange(&fault_scope, n);
+  else if (strcmp(name, "chunk") == 0) prev = atomic_exchange(&fault_chunk, n);
   else { napi_throw_type_error(env, NULL, "_fault: unknown fault"); return NULL; }
-  return NULL;
+  napi_value out;
+  CHECK_NAPI(env, napi_create_int32(env, prev, &out));
+  return out; /* how many of the previous setting were left */
 }
 
 /* ---- module ------------------------------------------------------------ */

@@ -62,7 +62,7 @@ export interface NativeBinding {
   /** Read a file while the calling thread is inside the network namespace at nsPath. */
   readFileInNetns(nsPath: string, filePath: string, maxBytes: number): ArrayBuffer;
   /** Tests only: make the next `count` operations of a kind fail ('realloc', 'scope', 'chunk'). */
-  _fault(name: 'realloc' | 'scope' | 'chunk', count: number): void;
+  _fault(name: 'realloc' | 'scope' | 'chunk', count: number): number;
   RECV_FLAG_TRUNCATED: number;
   RECV_FLAG_OVERRUN: number;
   RECV_FLAG_LOCAL_DROP: number;
