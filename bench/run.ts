@@ -16,6 +16,10 @@
  *              (hyperfine), timed and peak RSS at 0, 50,000 and 250,000 entries
  *   cli-flood  the flood through `ctevents --format json` beside `conntrack -E`
  *   cli-dump   `ctevents dump --format conntrack` vs `conntrack -L` (hyperfine)
+ *   burst      the worst burst (issue 9): accounting AND timestamps on, 250,000 new UDP
+ *              flows + flush; side by side in one run: our library listener,
+ *              `ctevents --format json > /dev/null`, `conntrack -E > file` and a minimal
+ *              C listener (bench/listener.c, the limit), all with default settings
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
@@ -49,6 +53,7 @@ import {
   fmtSec,
   flood,
   floodArgv,
+  listenerProgram,
   installCleanup,
   median,
   removeTempDir,
@@ -109,6 +114,7 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   dump: benchDump,
   'cli-flood': benchCliFlood,
   'cli-dump': benchCliDump,
+  burst: benchBurst,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -536,6 +542,105 @@ function skipped(name: string): Result {
   const msg = `skipped: ${CTEVENTS} is absent (build the ctevents CLI first)`;
   process.stderr.write(`${name}: ${msg}\n`);
   return { rows: [[name, 'skipped', `${CTEVENTS} absent`]], commands: [], notes: [`${name}: ${msg}`] };
+}
+
+// ---------------------------------------------------------------------------------------
+// 2b. burst: acct + timestamps on, four listeners side by side
+
+/** The C listener (bench/listener.c) in `ns`: counts NEW / DESTROY messages, reads SO_MEMINFO drops. */
+function cListener(ns: BenchNetns, expect: number): Listener {
+  const cmd = [...ns.prefix, listenerProgram(), '--expect', String(expect), '--idle-ms', '5000'];
+  const full = PIN_LISTENER !== undefined ? ['taskset', '-c', PIN_LISTENER, ...cmd] : cmd;
+  const p = spawnTracked(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const next = jsonLines(p.stdout!);
+  return {
+    line: shellLine(full),
+    ready: next().then((r) => {
+      if (r.ready !== true) throw new Error('C listener did not start');
+    }),
+    result: async () => {
+      const r = await withTimeout(next(), 180_000, 'C listener');
+      await exited(p);
+      if (r.eof) throw new Error('C listener died');
+      return r as Record<string, number | string>;
+    },
+  };
+}
+
+async function benchBurst(): Promise<Result> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  let commands: string[] = [];
+  const expect = 2 * FLOWS;
+  const haveCli = existsSync(CTEVENTS);
+  for (let i = 0; i < REPEAT; i++) {
+    process.stderr.write(`burst: run ${i + 1}/${REPEAT} (${fmtInt(FLOWS)} flows, acct + timestamps) ...\n`);
+    const ns = createNetns('burst');
+    const dir = tempDir();
+    try {
+      ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_acct=1']);
+      ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
+      const lib = ourListener(ns, expect);
+      const cli = haveCli ? cteventsListener(ns) : undefined;
+      const c = cListener(ns, expect);
+      await Promise.all([lib.ready, cli?.ready, c.ready]);
+      const cte = await startConntrackE(ns, dir);
+      const flusher = await ConntrackClient.open({ netns: ns.name });
+      const t0 = nowMs();
+      const f = await flood(ns, FLOWS, 0, SENDER_CPU);
+      const t1 = nowMs();
+      await flusher.flush();
+      const t2 = nowMs();
+      await flusher.close();
+      const [ours, cliRes, cRes] = await Promise.all([lib.result(), cli?.result(), c.result()]);
+      const ce = await cte.stop();
+      const tag = REPEAT > 1 ? `burst #${i + 1}` : 'burst';
+      const got = (o: Record<string, number | string>) => Number(o.new) + Number(o.destroy);
+      rows.push(
+        [tag, `flows created (acct + timestamps on)`, `${fmtInt(FLOWS)} in ${fmtSec(f.seconds)} (${fmtInt(f.perSecond)}/s)`],
+        [tag, 'flush (ConntrackClient.flush)', sec(t2 - t1)],
+        [tag, `ours, library (ConntrackClient.events): NEW + DESTROY of ${fmtInt(expect)}`, `${fmtInt(Number(ours.new))} + ${fmtInt(Number(ours.destroy))} = ${fmtInt(got(ours))}`],
+        [tag, 'ours, library: overrun markers (lost)', `${ours.overruns} (${fmtInt(Number(ours.lost))})`],
+        [tag, 'ours, library: CPU user + sys, peak RSS', `${sec(Number(ours.userMs))} + ${sec(Number(ours.systemMs))}, ${fmtMiB(Number(ours.maxRssKiB) * 1024)}`],
+      );
+      if (cliRes) {
+        rows.push(
+          [tag, `ctevents --format json: NEW + DESTROY of ${fmtInt(expect)}`, `${fmtInt(Number(cliRes.new))} + ${fmtInt(Number(cliRes.destroy))} = ${fmtInt(got(cliRes))}`],
+          [tag, 'ctevents --format json: lost (its exit summary)', fmtInt(Number(cliRes.lost))],
+        );
+        notes.push(`burst ctevents summary: ${String(cliRes.summary) || '(none) ' + String(cliRes.stderr)}`);
+      }
+      rows.push(
+        [tag, `conntrack -E: NEW + DESTROY lines of ${fmtInt(expect)}`, `${fmtInt(ce.new)} + ${fmtInt(ce.destroy)} = ${fmtInt(ce.new + ce.destroy)} (${ce.enobufs} ENOBUFS warnings)`],
+        [tag, `C listener (the limit): NEW + DESTROY of ${fmtInt(expect)}`, `${fmtInt(Number(cRes.new))} + ${fmtInt(Number(cRes.destroy))} = ${fmtInt(got(cRes))}`],
+        [tag, 'C listener: ENOBUFS / SO_MEMINFO drops / SO_RCVBUF', `${cRes.enobufs} / ${fmtInt(Number(cRes.drops))} / ${fmtMiB(Number(cRes.rcvbuf))}`],
+        [tag, 'elapsed: flood start -> flush acknowledged', sec(t2 - t0)],
+      );
+      if (i === 0) {
+        commands = [
+          `ip netns add ${ns.name}; ip netns exec ${ns.name} ip link set lo up`,
+          `ip netns exec ${ns.name} nft -f - <<EOF\n${RULESET}EOF`,
+          `ip netns exec ${ns.name} sysctl -qw net.netfilter.nf_conntrack_udp_timeout=3600 net.netfilter.nf_conntrack_events=1 net.netfilter.nf_conntrack_acct=1 net.netfilter.nf_conntrack_timestamp=1`,
+          lib.line,
+          ...(cli ? [cli.line] : []),
+          c.line,
+          cte.line,
+          shellLine(floodArgv(ns, FLOWS, 0, SENDER_CPU)),
+          `# then ConntrackClient.open({ netns: '${ns.name}' }).flush()   (same as: ip netns exec ${ns.name} conntrack -F)`,
+          `ip netns del ${ns.name}`,
+        ];
+      }
+    } finally {
+      ns.remove();
+      removeTempDir(dir);
+    }
+  }
+  notes.push(
+    'burst: all four listeners run at the same time, default settings each (ours: 64 MiB SO_RCVBUFFORCE + the 256 MiB receive-thread backlog; the C listener: 64 MiB SO_RCVBUFFORCE and nothing else; conntrack -E: its own default).',
+    `LISTENER = cc -O2 bench/listener.c -o $TMP/listener (compiled per run into a temporary directory)`,
+  );
+  if (!haveCli) notes.push(`burst: ${CTEVENTS} absent: the ctevents column was skipped`);
+  return { rows, commands, notes };
 }
 
 // ---------------------------------------------------------------------------------------
