@@ -19,7 +19,8 @@
  *   burst      the worst burst (issue 9): accounting AND timestamps on, 250,000 new UDP
  *              flows + flush; side by side in one run: our library listener,
  *              `ctevents --format json > /dev/null`, `conntrack -E > file` and a minimal
- *              C listener (bench/listener.c, the limit), all with default settings
+ *              C listener (bench/listener.c, the limit), all with default settings;
+ *              --no-thread-too adds a library listener with the receive thread off
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
@@ -97,6 +98,8 @@ const CLI_FORMAT = opt('format', 'json') ?? 'json';
 const CAPTURE = opt('capture', undefined);
 const PIN_LISTENER = opt('pin-listener', undefined);
 const KEEP_CAPTURE = flag('keep-capture');
+/** burst: also run a library listener with the receive thread off (the pre-thread path), for comparison. */
+const BURST_NO_THREAD = flag('no-thread-too');
 const NODE = process.execPath;
 const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
 const SENDER_CPU = 0;
@@ -359,8 +362,8 @@ interface Listener {
   result(): Promise<Record<string, number | string>>;
 }
 
-function ourListener(ns: BenchNetns, expect: number): Listener {
-  const c = nodeChild('listener.js', ['--netns', ns.name, '--expect', String(expect), '--idle-ms', '5000'], PIN_LISTENER);
+function ourListener(ns: BenchNetns, expect: number, extra: string[] = []): Listener {
+  const c = nodeChild('listener.js', ['--netns', ns.name, '--expect', String(expect), '--idle-ms', '5000', ...extra], PIN_LISTENER);
   return {
     line: c.line,
     ready: c.next().then((r) => {
@@ -581,9 +584,10 @@ async function benchBurst(): Promise<Result> {
       ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_acct=1']);
       ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
       const lib = ourListener(ns, expect);
+      const noThread = BURST_NO_THREAD ? ourListener(ns, expect, ['--thread-buffer', '0']) : undefined;
       const cli = haveCli ? cteventsListener(ns) : undefined;
       const c = cListener(ns, expect);
-      await Promise.all([lib.ready, cli?.ready, c.ready]);
+      await Promise.all([lib.ready, noThread?.ready, cli?.ready, c.ready]);
       const cte = await startConntrackE(ns, dir);
       const flusher = await ConntrackClient.open({ netns: ns.name });
       const t0 = nowMs();
@@ -592,7 +596,7 @@ async function benchBurst(): Promise<Result> {
       await flusher.flush();
       const t2 = nowMs();
       await flusher.close();
-      const [ours, cliRes, cRes] = await Promise.all([lib.result(), cli?.result(), c.result()]);
+      const [ours, nt, cliRes, cRes] = await Promise.all([lib.result(), noThread?.result(), cli?.result(), c.result()]);
       const ce = await cte.stop();
       const tag = REPEAT > 1 ? `burst #${i + 1}` : 'burst';
       const got = (o: Record<string, number | string>) => Number(o.new) + Number(o.destroy);
@@ -603,6 +607,12 @@ async function benchBurst(): Promise<Result> {
         [tag, 'ours, library: overrun markers (lost)', `${ours.overruns} (${fmtInt(Number(ours.lost))})`],
         [tag, 'ours, library: CPU user + sys, peak RSS', `${sec(Number(ours.userMs))} + ${sec(Number(ours.systemMs))}, ${fmtMiB(Number(ours.maxRssKiB) * 1024)}`],
       );
+      if (nt) {
+        rows.push(
+          [tag, `ours, library, receive thread OFF (--thread-buffer 0, the old path): NEW + DESTROY`, `${fmtInt(Number(nt.new))} + ${fmtInt(Number(nt.destroy))} = ${fmtInt(got(nt))}`],
+          [tag, 'ours, library, receive thread OFF: overrun markers (lost)', `${nt.overruns} (${fmtInt(Number(nt.lost))})`],
+        );
+      }
       if (cliRes) {
         rows.push(
           [tag, `ctevents --format json: NEW + DESTROY of ${fmtInt(expect)}`, `${fmtInt(Number(cliRes.new))} + ${fmtInt(Number(cliRes.destroy))} = ${fmtInt(got(cliRes))}`],
@@ -622,6 +632,7 @@ async function benchBurst(): Promise<Result> {
           `ip netns exec ${ns.name} nft -f - <<EOF\n${RULESET}EOF`,
           `ip netns exec ${ns.name} sysctl -qw net.netfilter.nf_conntrack_udp_timeout=3600 net.netfilter.nf_conntrack_events=1 net.netfilter.nf_conntrack_acct=1 net.netfilter.nf_conntrack_timestamp=1`,
           lib.line,
+          ...(noThread ? [noThread.line] : []),
           ...(cli ? [cli.line] : []),
           c.line,
           cte.line,

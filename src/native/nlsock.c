@@ -77,6 +77,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -909,10 +910,15 @@ static int poll_apply(nlsock *s) {
  * chunks (memory), not on what they hold.
  */
 
-static void rx_chunk_free(rx_chunk *c) {
+/* Chunks are mapped, not malloc'd: a freed backlog goes back to the OS at once (malloc
+ * would keep it in the receive thread's arena), so memory after a burst is flat again. */
+static size_t rx_chunk_bytes(const rx_state *rx) {
+  return rx->chunk_data + rx->chunk_items * META_STRIDE * sizeof(uint32_t);
+}
+
+static void rx_chunk_free_sz(rx_chunk *c, size_t bytes) {
   if (c == NULL) return;
-  free(c->data);
-  free(c->meta);
+  munmap(c->data, bytes);
   free(c);
 }
 
@@ -926,12 +932,11 @@ static rx_chunk *rx_take_chunk(rx_state *rx) {
   } else {
     if (rx->chunks >= rx->max_chunks || fault_hit(&fault_chunk)) return NULL;
     c = calloc(1, sizeof *c);
-    if (c != NULL) {
-      c->data = malloc(rx->chunk_data);
-      c->meta = malloc(rx->chunk_items * META_STRIDE * sizeof(uint32_t));
-      if (c->data == NULL || c->meta == NULL) { rx_chunk_free(c); c = NULL; }
-    }
     if (c == NULL) return NULL;
+    void *m = mmap(NULL, rx_chunk_bytes(rx), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) { free(c); return NULL; }
+    c->data = m;
+    c->meta = (uint32_t *)((uint8_t *)m + rx->chunk_data);
     rx->chunks++;
   }
   c->next = NULL;
@@ -950,7 +955,7 @@ static void rx_give_back(rx_state *rx, rx_chunk *c) {
     rx->idle = c;
     rx->idle_count++;
   } else {
-    rx_chunk_free(c);
+    rx_chunk_free_sz(c, rx_chunk_bytes(rx));
     rx->chunks--;
   }
 }
@@ -1182,8 +1187,8 @@ static void rx_stop(nlsock *s) {
   }
   rx->async->data = NULL;
   uv_close((uv_handle_t *)rx->async, on_handle_closed);
-  for (rx_chunk *c = rx->head; c != NULL;) { rx_chunk *n = c->next; rx_chunk_free(c); c = n; }
-  for (rx_chunk *c = rx->idle; c != NULL;) { rx_chunk *n = c->next; rx_chunk_free(c); c = n; }
+  for (rx_chunk *c = rx->head; c != NULL;) { rx_chunk *n = c->next; rx_chunk_free_sz(c, rx_chunk_bytes(rx)); c = n; }
+  for (rx_chunk *c = rx->idle; c != NULL;) { rx_chunk *n = c->next; rx_chunk_free_sz(c, rx_chunk_bytes(rx)); c = n; }
   close(rx->wake_fd);
   pthread_mutex_destroy(&rx->mu);
   free(rx);
