@@ -9,7 +9,7 @@
 // Live parts need root and are skipped with the reason printed otherwise. Child processes
 // run the built package (dist/): `npm run build` first, as for the CLI tests.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { ErrnoError } from '../src/socket/errno.js';
 import { loadNative, nativeAddonPath } from '../src/socket/native.js';
 import { NetlinkSocket, readFileInNetns, resolveNetnsPath, type ReceiveItem, type ReceivedDatagram } from '../src/socket/netlink-socket.js';
 import { runCli } from './helpers/cli.js';
+import { parseCapture } from '../src/pcap/index.js';
 import { createNetns, isRoot, liveSkipReason, udpFlows, type Netns } from './helpers/live.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -324,6 +325,33 @@ describe.skipIf(skip !== undefined || !hasAddon)('receive thread and receive tim
       sub.close();
     } finally {
       await ct.close();
+    }
+  });
+});
+
+describe.skipIf(skip !== undefined || !hasAddon)('ctevents receive times (live, root)', () => {
+  it('prints and records (--write) each datagram with its own receive time, finer than a millisecond', async () => {
+    const ns = createNetns();
+    const dir = mkdtempSync(join(tmpdir(), 'ctev-ts-'));
+    try {
+      const file = join(dir, 'ev.pcap');
+      const t = setTimeout(() => udpFlows(ns, 7000, 30), 500);
+      const r = await runCli(['--netns', ns.name, '--events', 'new', '--count', '30', '--format', 'json', '--write', file, '--duration', '10']);
+      clearTimeout(t);
+      expect(r.code, r.stderr).toBe(0);
+      const printed = r.stdout.trim().split('\n').map((l) => BigInt(JSON.parse(l).timestampNs as string));
+      expect(printed).toHaveLength(30);
+      expect(new Set(printed.map(String)).size).toBeGreaterThan(1);
+      expect(printed.some((t) => t % 1_000_000n !== 0n)).toBe(true);
+      const recorded = [...parseCapture(readFileSync(file))].map((rec) => rec.timestampNs);
+      expect(recorded.length).toBeGreaterThanOrEqual(30);
+      expect(recorded.some((t) => t % 1_000_000n !== 0n)).toBe(true);
+      // The capture holds the same times (at its microsecond resolution) as the output.
+      const us = new Set(recorded.map((t) => t / 1000n));
+      for (const t of printed) expect(us.has(t / 1000n)).toBe(true);
+    } finally {
+      ns.remove();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
