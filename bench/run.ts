@@ -518,7 +518,7 @@ async function benchFlood(): Promise<Result> {
     runs.push(await floodOnce((ns) => ourListener(ns, 2 * FLOWS)));
   }
   const notes = [
-    `listener: ConntrackClient.events({ types: ['new', 'destroy'] }), default settings (64 MiB receive buffer, highWater 65536), drain()/wait() loop, in its own process` +
+    `listener: ConntrackClient.events({ types: ['new', 'destroy'] }), default settings (64 MiB receive buffer, 256 MiB receive-thread backlog, 4 MiB consumer queue), drain()/wait() loop, in its own process` +
       (PIN_LISTENER !== undefined ? ` pinned to CPU ${PIN_LISTENER}` : ' (not pinned)'),
     'conntrack -E (1.4.7) runs with its default receive buffer (-b is broken in 1.4.7); its stdout goes straight to a file.',
   ];

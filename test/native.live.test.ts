@@ -62,7 +62,7 @@ function types(d: Uint8Array): number[] {
 
 const isDatagram = (i: ReceiveItem): i is ReceivedDatagram => !('overrun' in i);
 
-async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+async function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out waiting');

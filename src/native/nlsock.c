@@ -1261,11 +1261,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     }
     uv_timer_init(loop, tm);
     tm->data = s;
-    uv_unref((uv_handle_t *)tm); /* a pending retry alone does not keep the process alive */
     p->data = s;
     s->poll = p;
     s->retry = tm;
-    if (s->unrefd) uv_unref((uv_handle_t *)p);
+    /* A pending retry stands in for the stopped poll: both follow ref()/unref(). */
+    if (s->unrefd) { uv_unref((uv_handle_t *)p); uv_unref((uv_handle_t *)tm); }
   }
   if (s->rx != NULL) return NULL;
   int r = poll_apply(s);
@@ -1295,10 +1295,11 @@ static napi_value set_ref(napi_env env, napi_callback_info info, int unrefd) {
   nlsock *s = unwrap(env, info, &argc, NULL);
   if (s == NULL || s->closed) return NULL;
   s->unrefd = unrefd;
-  uv_handle_t *h = s->poll != NULL ? (uv_handle_t *)s->poll : s->rx != NULL ? (uv_handle_t *)s->rx->async : NULL;
-  if (h != NULL) {
-    if (unrefd) uv_unref(h);
-    else uv_ref(h);
+  uv_handle_t *hs[3] = { (uv_handle_t *)s->poll, (uv_handle_t *)s->retry, s->rx != NULL ? (uv_handle_t *)s->rx->async : NULL };
+  for (int i = 0; i < 3; i++) {
+    if (hs[i] == NULL) continue;
+    if (unrefd) uv_unref(hs[i]);
+    else uv_ref(hs[i]);
   }
   return NULL;
 }
