@@ -4,7 +4,11 @@
 // from the process's own /proc/PID/status after each round once it has caught up (no CPU
 // used for 1 s), must not grow after the first round (warm-up) beyond a generous bound,
 // and every event must be accounted for (received or reported lost). No wall-clock
-// assertion. Needs root, cc, nft, conntrack and the built CLI (dist/).
+// assertion. Also: a ctevents whose output is stalled during a burst (its JavaScript
+// blocked in write()) loses nothing, because the addon's receive thread keeps draining the
+// kernel into its backlog; with a small --backlog-size the loss is reported in-band as
+// source "buffer" and the kernel drops nothing. Needs root, cc, nft, conntrack and the
+// built CLI (dist/).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +51,32 @@ async function quiesce(pid: number, quietMs = 1000, maxMs = 180_000): Promise<vo
   }
 }
 
+/** Start ctevents with its stdout as a pipe we do not read yet (so its writes block). */
+function stalled(args: string[]) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const lines: string[] = [];
+  let rest = '';
+  // 'close': the process ended AND its output was read to the end.
+  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+  return {
+    child,
+    exited,
+    stderr: () => stderr,
+    lines,
+    /** Start reading its output. */
+    read() {
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (d: string) => {
+        const parts = (rest + d).split('\n');
+        rest = parts.pop()!;
+        for (const p of parts) if (p.includes('"overrun"') || lines.length < 1) lines.push(p);
+      });
+    },
+  };
+}
+
 describe.skipIf(skip !== undefined)('ctevents soak (live, root)', () => {
   it(`keeps its memory flat over ${ROUNDS * FLOWS * 2} events`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctev-soak-'));
@@ -85,6 +115,71 @@ describe.skipIf(skip !== undefined)('ctevents soak (live, root)', () => {
       expect(end).toBeLessThan(warm * 1.5 + 64 * 1024);
     } finally {
       if (child && child.exitCode === null) child.kill('SIGKILL');
+      ns.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it('loses nothing of a burst while its output is stalled: the receive thread keeps draining', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctev-stall-'));
+    const ns = createNetns({ acct: true, timestamp: true });
+    let run: ReturnType<typeof stalled> | undefined;
+    try {
+      const flood = join(dir, 'flood');
+      execFileSync('cc', ['-O2', '-o', flood, join(ROOT, 'bench', 'flood.c')]);
+      ns.exec('nft', ['add', 'rule', 'inet', 'ctev', 'pre', 'meta', 'l4proto', 'udp', 'drop']);
+      run = stalled(['--netns', ns.name, '--format', 'json']);
+      await new Promise((r) => setTimeout(r, 1000));
+      // 100,000 flows + flush = 200,000 events with accounting and timestamps: about 240 MB
+      // of kernel socket memory (~1.2 KiB each), far more than the 64 MiB receive buffer,
+      // while our output is blocked; in the backlog they take about 60 MB.
+      ns.exec(flood, ['100000', '0']);
+      ns.exec('conntrack', ['-F']);
+      await new Promise((r) => setTimeout(r, 500));
+      run.read();
+      await quiesce(run.child.pid!);
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(0);
+      const summary = /ctevents: (\d+) events .*?, (\d+) lost/.exec(run.stderr());
+      expect(summary, run.stderr()).not.toBe(null);
+      expect(Number(summary![1])).toBe(200_000);
+      expect(Number(summary![2])).toBe(0);
+    } finally {
+      if (run && run.child.exitCode === null) run.child.kill('SIGKILL');
+      ns.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it('reports what a full backlog discarded in-band as source "buffer"; the kernel drops nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctev-stall-'));
+    const ns = createNetns({ acct: true, timestamp: true });
+    let run: ReturnType<typeof stalled> | undefined;
+    try {
+      const flood = join(dir, 'flood');
+      execFileSync('cc', ['-O2', '-o', flood, join(ROOT, 'bench', 'flood.c')]);
+      ns.exec('nft', ['add', 'rule', 'inet', 'ctev', 'pre', 'meta', 'l4proto', 'udp', 'drop']);
+      run = stalled(['--netns', ns.name, '--format', 'json', '--events', 'new', '--backlog-size', String(1 << 20)]);
+      await new Promise((r) => setTimeout(r, 1000));
+      ns.exec(flood, ['30000', '0']); // ~30,000 x ~300 bytes: far more than a 1 MiB backlog
+      await new Promise((r) => setTimeout(r, 500));
+      run.read();
+      await quiesce(run.child.pid!);
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(0);
+      const overruns = run.lines.filter((l) => l.includes('"overrun"')).map((l) => JSON.parse(l) as { source?: string; lost?: number });
+      expect(overruns.length).toBeGreaterThan(0);
+      expect(overruns.every((o) => o.source === 'buffer')).toBe(true);
+      const lost = overruns.reduce((a, o) => a + (o.lost ?? 0), 0);
+      const summary = /ctevents: (\d+) events .*?, (\d+) lost/.exec(run.stderr());
+      expect(summary, run.stderr()).not.toBe(null);
+      expect(Number(summary![2])).toBe(lost);
+      expect(lost).toBeGreaterThan(0);
+      expect(Number(summary![1]) + lost).toBe(30_000);
+      // One marker per stretch of discarded messages, not one per message.
+      expect(overruns.length).toBeLessThan(lost);
+    } finally {
+      if (run && run.child.exitCode === null) run.child.kill('SIGKILL');
       ns.remove();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1010,8 +1010,9 @@ static void *rx_main(void *arg) {
     /* Drain until EAGAIN. */
     for (;;) {
       if (pending_drops > 0) {
-        /* Say where messages were discarded, before the next one we keep. */
-        rx_chunk *t = rx_room(rx, 1);
+        /* Say where messages were discarded, once there is room again for the next one
+         * we keep (one marker per stretch of discarded messages, not one per message). */
+        rx_chunk *t = rx_room(rx, 0);
         if (t != NULL) {
           uint32_t *m = &t->meta[t->count * META_STRIDE];
           m[0] = 0;
