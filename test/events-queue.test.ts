@@ -99,3 +99,22 @@ describe('subscription queue', () => {
     sub.close();
   });
 });
+
+describe('subscription queue, end of stream', () => {
+  it('checkAllDrops reports buffer drops whose marker never came through, once', () => {
+    const t = new FakeTransport() as FakeTransport & { localDrops(): number };
+    let local = 0;
+    t.localDrops = () => local;
+    const sub = new Subscription(t, { netnsCheckMs: 0 });
+    local = 12;
+    t.cb!([{ overrun: true, source: 'buffer', lost: 5 }]);
+    sub.drain();
+    expect(sub.checkAllDrops()).toBe(7);
+    expect(sub.drain()).toMatchObject([{ kind: 'overrun', source: 'buffer', lost: 7 }]);
+    expect(sub.checkAllDrops()).toBe(0);
+    t.kernelDrops = 3;
+    expect(sub.checkAllDrops()).toBe(3);
+    expect(sub.drain()).toMatchObject([{ kind: 'overrun', source: 'kernel', lost: 3 }]);
+    sub.close();
+  });
+});

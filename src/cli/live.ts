@@ -66,9 +66,11 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
     }
     await s.out.flush();
   }
-  // Drops counted by the kernel after the last batch still belong in the summary.
-  const tail = sub.checkDrops();
-  if (tail > 0) s.overrun(tail, BigInt(Date.now()) * 1_000_000n);
+  // Drops counted after the last batch (by the kernel, or by the receive thread's backlog
+  // whose marker did not come through) still belong in the summary.
+  sub.drain(); // what arrived after the stop is not printed
+  sub.checkAllDrops();
+  for (const it of sub.drain()) if (it.kind === 'overrun') s.overrun(it.lost, it.receivedNs, it.source);
   await s.out.flush();
 }
 

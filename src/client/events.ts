@@ -95,6 +95,8 @@ export class Subscription implements AsyncIterable<EventItem> {
   private error: Error | undefined;
   private wake: (() => void) | undefined;
   private lastDrops = 0;
+  /** Messages our own buffer discarded that markers have reported so far. */
+  private bufferLostReported = 0;
   private queuedBytes = 0;
   private readonly highWater: number;
   private readonly highWaterBytes: number;
@@ -156,6 +158,7 @@ export class Subscription implements AsyncIterable<EventItem> {
       receivedNs = item.timestampNs ?? (fallbackNs ??= nowNs());
       if ('overrun' in item) {
         if (item.source === 'buffer') {
+          this.bufferLostReported += item.lost ?? 0;
           this.queue.push({ kind: 'overrun', source: 'buffer', lost: item.lost ?? 0, receivedNs });
           continue;
         }
@@ -202,6 +205,24 @@ export class Subscription implements AsyncIterable<EventItem> {
     if (!lost) return 0;
     this.queue.push({ kind: 'overrun', source: 'kernel', lost, receivedNs });
     return lost;
+  }
+
+  /**
+   * Before ending: all drops not reported yet, the kernel's (as checkDrops) and those of
+   * the transport's own receive buffer whose in-band marker has not come through (a
+   * backlog still full when the consumer stops). Returns the number queued.
+   */
+  checkAllDrops(receivedNs: bigint = nowNs()): number {
+    let n = this.checkDrops(receivedNs);
+    if (this.ended) return n;
+    const local = this.transport.localDrops?.();
+    if (local !== undefined && local > this.bufferLostReported) {
+      const lost = local - this.bufferLostReported;
+      this.bufferLostReported = local;
+      this.queue.push({ kind: 'overrun', source: 'buffer', lost, receivedNs });
+      n += lost;
+    }
+    return n;
   }
 
   /** Take everything queued now (may be empty). For consumers that batch. */

@@ -20,6 +20,8 @@ export interface Transport {
   close(): void;
   /** Messages the kernel dropped for this transport so far, when it can tell. */
   drops?(): number;
+  /** Messages the transport's own receive buffer discarded so far (full backlog), when it has one. */
+  localDrops?(): number;
   /** True once the network namespace it was opened in was deleted, when it can tell. */
   namespaceGone?(): boolean;
   /** Let the process exit while this transport is open. */

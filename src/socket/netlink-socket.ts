@@ -235,6 +235,11 @@ export class NetlinkSocket {
     }
   }
 
+  /** Messages the receive thread discarded so far because its buffer was full (0 without one). */
+  localDrops(): number {
+    return this.receiveStats().localDrops ?? 0;
+  }
+
   /** The receive thread's figures: messages it discarded (buffer full), chunks in use. */
   receiveStats(): { localDrops?: number; chunks?: number; maxChunks?: number; chunkBytes?: number } {
     if (this.#closed) return {};
