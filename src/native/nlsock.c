@@ -562,7 +562,14 @@ static napi_value js_set_read_ahead(napi_env env, napi_callback_info info) {
   nlsock *s = unwrap_open(env, info, &argc, argv, "setReadAhead");
   if (s == NULL) return NULL;
   bool on = false;
-  if (argc >= 1) napi_get_value_bool(env, argv[0], &on);
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setReadAhead(on) takes a boolean");
+    return NULL;
+  }
+  if (on && s->rx_buffer > 0) {
+    napi_throw_error(env, NULL, "setReadAhead() and setReceiveThread() exclude each other");
+    return NULL;
+  }
   s->readahead = on ? 1 : 0;
   return NULL;
 }
@@ -1020,11 +1027,11 @@ static void *rx_main(void *arg) {
           m[2] = 0;
           m[3] = RECV_FLAG_LOCAL_DROP;
           stamp(m);
+          pending_drops -= m[1];
           pthread_mutex_lock(&rx->mu);
           t->count++;
-          rx->drops_waiting = 0;
+          rx->drops_waiting = pending_drops > 0;
           pthread_mutex_unlock(&rx->mu);
-          pending_drops = 0;
           committed = 1;
         }
       }
