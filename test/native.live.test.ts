@@ -406,3 +406,29 @@ describe.skipIf(skip !== undefined || !hasAddon)('a deleted namespace (live, roo
     }
   });
 });
+
+describe.skipIf(skip !== undefined || !hasAddon)('receive thread under a sustained flood (live, root)', () => {
+  it('closes promptly while the kernel never lets the socket run dry', async () => {
+    const ns = createNetns();
+    const dir = mkdtempSync(join(tmpdir(), 'ctev-close-'));
+    try {
+      const flood = join(dir, 'flood');
+      execFileSync('cc', ['-O2', '-o', flood, join(ROOT, 'bench', 'flood.c')]);
+      ns.exec('nft', ['add', 'rule', 'inet', 'ctev', 'pre', 'meta', 'l4proto', 'udp', 'drop']);
+      const s = NetlinkSocket.open({ netns: ns.name, groups: [1], receiveBufferSize: 64 << 20, receiveThread: 1 << 20 });
+      let n = 0;
+      s.onReceive((items) => (n += items.length), () => {});
+      s.pause(); // JS takes nothing: the thread reads and discards at the kernel's pace
+      const sender = spawn('ip', ['netns', 'exec', ns.name, flood, '200000', '0'], { stdio: 'ignore' });
+      await waitFor(() => (s.receiveStats().localDrops ?? 0) > 1000);
+      s.close(); // joins the thread: it must leave its drain loop although data keeps coming
+      expect(s.closed).toBe(true);
+      sender.kill('SIGKILL');
+      await new Promise((r) => sender.on('exit', r));
+      expect(n).toBe(0);
+    } finally {
+      ns.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1014,8 +1014,10 @@ static void *rx_main(void *arg) {
       if (atomic_load(&rx->stop)) break;
     }
     int committed = 0;
-    /* Drain until EAGAIN. */
+    /* Drain until EAGAIN (or until asked to stop: a sustained flood may never run dry,
+     * and close() waits for this thread). */
     for (;;) {
+      if (atomic_load_explicit(&rx->stop, memory_order_relaxed)) break;
       if (pending_drops > 0) {
         /* Say where messages were discarded, once there is room again for the next one
          * we keep (one marker per stretch of discarded messages, not one per message). */
