@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createNetns, hasConntrackTool, liveSkipReason } from './helpers/live.js';
+import { createNetns, hasConntrackTool, liveSkipReason, type Netns } from './helpers/live.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist', 'cli', 'ctevents.js');
@@ -49,6 +49,20 @@ async function quiesce(pid: number, quietMs = 1000, maxMs = 180_000): Promise<vo
     } else if (Date.now() - since >= quietMs) return;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Wait until a NETLINK_NETFILTER socket with multicast groups exists in the namespace: the
+ * listener has subscribed (a fixed sleep is not enough on a loaded machine).
+ */
+async function subscribed(ns: Netns, maxMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < maxMs) {
+    const rows = ns.exec('cat', ['/proc/net/netlink']).split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    if (rows.some((r) => r[1] === '12' && r[3] !== undefined && !/^0+$/.test(r[3]))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the listener did not subscribe');
 }
 
 /** Start ctevents with its stdout as a pipe we do not read yet (so its writes block). */
@@ -90,7 +104,7 @@ describe.skipIf(skip !== undefined)('ctevents soak (live, root)', () => {
       child = spawn(process.execPath, [CLI, '--netns', ns.name, '--format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
-      await new Promise((r) => setTimeout(r, 1000));
+      await subscribed(ns);
       expect(child.exitCode).toBe(null);
       const pid = child.pid!;
       const samples: { rssKiB: number; hwmKiB: number }[] = [];
@@ -129,7 +143,7 @@ describe.skipIf(skip !== undefined)('ctevents soak (live, root)', () => {
       execFileSync('cc', ['-O2', '-o', flood, join(ROOT, 'bench', 'flood.c')]);
       ns.exec('nft', ['add', 'rule', 'inet', 'ctev', 'pre', 'meta', 'l4proto', 'udp', 'drop']);
       run = stalled(['--netns', ns.name, '--format', 'json']);
-      await new Promise((r) => setTimeout(r, 1000));
+      await subscribed(ns);
       // 100,000 flows + flush = 200,000 events with accounting and timestamps: about 240 MB
       // of kernel socket memory (~1.2 KiB each), far more than the 64 MiB receive buffer,
       // while our output is blocked; in the backlog they take about 60 MB.
@@ -160,7 +174,7 @@ describe.skipIf(skip !== undefined)('ctevents soak (live, root)', () => {
       execFileSync('cc', ['-O2', '-o', flood, join(ROOT, 'bench', 'flood.c')]);
       ns.exec('nft', ['add', 'rule', 'inet', 'ctev', 'pre', 'meta', 'l4proto', 'udp', 'drop']);
       run = stalled(['--netns', ns.name, '--format', 'json', '--events', 'new', '--backlog-size', String(1 << 20)]);
-      await new Promise((r) => setTimeout(r, 1000));
+      await subscribed(ns);
       ns.exec(flood, ['30000', '0']); // ~30,000 x ~300 bytes: far more than a 1 MiB backlog
       await new Promise((r) => setTimeout(r, 500));
       run.read();
