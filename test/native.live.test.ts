@@ -395,12 +395,17 @@ describe.skipIf(skip !== undefined || !hasAddon)('a deleted namespace (live, roo
     const ns = createNetns();
     let removed = false;
     try {
-      const t = setTimeout(() => {
+      // Delete the namespace once ctevents has subscribed in it (its socket with groups).
+      const t = setInterval(() => {
+        const rows = ns.exec('cat', ['/proc/net/netlink']).split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+        if (!rows.some((r) => r[1] === '12' && r[3] !== undefined && !/^0+$/.test(r[3]))) return;
+        clearInterval(t);
         ns.remove();
         removed = true;
-      }, 400);
-      const r = await runCli(['--netns', ns.name, '--duration', '2.5', '--format', 'json']);
-      clearTimeout(t);
+      }, 50);
+      const r = await runCli(['--netns', ns.name, '--duration', '3', '--format', 'json']);
+      clearInterval(t);
+      expect(removed).toBe(true);
       expect(r.code).toBe(0);
       expect(r.stderr.match(/was deleted/g)).toHaveLength(1);
       expect(r.stderr).toMatch(/ctevents: 0 events/);
