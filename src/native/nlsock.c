@@ -38,8 +38,8 @@
  *               netlink messages were read from the socket and discarded here)
  *           [4] receive time, CLOCK_REALTIME seconds (u32)
  *           [5] receive time, nanoseconds
- *     The time is taken right after each recvmsg (netlink has no SO_TIMESTAMP: the
- *     kernel's netlink_recvmsg adds no timestamp control message).
+ *     The time is taken right after each recvmsg (netlink has no SO_TIMESTAMP: on
+ *     6.18 SO_TIMESTAMPNS is accepted but netlink_recvmsg adds no control message).
  *
  * Receive thread (setReceiveThread, for subscription sockets). A pthread drains the
  * socket as fast as the kernel fills it (poll + recvmsg until EAGAIN) into chunks of
