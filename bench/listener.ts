@@ -3,9 +3,10 @@
  * the sender's core):
  *
  *   node build/bench/listener.js --netns NAME [--expect N] [--idle-ms MS] [--timeout-ms MS]
- *                               [--types new,destroy] [--buffer BYTES]
+ *                               [--types new,destroy] [--buffer BYTES] [--thread-buffer BYTES]
  *
- * Subscribes with ConntrackClient.events() (default settings unless --buffer is given),
+ * Subscribes with ConntrackClient.events() (default settings unless --buffer or
+ * --thread-buffer is given; --thread-buffer 0 turns the receive thread off),
  * prints {"ready":true} once subscribed, then counts NEW / UPDATE / DESTROY events and
  * overrun markers (with the kernel's lost counts). Stops when --expect events arrived,
  * when no event came for --idle-ms after the first one, after --timeout-ms, or on SIGTERM,
@@ -26,11 +27,16 @@ const idleMs = Number(arg('idle-ms', '3000'));
 const timeoutMs = Number(arg('timeout-ms', '120000'));
 const types = (arg('types', 'new,destroy') ?? 'new,destroy').split(',') as EventType[];
 const buffer = arg('buffer');
+const threadBuffer = arg('thread-buffer');
 
 const nowMs = () => performance.timeOrigin + performance.now();
 
 const ct = await ConntrackClient.open(netns !== undefined ? { netns } : {});
-const sub = ct.events({ types, ...(buffer !== undefined ? { receiveBufferSize: Number(buffer) } : {}) });
+const sub = ct.events({
+  types,
+  ...(buffer !== undefined ? { receiveBufferSize: Number(buffer) } : {}),
+  ...(threadBuffer !== undefined ? { receiveThreadBuffer: Number(threadBuffer) } : {}),
+});
 
 const counts = { new: 0, update: 0, destroy: 0 };
 let events = 0;

@@ -18,6 +18,12 @@
  *   cli-dump   `ctevents dump --format conntrack` vs `conntrack -L` (hyperfine)
  *   mirror     ConntrackTable at 1,000,000 entries: memory per entry, resync time, events/s
  *              followed on one core (raises the GLOBAL nf_conntrack_max, restores it: mirror.ts)
+
+ *   burst      the worst burst (issue 9): accounting AND timestamps on, 250,000 new UDP
+ *              flows + flush; side by side in one run: our library listener,
+ *              `ctevents --format json > /dev/null`, `conntrack -E > file` and a minimal
+ *              C listener (bench/listener.c, the limit), all with default settings;
+ *              --no-thread-too adds a library listener with the receive thread off
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
  *   metrics    `ctevents metrics` scrape latency and bytes at 250k and 1M entries beside
  *              prometheus-node-exporter, and its CPU while the table churns at 50k new
@@ -61,6 +67,7 @@ import {
   fmtSec,
   flood,
   floodArgv,
+  listenerProgram,
   installCleanup,
   median,
   removeTempDir,
@@ -111,6 +118,9 @@ const METRICS_OPTS = {
   churnSeconds: opt('churn-seconds', 20),
   sizes: (opt('metrics-sizes', '250000,1000000') ?? '').split(',').map(Number),
 };
+
+/** burst: also run a library listener with the receive thread off (the pre-thread path), for comparison. */
+const BURST_NO_THREAD = flag('no-thread-too');
 const NODE = process.execPath;
 const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
 const SENDER_CPU = 0;
@@ -130,6 +140,7 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   'cli-dump': benchCliDump,
   mirror: benchMirror,
   metrics: () => benchMetrics(METRICS_OPTS),
+  burst: benchBurst,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -374,8 +385,8 @@ interface Listener {
   result(): Promise<Record<string, number | string>>;
 }
 
-function ourListener(ns: BenchNetns, expect: number): Listener {
-  const c = nodeChild('listener.js', ['--netns', ns.name, '--expect', String(expect), '--idle-ms', '5000'], PIN_LISTENER);
+function ourListener(ns: BenchNetns, expect: number, extra: string[] = []): Listener {
+  const c = nodeChild('listener.js', ['--netns', ns.name, '--expect', String(expect), '--idle-ms', '5000', ...extra], PIN_LISTENER);
   return {
     line: c.line,
     ready: c.next().then((r) => {
@@ -530,7 +541,7 @@ async function benchFlood(): Promise<Result> {
     runs.push(await floodOnce((ns) => ourListener(ns, 2 * FLOWS)));
   }
   const notes = [
-    `listener: ConntrackClient.events({ types: ['new', 'destroy'] }), default settings (64 MiB receive buffer, highWater 65536), drain()/wait() loop, in its own process` +
+    `listener: ConntrackClient.events({ types: ['new', 'destroy'] }), default settings (64 MiB receive buffer, 256 MiB receive-thread backlog, 4 MiB consumer queue), drain()/wait() loop, in its own process` +
       (PIN_LISTENER !== undefined ? ` pinned to CPU ${PIN_LISTENER}` : ' (not pinned)'),
     'conntrack -E (1.4.7) runs with its default receive buffer (-b is broken in 1.4.7); its stdout goes straight to a file.',
   ];
@@ -557,6 +568,113 @@ function skipped(name: string): Result {
   const msg = `skipped: ${CTEVENTS} is absent (build the ctevents CLI first)`;
   process.stderr.write(`${name}: ${msg}\n`);
   return { rows: [[name, 'skipped', `${CTEVENTS} absent`]], commands: [], notes: [`${name}: ${msg}`] };
+}
+
+// ---------------------------------------------------------------------------------------
+// 2b. burst: acct + timestamps on, four listeners side by side
+
+/** The C listener (bench/listener.c) in `ns`: counts NEW / DESTROY messages, reads SO_MEMINFO drops. */
+function cListener(ns: BenchNetns, expect: number): Listener {
+  const cmd = [...ns.prefix, listenerProgram(), '--expect', String(expect), '--idle-ms', '5000'];
+  const full = PIN_LISTENER !== undefined ? ['taskset', '-c', PIN_LISTENER, ...cmd] : cmd;
+  const p = spawnTracked(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const next = jsonLines(p.stdout!);
+  return {
+    line: shellLine(full),
+    ready: next().then((r) => {
+      if (r.ready !== true) throw new Error('C listener did not start');
+    }),
+    result: async () => {
+      const r = await withTimeout(next(), 180_000, 'C listener');
+      await exited(p);
+      if (r.eof) throw new Error('C listener died');
+      return r as Record<string, number | string>;
+    },
+  };
+}
+
+async function benchBurst(): Promise<Result> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  let commands: string[] = [];
+  const expect = 2 * FLOWS;
+  const haveCli = existsSync(CTEVENTS);
+  for (let i = 0; i < REPEAT; i++) {
+    process.stderr.write(`burst: run ${i + 1}/${REPEAT} (${fmtInt(FLOWS)} flows, acct + timestamps) ...\n`);
+    const ns = createNetns('burst');
+    const dir = tempDir();
+    try {
+      ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_acct=1']);
+      ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
+      const lib = ourListener(ns, expect);
+      const noThread = BURST_NO_THREAD ? ourListener(ns, expect, ['--thread-buffer', '0']) : undefined;
+      const cli = haveCli ? cteventsListener(ns) : undefined;
+      const c = cListener(ns, expect);
+      await Promise.all([lib.ready, noThread?.ready, cli?.ready, c.ready]);
+      const cte = await startConntrackE(ns, dir);
+      const flusher = await ConntrackClient.open({ netns: ns.name });
+      const t0 = nowMs();
+      const f = await flood(ns, FLOWS, 0, SENDER_CPU);
+      const t1 = nowMs();
+      await flusher.flush();
+      const t2 = nowMs();
+      await flusher.close();
+      const [ours, nt, cliRes, cRes] = await Promise.all([lib.result(), noThread?.result(), cli?.result(), c.result()]);
+      const ce = await cte.stop();
+      const tag = REPEAT > 1 ? `burst #${i + 1}` : 'burst';
+      const got = (o: Record<string, number | string>) => Number(o.new) + Number(o.destroy);
+      rows.push(
+        [tag, `flows created (acct + timestamps on)`, `${fmtInt(FLOWS)} in ${fmtSec(f.seconds)} (${fmtInt(f.perSecond)}/s)`],
+        [tag, 'flush (ConntrackClient.flush)', sec(t2 - t1)],
+        [tag, `ours, library (ConntrackClient.events): NEW + DESTROY of ${fmtInt(expect)}`, `${fmtInt(Number(ours.new))} + ${fmtInt(Number(ours.destroy))} = ${fmtInt(got(ours))}`],
+        [tag, 'ours, library: overrun markers (lost)', `${ours.overruns} (${fmtInt(Number(ours.lost))})`],
+        [tag, 'ours, library: CPU user + sys, peak RSS', `${sec(Number(ours.userMs))} + ${sec(Number(ours.systemMs))}, ${fmtMiB(Number(ours.maxRssKiB) * 1024)}`],
+      );
+      if (nt) {
+        rows.push(
+          [tag, `ours, library, receive thread OFF (--thread-buffer 0, the old path): NEW + DESTROY`, `${fmtInt(Number(nt.new))} + ${fmtInt(Number(nt.destroy))} = ${fmtInt(got(nt))}`],
+          [tag, 'ours, library, receive thread OFF: overrun markers (lost)', `${nt.overruns} (${fmtInt(Number(nt.lost))})`],
+        );
+      }
+      if (cliRes) {
+        rows.push(
+          [tag, `ctevents --format json: NEW + DESTROY of ${fmtInt(expect)}`, `${fmtInt(Number(cliRes.new))} + ${fmtInt(Number(cliRes.destroy))} = ${fmtInt(got(cliRes))}`],
+          [tag, 'ctevents --format json: lost (its exit summary)', fmtInt(Number(cliRes.lost))],
+        );
+        notes.push(`burst ctevents summary: ${String(cliRes.summary) || '(none) ' + String(cliRes.stderr)}`);
+      }
+      rows.push(
+        [tag, `conntrack -E: NEW + DESTROY lines of ${fmtInt(expect)}`, `${fmtInt(ce.new)} + ${fmtInt(ce.destroy)} = ${fmtInt(ce.new + ce.destroy)} (${ce.enobufs} ENOBUFS warnings)`],
+        [tag, `C listener (the limit): NEW + DESTROY of ${fmtInt(expect)}`, `${fmtInt(Number(cRes.new))} + ${fmtInt(Number(cRes.destroy))} = ${fmtInt(got(cRes))}`],
+        [tag, 'C listener: ENOBUFS / SO_MEMINFO drops / SO_RCVBUF', `${cRes.enobufs} / ${fmtInt(Number(cRes.drops))} / ${fmtMiB(Number(cRes.rcvbuf))}`],
+        [tag, 'elapsed: flood start -> flush acknowledged', sec(t2 - t0)],
+      );
+      if (i === 0) {
+        commands = [
+          `ip netns add ${ns.name}; ip netns exec ${ns.name} ip link set lo up`,
+          `ip netns exec ${ns.name} nft -f - <<EOF\n${RULESET}EOF`,
+          `ip netns exec ${ns.name} sysctl -qw net.netfilter.nf_conntrack_udp_timeout=3600 net.netfilter.nf_conntrack_events=1 net.netfilter.nf_conntrack_acct=1 net.netfilter.nf_conntrack_timestamp=1`,
+          lib.line,
+          ...(noThread ? [noThread.line] : []),
+          ...(cli ? [cli.line] : []),
+          c.line,
+          cte.line,
+          shellLine(floodArgv(ns, FLOWS, 0, SENDER_CPU)),
+          `# then ConntrackClient.open({ netns: '${ns.name}' }).flush()   (same as: ip netns exec ${ns.name} conntrack -F)`,
+          `ip netns del ${ns.name}`,
+        ];
+      }
+    } finally {
+      ns.remove();
+      removeTempDir(dir);
+    }
+  }
+  notes.push(
+    'burst: all four listeners run at the same time, default settings each (ours: 64 MiB SO_RCVBUFFORCE + the 256 MiB receive-thread backlog; the C listener: 64 MiB SO_RCVBUFFORCE and nothing else; conntrack -E: its own default).',
+    `LISTENER = cc -O2 bench/listener.c -o $TMP/listener (compiled per run into a temporary directory)`,
+  );
+  if (!haveCli) notes.push(`burst: ${CTEVENTS} absent: the ctevents column was skipped`);
+  return { rows, commands, notes };
 }
 
 // ---------------------------------------------------------------------------------------

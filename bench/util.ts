@@ -252,3 +252,19 @@ export async function countLines(path: string): Promise<number> {
   }
   return n;
 }
+
+// ---------------------------------------------------------------------------------------
+// The minimal C listener (the limit of the burst benchmark)
+
+export const LISTENER_SOURCE = join(ROOT, 'bench', 'listener.c');
+let listenerBinary: string | undefined;
+
+/** Compile bench/listener.c with `cc -O2` into a temporary directory (once per run). */
+export function listenerProgram(): string {
+  if (listenerBinary !== undefined) return listenerBinary;
+  if (!existsSync(LISTENER_SOURCE)) throw new Error(`${LISTENER_SOURCE} is missing`);
+  const out = join(tempDir(), 'listener');
+  sh('cc', ['-O2', '-Wall', '-o', out, LISTENER_SOURCE]);
+  listenerBinary = out;
+  return out;
+}

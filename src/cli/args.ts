@@ -81,6 +81,8 @@ export interface Options {
   zero: boolean;
   netns?: string;
   bufferSize?: number;
+  /** --backlog-size: the receive thread's buffer for events, bytes. */
+  backlogSize?: number;
   write?: string;
   /** create/update: -t SECONDS */
   timeout?: number;
@@ -124,6 +126,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'output', value: true, short: 'o', commands: ['watch', 'dump', 'read', 'get'] },
   { name: 'netns', value: true, commands: LIVE_OUT },
   { name: 'buffer-size', value: true, short: 'b', commands: ['watch', 'dump'] },
+  { name: 'backlog-size', value: true, commands: ['watch', 'dump'] },
   { name: 'write', value: true, commands: LIVE_OUT },
   { name: 'dying', value: false, commands: ['dump'] },
   { name: 'unconfirmed', value: false, commands: ['dump'] },
@@ -217,13 +220,17 @@ function seconds(opt: string, v: string, max: number): number {
 }
 
 /** BYTES with an optional K, M or G suffix (powers of 1024). */
-function bytes(opt: string, v: string): number {
+function bytes(opt: string, v: string, min = MIN_BUFFER, max = MAX_BUFFER): number {
   const m = /^(\d+)([kKmMgG]?)$/.exec(v);
   const mult = m ? ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]! : 0;
   const n = m ? Number(m[1]) * mult : NaN;
-  if (!(n >= MIN_BUFFER && n <= MAX_BUFFER)) throw new UsageError(`${opt} needs a size from ${MIN_BUFFER} bytes to 1G (suffix K, M or G allowed), not ${JSON.stringify(v)}`);
+  if (!(n >= min && n <= max)) throw new UsageError(`${opt} needs a size from ${min} bytes to ${max / 1024 ** 3}G (suffix K, M or G allowed), not ${JSON.stringify(v)}`);
   return n;
 }
+
+/** --backlog-size bounds: the receive thread works in 256 KiB..1 MiB chunks; 64 GiB is plenty. */
+export const MIN_BACKLOG = 262144;
+export const MAX_BACKLOG = 64 * 1024 ** 3;
 
 function parseOutput(v: string, opts: Options): void {
   for (const w of v.split(',').map((s) => s.trim().toLowerCase())) {
@@ -337,6 +344,11 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (buf !== undefined) {
     if (command === 'dump' && !opts.follow) throw new UsageError('--buffer-size applies to dump --follow only (the event socket)');
     opts.bufferSize = bytes(given.get('buffer-size')!, buf);
+  }
+  const backlog = str('backlog-size');
+  if (backlog !== undefined) {
+    if (command === 'dump' && !opts.follow) throw new UsageError('--backlog-size applies to dump --follow only (the event socket)');
+    opts.backlogSize = bytes(given.get('backlog-size')!, backlog, MIN_BACKLOG, MAX_BACKLOG);
   }
   const timeout = str('timeout');
   if (timeout !== undefined) opts.timeout = wholeNumber(given.get('timeout')!, timeout, 0, 0xffffffff);

@@ -53,13 +53,22 @@ export function netlinkTable(netns: string | undefined): () => string {
  * The in-band overrun notice. In conntrack format stdout must stay what conntrack prints,
  * so the notice goes to stderr there, worded as conntrack-tools words it.
  */
-export function overrunLine(f: Format, lost: number | undefined, ns: bigint): { stdout?: string; stderr?: string } {
+export function overrunLine(f: Format, lost: number | undefined, ns: bigint, source?: 'kernel' | 'buffer'): { stdout?: string; stderr?: string } {
   const n = lost === undefined ? 'an unknown number of' : String(lost);
   switch (f) {
-    case 'json':
-      return { stdout: JSON.stringify(lost === undefined ? { type: 'overrun', time: isoTime(ns), timestampNs: String(ns) } : { type: 'overrun', time: isoTime(ns), timestampNs: String(ns), lost }) };
+    case 'json': {
+      const o: Record<string, unknown> = { type: 'overrun', time: isoTime(ns), timestampNs: String(ns) };
+      if (lost !== undefined) o.lost = lost;
+      if (source !== undefined) o.source = source;
+      return { stdout: JSON.stringify(o) };
+    }
     case 'text':
-      return { stdout: `OVERRUN: ${n} events lost (the kernel's receive queue was full; raise --buffer-size)` };
+      return {
+        stdout:
+          source === 'buffer'
+            ? `OVERRUN: ${n} events lost (our receive backlog was full: the output is too slow; raise --backlog-size)`
+            : `OVERRUN: ${n} events lost (the kernel's receive queue was full; raise --buffer-size)`,
+      };
     case 'conntrack':
     case 'xml':
       return { stderr: `WARNING: We have hit ENOBUFS! We are losing events. (${n} lost)` };

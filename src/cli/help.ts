@@ -32,6 +32,7 @@ const DESCRIBE: Record<string, [arg: string, text: string]> = {
   output: ['LIST', 'conntrack -o: extended,id,timestamp,ktimestamp,labels (conntrack format) or xml'],
   netns: ['NS', 'network namespace: a name under /var/run/netns, an absolute path, or a pid'],
   'buffer-size': ['BYTES', 'event socket receive buffer, 4096 to 1G, suffix K/M/G (default 64M)'],
+  'backlog-size': ['BYTES', 'what the receive thread may hold while the output falls behind (default 256M, at least 256K; beyond it: OVERRUN, source buffer)'],
   write: ['FILE.pcap', 'record the raw netlink datagrams to a pcap file (Wireshark: Netlink)'],
   dying: ['', 'dump the dying list (entries awaiting DESTROY delivery)'],
   unconfirmed: ['', 'dump the unconfirmed list'],

@@ -27,6 +27,7 @@ async function openClient(s: Session, pcap: PcapFile | undefined): Promise<Connt
   return ConntrackClient.open({
     ...(s.opts.netns !== undefined ? { netns: s.opts.netns } : {}),
     ...(s.opts.bufferSize !== undefined ? { receiveBufferSize: s.opts.bufferSize } : {}),
+    ...(s.opts.backlogSize !== undefined ? { receiveThreadBuffer: s.opts.backlogSize } : {}),
     ...(pcap ? { onDatagram: (d: Uint8Array, ts: bigint) => void pcap.writer.writeDatagram(d, ts) } : {}),
   });
 }
@@ -56,19 +57,23 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
         const m: Message = { kind: 'conntrack', header: it.header, nfgen: nfgenOf(it.conntrack.family), event: it.type, conntrack: it.conntrack };
         if (s.record(m, it.receivedNs, it.type)) break;
       } else if (it.kind === 'overrun') {
-        s.overrun(it.lost, it.receivedNs);
+        s.overrun(it.lost, it.receivedNs, it.source);
       } else if (it.kind === 'expect') {
         if (!s.filter.empty && !s.filter.matchExpect(it.expect)) continue;
         if (s.record({ kind: 'expect', header: it.header, nfgen: nfgenOf(it.expect.family), event: it.type, expect: it.expect }, it.receivedNs, 'expect')) break;
+      } else if (it.kind === 'netns-gone') {
+        s.warn(`ctevents: network namespace ${s.opts.netns ?? ''} was deleted; no new process can enter it, listening on to what is still inside`);
       } else if (it.kind === 'decode-error') {
         s.warn(`ctevents: undecodable datagram skipped: ${it.error.message}`);
       }
     }
     await s.out.flush();
   }
-  // Drops counted by the kernel after the last batch still belong in the summary.
-  const tail = sub.checkDrops();
-  if (tail > 0) s.overrun(tail, BigInt(Date.now()) * 1_000_000n);
+  // Drops counted after the last batch (by the kernel, or by the receive thread's backlog
+  // whose marker did not come through) still belong in the summary.
+  sub.drain(); // what arrived after the stop is not printed
+  sub.checkAllDrops();
+  for (const it of sub.drain()) if (it.kind === 'overrun') s.overrun(it.lost, it.receivedNs, it.source);
   await s.out.flush();
 }
 

@@ -166,11 +166,11 @@ export class Session {
     this.xmlRoot = undefined;
   }
 
-  overrun(lost: number | undefined, timestampNs: bigint): void {
+  overrun(lost: number | undefined, timestampNs: bigint, source?: 'kernel' | 'buffer'): void {
     this.overruns++;
     if (lost === undefined) this.lostUnknown = true;
     else this.lost += lost;
-    const line = overrunLine(this.formatName, lost, timestampNs);
+    const line = overrunLine(this.formatName, lost, timestampNs, source);
     if (line.stdout !== undefined) this.out.line(line.stdout);
     if (line.stderr !== undefined) this.warn(line.stderr);
   }

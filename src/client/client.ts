@@ -40,6 +40,12 @@ export interface ConntrackOptions {
   netns?: string;
   /** Receive buffer for event subscriptions, bytes (default 64 MiB; needs CAP_NET_ADMIN for more than rmem_max). */
   receiveBufferSize?: number;
+  /**
+   * Event subscriptions are drained by a receive thread in the addon into a buffer of at
+   * most this many bytes (default 256 MiB, allocated as needed; at least 256 KiB; 0: no
+   * thread, read on the event loop). Loss there is reported as overrun source 'buffer'.
+   */
+  receiveThreadBuffer?: number;
   /** Open transports some other way (tests, replays). Default: NetlinkSocket. */
   transport?: TransportFactory;
   /** Observer of every raw datagram sent or received by this client (recording to pcap). */
@@ -52,6 +58,8 @@ export interface EventsOptions extends SubscriptionOptions {
   /** Also subscribe to expectation NEW / DESTROY events. */
   expectations?: boolean;
   receiveBufferSize?: number;
+  /** This subscription's receive-thread buffer (see ConntrackOptions.receiveThreadBuffer). */
+  receiveThreadBuffer?: number;
 }
 
 export interface DumpOptions {
@@ -63,6 +71,7 @@ export interface DumpOptions {
 }
 
 export const DEFAULT_EVENT_BUFFER = 64 * 1024 * 1024;
+export const DEFAULT_RECEIVE_THREAD_BUFFER = 256 * 1024 * 1024;
 const DUMP_BATCH_BYTES = 64 * 1024;
 
 const GROUP_OF: Record<EventType, number> = {
@@ -74,6 +83,7 @@ const GROUP_OF: Record<EventType, number> = {
 export class ConntrackClient {
   private readonly factory: TransportFactory;
   private readonly eventBuffer: number;
+  private readonly threadBuffer: number;
   private channel: RequestChannel | undefined;
   private readonly open = new Set<{ close(): void }>();
   private closed = false;
@@ -82,6 +92,7 @@ export class ConntrackClient {
   private constructor(opts: ConntrackOptions) {
     this.onDatagram = opts.onDatagram;
     this.eventBuffer = opts.receiveBufferSize ?? DEFAULT_EVENT_BUFFER;
+    this.threadBuffer = opts.receiveThreadBuffer ?? DEFAULT_RECEIVE_THREAD_BUFFER;
     const netns = opts.netns;
     this.factory =
       opts.transport ??
@@ -92,6 +103,7 @@ export class ConntrackClient {
           ...(t.receiveBufferSize !== undefined ? { receiveBufferSize: t.receiveBufferSize } : {}),
           ...(t.batchBytes !== undefined ? { batchBytes: t.batchBytes } : {}),
           ...(t.readAhead ? { readAhead: true } : {}),
+          ...(t.receiveThread ? { receiveThread: t.receiveThread } : {}),
         }));
   }
 
@@ -129,7 +141,8 @@ export class ConntrackClient {
     const types = opts.types ?? ['new', 'update', 'destroy'];
     const groups = types.map((t) => GROUP_OF[t]);
     if (opts.expectations) groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY);
-    const t = this.transport({ groups, receiveBufferSize: opts.receiveBufferSize ?? this.eventBuffer });
+    const thread = opts.receiveThreadBuffer ?? this.threadBuffer;
+    const t = this.transport({ groups, receiveBufferSize: opts.receiveBufferSize ?? this.eventBuffer, ...(thread > 0 ? { receiveThread: thread } : {}) });
     let sub: Subscription | undefined;
     const subOpts = opts.onDatagram || !this.onDatagram ? opts : { ...opts, onDatagram: this.onDatagram };
     sub = this.track(new Subscription(t, subOpts, () => sub && this.open.delete(sub)));

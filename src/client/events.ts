@@ -2,14 +2,24 @@
  * Event subscriptions: NEW / UPDATE / DESTROY (and expectation) events as an async
  * iterable, interleaved with overrun markers.
  *
- * Flow control: received events wait in a bounded queue for the consumer. When it is
- * full, reading stops and the kernel's socket buffer (large by default) absorbs the
- * burst. If that overflows too, the kernel drops messages and reports ENOBUFS: it shows
- * up here, in order, as { kind: 'overrun', lost } where `lost` is the kernel's own drop
- * count for the socket (SO_MEMINFO) since the previous marker. The kernel reports ENOBUFS
+ * Flow control: received events wait in a queue bounded in BYTES (of the datagrams they
+ * came in, `highWaterBytes`, default 4 MiB) for the consumer. When it is full, delivery
+ * pauses; the live socket's receive thread (in the addon) keeps draining the kernel into
+ * its own byte-bounded buffer (256 MiB by default), so a slow consumer does not make the
+ * kernel drop. If that buffer fills, what it discards shows up in order as
+ * { kind: 'overrun', source: 'buffer', lost }. If the kernel's queue overflows anyway
+ * (ENOBUFS) it shows up as { kind: 'overrun', source: 'kernel', lost } where `lost` is the
+ * kernel's own drop count for the socket (SO_MEMINFO) since the previous marker. The kernel reports ENOBUFS
  * once per congestion episode, so the drop counter is also read after every received
  * batch, and drops that came later get a marker of their own. Loss is never silent and
  * never ends the stream; after an overrun, resynchronise with a dump.
+ *
+ * Namespace: when the transport can tell (NetlinkSocket.namespaceGone), the namespace the
+ * subscription listens in is checked every `netnsCheckMs` (default 1000 ms, one stat());
+ * once it was deleted, one { kind: 'netns-gone' } item is queued and the stream goes on.
+ *
+ * Times: `receivedNs` is the receive time of the datagram an item came in (taken by the
+ * addon right after recvmsg, ns resolution), or Date.now() where a transport has none.
  */
 import { decodeDatagram } from '../ctnetlink/message.js';
 import type { Conntrack, EventType, Expectation } from '../ctnetlink/model.js';
@@ -36,8 +46,16 @@ export interface ExpectEvent {
 
 export interface OverrunMarker {
   kind: 'overrun';
-  /** Messages the kernel dropped for this subscription since the previous marker, if known. */
+  /** Messages lost here: the kernel's drops since the previous marker, or what our buffer discarded. */
   lost?: number;
+  /** `kernel`: the socket's receive queue overflowed (ENOBUFS / SO_MEMINFO drops); `buffer`: the receive thread's buffer was full. */
+  source?: 'kernel' | 'buffer';
+  receivedNs: bigint;
+}
+
+/** The namespace of the subscription was deleted (reported once; events may still come from what is inside). */
+export interface NamespaceGone {
+  kind: 'netns-gone';
   receivedNs: bigint;
 }
 
@@ -49,12 +67,21 @@ export interface DecodeFailure {
   receivedNs: bigint;
 }
 
-export type EventItem = ConntrackEvent | ExpectEvent | OverrunMarker | DecodeFailure;
+export type EventItem = ConntrackEvent | ExpectEvent | OverrunMarker | DecodeFailure | NamespaceGone;
+
+/** Default bound of the consumer queue, in bytes of received datagrams. */
+export const DEFAULT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 
 export interface SubscriptionOptions {
   signal?: AbortSignal;
-  /** Items waiting for the consumer before reading pauses (default 65536). */
+  /** Bytes (of received datagrams) waiting for the consumer before delivery pauses (default 4 MiB). */
+  highWaterBytes?: number;
+  /** Also pause at this many waiting items (no item bound unless given). */
   highWater?: number;
+  /** How often to check that the namespace still exists, ms (default 1000; 0: never). */
+  netnsCheckMs?: number;
   /** Raw datagram observer (recording), called in receive order. */
   onDatagram?: (data: Uint8Array, timestampNs: bigint) => void;
 }
@@ -68,7 +95,12 @@ export class Subscription implements AsyncIterable<EventItem> {
   private error: Error | undefined;
   private wake: (() => void) | undefined;
   private lastDrops = 0;
+  /** Messages our own buffer discarded that markers have reported so far. */
+  private bufferLostReported = 0;
+  private queuedBytes = 0;
   private readonly highWater: number;
+  private readonly highWaterBytes: number;
+  private netnsTimer: NodeJS.Timeout | undefined;
   private readonly onDatagram: SubscriptionOptions['onDatagram'];
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort = () => this.close();
@@ -76,7 +108,8 @@ export class Subscription implements AsyncIterable<EventItem> {
 
   constructor(transport: Transport, opts: SubscriptionOptions = {}, onClose?: () => void) {
     this.transport = transport;
-    this.highWater = opts.highWater ?? 65536;
+    this.highWater = opts.highWater ?? Infinity;
+    this.highWaterBytes = opts.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
     this.onDatagram = opts.onDatagram;
     this.signal = opts.signal;
     this.onClose = onClose;
@@ -90,6 +123,22 @@ export class Subscription implements AsyncIterable<EventItem> {
     );
     if (this.signal?.aborted) this.close();
     else this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    const every = opts.netnsCheckMs ?? 1000;
+    if (!this.ended && every > 0 && transport.namespaceGone) {
+      this.netnsTimer = setInterval(() => this.checkNamespace(), every);
+      this.netnsTimer.unref();
+    }
+  }
+
+  /** Queue one 'netns-gone' item once the namespace was deleted. */
+  private checkNamespace(): void {
+    if (this.ended || !this.transport.namespaceGone?.()) return;
+    clearInterval(this.netnsTimer);
+    this.netnsTimer = undefined;
+    this.queue.push({ kind: 'netns-gone', receivedNs: nowNs() });
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 
   /** Lost messages since the last look at the kernel's drop counter, or undefined if unknown. */
@@ -103,13 +152,21 @@ export class Subscription implements AsyncIterable<EventItem> {
 
   private receive(items: ReceiveItem[]): void {
     if (this.ended) return;
-    const receivedNs = BigInt(Date.now()) * 1_000_000n;
+    let fallbackNs: bigint | undefined;
+    let receivedNs = 0n;
     for (const item of items) {
+      receivedNs = item.timestampNs ?? (fallbackNs ??= nowNs());
       if ('overrun' in item) {
+        if (item.source === 'buffer') {
+          this.bufferLostReported += item.lost ?? 0;
+          this.queue.push({ kind: 'overrun', source: 'buffer', lost: item.lost ?? 0, receivedNs });
+          continue;
+        }
         const lost = this.takeDrops();
-        this.queue.push(lost === undefined ? { kind: 'overrun', receivedNs } : { kind: 'overrun', lost, receivedNs });
+        this.queue.push(lost === undefined ? { kind: 'overrun', source: 'kernel', receivedNs } : { kind: 'overrun', source: 'kernel', lost, receivedNs });
         continue;
       }
+      this.queuedBytes += item.data.byteLength;
       this.onDatagram?.(item.data, receivedNs);
       let ms;
       try {
@@ -127,8 +184,8 @@ export class Subscription implements AsyncIterable<EventItem> {
         }
       }
     }
-    this.checkDrops(receivedNs);
-    if (!this.paused && this.queue.length - this.head >= this.highWater) {
+    this.checkDrops(receivedNs || nowNs());
+    if (!this.paused && (this.queuedBytes >= this.highWaterBytes || this.queue.length - this.head >= this.highWater)) {
       this.paused = true;
       this.transport.pause();
     }
@@ -142,12 +199,30 @@ export class Subscription implements AsyncIterable<EventItem> {
    * inside a congestion episode that ENOBUFS already reported). Returns the number queued.
    * Called after every batch; call it once more before ending to account for the tail.
    */
-  checkDrops(receivedNs: bigint = BigInt(Date.now()) * 1_000_000n): number {
+  checkDrops(receivedNs: bigint = nowNs()): number {
     if (this.ended) return 0;
     const lost = this.takeDrops();
     if (!lost) return 0;
-    this.queue.push({ kind: 'overrun', lost, receivedNs });
+    this.queue.push({ kind: 'overrun', source: 'kernel', lost, receivedNs });
     return lost;
+  }
+
+  /**
+   * Before ending: all drops not reported yet, the kernel's (as checkDrops) and those of
+   * the transport's own receive buffer whose in-band marker has not come through (a
+   * backlog still full when the consumer stops). Returns the number queued.
+   */
+  checkAllDrops(receivedNs: bigint = nowNs()): number {
+    let n = this.checkDrops(receivedNs);
+    if (this.ended) return n;
+    const local = this.transport.localDrops?.();
+    if (local !== undefined && local > this.bufferLostReported) {
+      const lost = local - this.bufferLostReported;
+      this.bufferLostReported = local;
+      this.queue.push({ kind: 'overrun', source: 'buffer', lost, receivedNs });
+      n += lost;
+    }
+    return n;
   }
 
   /** Take everything queued now (may be empty). For consumers that batch. */
@@ -155,6 +230,7 @@ export class Subscription implements AsyncIterable<EventItem> {
     const out = this.head === 0 ? this.queue : this.queue.slice(this.head);
     this.queue = [];
     this.head = 0;
+    this.queuedBytes = 0;
     if (this.paused && !this.ended) {
       this.paused = false;
       this.transport.resume();
@@ -191,6 +267,8 @@ export class Subscription implements AsyncIterable<EventItem> {
   close(): void {
     if (this.ended) return;
     this.ended = true;
+    clearInterval(this.netnsTimer);
+    this.netnsTimer = undefined;
     this.signal?.removeEventListener('abort', this.onAbort);
     this.transport.close();
     this.onClose?.();

@@ -66,7 +66,7 @@ export class RequestChannel {
     const now = BigInt(Date.now()) * 1_000_000n;
     for (const item of items) {
       if ('overrun' in item) continue; // unicast replies are never dropped for overrun
-      this.onDatagram?.(item.data, now);
+      this.onDatagram?.(item.data, item.timestampNs ?? now); // the shim's per-datagram receive time
       const r = new Reader(item.data);
       const end = item.data.length;
       try {

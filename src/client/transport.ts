@@ -20,6 +20,10 @@ export interface Transport {
   close(): void;
   /** Messages the kernel dropped for this transport so far, when it can tell. */
   drops?(): number;
+  /** Messages the transport's own receive buffer discarded so far (full backlog), when it has one. */
+  localDrops?(): number;
+  /** True once the network namespace it was opened in was deleted, when it can tell. */
+  namespaceGone?(): boolean;
   /** Let the process exit while this transport is open. */
   unref?(): void;
   /** Keep the process alive while this transport is open (the default). */
@@ -34,6 +38,8 @@ export interface TransportOptions {
   batchBytes?: number;
   /** Read one batch ahead of the consumer on another thread (dumps: see client.ts). */
   readAhead?: boolean;
+  /** Drain the socket on a receive thread into a buffer of at most this many bytes (subscriptions). */
+  receiveThread?: number;
 }
 
 /** Opens a transport; the client calls it for its request socket, each dump and each subscription. */

@@ -76,7 +76,7 @@
  * - `done`: `errno`, `code`, `message` when the dump ended with an error.
  * - `request`: `family` and the request's body (conntrack or expectation keys above, or
  *   `unknown`).
- * - `overrun`: no further keys (ctevents adds `lost` when it knows how many).
+ * - `overrun`: no further keys (ctevents adds `lost` when it knows how many, and `source`: "kernel" or "buffer", who dropped).
  * - `other`: `payload` (hex) of a message this version does not decode (`NLMSG_NOOP`,
  *   other subsystems).
  */

@@ -7,6 +7,7 @@
       "target_name": "nlsock",
       "sources": ["nlsock.c"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "libraries": ["-lpthread"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }
   ]

@@ -10,42 +10,77 @@
  *   bind(portid, groups) -> portid             bind() + getsockname(); groups = legacy bitmask
  *   setsockopt(level, name, int) / getsockopt(level, name) -> int
  *   send(bytes) -> bytes sent                  sendto() the kernel (nl_pid 0)
- *   start(onBatch, onError)                    begin receiving (uv_poll on the fd)
+ *   setReceiveThread(bufferBytes)              receive on a dedicated thread (subscriptions), see below
+ *   start(onBatch, onError)                    begin receiving
  *   pause() / resume() / ref() / unref() / close()
+ *   netnsInode                                 nsfs inode of the namespace file opened (0: none)
+ * and readFileInNetns(nsPath, filePath, maxBytes), and _fault(name, count) (tests only).
  *
- * Receive batches. When the fd is readable we drain it with recvmsg(MSG_DONTWAIT)
- * until EAGAIN, or RECV_MAX_DATAGRAMS items, or RECV_MAX_BYTES bytes, so the event
- * loop is never starved; then JavaScript gets ONE call:
+ * Namespaces. The calling (JS) thread never changes namespace: a short-lived pthread
+ * opens the namespace file, setns()es into it, creates the socket (or reads the file),
+ * and exits; the main thread joins it and gets the fd (or the errno and the failed system
+ * call). A namespace the thread cannot enter, or cannot leave, cannot strand the caller.
+ *
+ * Receive batches (inline and read-ahead paths). When the fd is readable we drain it
+ * with recvmsg(MSG_DONTWAIT) until EAGAIN, or RECV_MAX_DATAGRAMS items, or max_bytes
+ * bytes; then JavaScript gets ONE call:
  *
  *   onBatch(data: ArrayBuffer, meta: Uint32Array)
  *     data  the datagrams' bytes, back to back (exactly the bytes received)
- *     meta  4 x u32 per item, in arrival order:
- *           [0] byte length of the item in `data` (0 for an overrun marker)
- *           [1] sender nl_pid   (0 = the kernel)
+ *     meta  META_STRIDE (6) x u32 per item, in arrival order:
+ *           [0] byte length of the item in `data` (0 for a marker)
+ *           [1] sender nl_pid (0 = the kernel); for RECV_FLAG_LOCAL_DROP: messages lost
  *           [2] sender nl_groups (multicast group mask; 0 = unicast)
- *           [3] flags: RECV_FLAG_TRUNCATED (MSG_TRUNC was set: the kernel had
- *               more bytes than we took) | RECV_FLAG_OVERRUN (recvmsg failed
- *               with ENOBUFS: the receive queue overflowed and messages were
- *               dropped at this point; reading continues after it)
+ *           [3] flags: RECV_FLAG_TRUNCATED (MSG_TRUNC: the kernel had more bytes than we
+ *               took) | RECV_FLAG_OVERRUN (recvmsg failed with ENOBUFS: the kernel's
+ *               receive queue overflowed and it dropped messages here) |
+ *               RECV_FLAG_LOCAL_DROP (our own receive-thread buffer was full: [1]
+ *               netlink messages were read from the socket and discarded here)
+ *           [4] receive time, CLOCK_REALTIME seconds (u32)
+ *           [5] receive time, nanoseconds
+ *     The time is taken right after each recvmsg (netlink has no SO_TIMESTAMP: on
+ *     6.18 SO_TIMESTAMPNS is accepted but netlink_recvmsg adds no control message).
  *
- * Each recvmsg is given at least RECV_MIN_AREA bytes (64 KiB, and more than the
- * largest datagram we ever sent, so an error ACK echoing it fits); netlink
- * datagrams from the kernel are at most ~32 KiB (dumps), so our own buffer never
- * truncates one. Any other recvmsg errno stops polling and calls
- * onError(error) with an Error carrying { errno, syscall: 'recvmsg' }.
+ * Receive thread (setReceiveThread, for subscription sockets). A pthread drains the
+ * socket as fast as the kernel fills it (poll + recvmsg until EAGAIN) into chunks of
+ * memory (CHUNK_DATA bytes + their meta rows), at most bufferBytes in total; full chunks
+ * (and the partly filled one when JavaScript is waiting) go to the main thread through a
+ * uv_async handle, one onBatch call per chunk. pause() stops delivery to JavaScript, not
+ * reading: the thread keeps reading into its buffer, and once that is full it still
+ * reads, discards and counts (a RECV_FLAG_LOCAL_DROP row before the next datagram it
+ * keeps), so the kernel's queue drains at the kernel's speed whatever JS does.
  *
- * Synchronous failures throw an Error with { errno, syscall } (the name of the
- * errno is attached in TypeScript).
+ * Each recvmsg is given at least RECV_MIN_AREA bytes (64 KiB, and more than the largest
+ * datagram we ever sent, so an error ACK echoing it fits); netlink datagrams from the
+ * kernel are at most ~32 KiB (dumps), so our own buffer never truncates one. Any other
+ * recvmsg errno stops receiving and calls onError(error) with an Error carrying
+ * { errno, syscall: 'recvmsg' }. Out of memory while receiving never spins: the inline
+ * path retries after RETRY_MS, the receive thread counts what it had to discard.
+ *
+ * Synchronous failures throw an Error with { errno, syscall } (the name of the errno is
+ * attached in TypeScript); bad arguments throw a TypeError.
+ *
+ * Fault injection (tests only): _fault("realloc" | "scope" | "chunk", n) makes the next
+ * n buffer reallocations in drain / N-API handle scopes after a read-ahead / chunk
+ * allocations of the receive thread fail, so the recovery paths can be tested; it
+ * returns how many failures of the previous setting were still left.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/netlink.h>
 
@@ -57,7 +92,58 @@
 #define RECV_MIN_AREA (64u * 1024u)
 #define RECV_FLAG_TRUNCATED 1u
 #define RECV_FLAG_OVERRUN 2u
-#define META_STRIDE 4
+#define RECV_FLAG_LOCAL_DROP 4u
+#define META_STRIDE 6
+#define RETRY_MS 20
+/* Receive thread chunks: data bytes, and meta rows (one per datagram or marker). */
+#define CHUNK_DATA_MAX (1u << 20)
+#define CHUNK_DATA_MIN (128u * 1024u)
+#define CHUNK_ITEMS_DIV 128u
+#define CHUNK_KEEP 4           /* idle chunks kept for reuse; the rest go back to the OS */
+#define DELIVER_BUDGET (8u << 20) /* bytes handed to JS per async wake-up before yielding */
+
+/* ---- fault injection (tests) ------------------------------------------- */
+
+static atomic_int fault_realloc, fault_scope, fault_chunk;
+
+static int fault_hit(atomic_int *f) {
+  int v = atomic_load(f);
+  while (v > 0) {
+    if (atomic_compare_exchange_weak(f, &v, v - 1)) return 1;
+  }
+  return 0;
+}
+
+/* ---- receive thread state ---------------------------------------------- */
+
+typedef struct rx_chunk {
+  struct rx_chunk *next;
+  size_t used, count;             /* committed by the thread (under mu) */
+  size_t taken_used, taken_count; /* handed to JS (main thread only) */
+  uint8_t *data;   /* chunk_data bytes */
+  uint32_t *meta;  /* chunk_items * META_STRIDE words */
+} rx_chunk;
+
+typedef struct rx_state {
+  pthread_t tid;
+  int started;
+  int wake_fd;               /* eventfd: stop, or "publish what you hold" */
+  atomic_int stop;
+  pthread_mutex_t mu;
+  /* under mu */
+  rx_chunk *head, *tail;     /* in use, oldest first; the thread fills the tail */
+  rx_chunk *idle;            /* free chunks */
+  size_t idle_count;
+  size_t chunks;             /* allocated chunks, wherever they are */
+  int drops_waiting;         /* the thread discarded messages and waits for room to say so */
+  int err;                   /* fatal recvmsg errno; the thread has ended */
+  int ended;
+  uint64_t local_drops;      /* messages discarded so far (all time) */
+  /* set at start, read-only afterwards */
+  size_t max_chunks, chunk_data, chunk_items, need;
+  int fd;
+  uv_async_t *async;
+} rx_state;
 
 typedef struct nlsock {
   napi_env env;
@@ -66,6 +152,7 @@ typedef struct nlsock {
   int paused;
   int unrefd;
   uv_poll_t *poll;          /* allocated by start(); freed by its uv_close callback */
+  uv_timer_t *retry;        /* re-arms receiving after a transient failure (ENOMEM, N-API) */
   napi_ref self;            /* strong while receiving: keeps the wrapper alive */
   napi_ref on_batch;
   napi_ref on_error;
@@ -75,13 +162,18 @@ typedef struct nlsock {
   uint32_t meta[RECV_MAX_DATAGRAMS * META_STRIDE];
   size_t max_sent;          /* largest datagram sent; its error echo must fit */
   size_t max_bytes;         /* batch bound in bytes (RECV_MAX_BYTES unless set lower) */
+  double ns_ino;            /* nsfs inode of the namespace the socket was created in via a path */
   /* Read-ahead (dumps): recvmsg runs on a libuv pool thread one batch ahead of JS, so the
    * kernel builds the next dump datagram (inside recvmsg) while JS handles this one. */
   int readahead;
   struct readahead_work *ra; /* the one work item in flight, or NULL */
   struct readahead_work *ra_spare; /* a finished item kept for reuse (its buffer) */
+  struct readahead_work *ra_held;  /* a finished item not yet delivered (N-API failed): retried */
   int free_pending;         /* finalize() ran while work was in flight: free in after_work */
-  int fd_pending;           /* do_close() ran while work was in flight: its fd, closed in after_work */
+  int fd_pending;           /* do_close() ran while work was in flight: its fd (-1: none) */
+  /* Receive thread (subscriptions). */
+  size_t rx_buffer;         /* 0: no thread */
+  rx_state *rx;
 } nlsock;
 
 typedef struct readahead_work {
@@ -125,74 +217,131 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
     }                                                                \
   } while (0)
 
-/* ---- opening ----------------------------------------------------------- */
-
-static int open_socket(int protocol) {
-  return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
-}
-
-/* Enters the network namespace at `path` on the calling thread; *home receives an fd of
- * the namespace to return to. On failure returns -1 with *failed_syscall and errno set. */
-static int enter_netns(const char *path, int *home, const char **failed_syscall) {
-  *home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (*home < 0) { *failed_syscall = "open"; return -1; }
-  int target = open(path, O_RDONLY | O_CLOEXEC);
-  if (target < 0) {
-    int e = errno;
-    close(*home);
-    errno = e;
-    *failed_syscall = "open";
+/* A path argument: a string without NUL bytes, shorter than PATH_MAX. Returns 0, or -1
+ * with a JS exception pending (TypeError; ENAMETOOLONG as an errno error). */
+static int get_path(napi_env env, napi_value v, char *out, size_t cap, const char *what, const char *syscall) {
+  napi_valuetype t = napi_undefined;
+  size_t len = 0;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string ||
+      napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    char m[128];
+    snprintf(m, sizeof m, "%s must be a string", what);
+    napi_throw_type_error(env, NULL, m);
     return -1;
   }
-  int rc = setns(target, CLONE_NEWNET);
-  int e = errno;
-  close(target);
-  if (rc < 0) {
-    close(*home);
-    errno = e;
-    *failed_syscall = "setns";
+  if (len >= cap) { throw_errno(env, ENAMETOOLONG, syscall); return -1; }
+  size_t got = 0;
+  if (napi_get_value_string_utf8(env, v, out, cap, &got) != napi_ok) {
+    napi_throw_type_error(env, NULL, "path conversion failed");
+    return -1;
+  }
+  if (strlen(out) != got || got == 0) {
+    /* A NUL inside the path would silently cut it at the system call: refuse. */
+    char m[160];
+    snprintf(m, sizeof m, "%s %s", what, got == 0 ? "is empty" : "contains a NUL byte");
+    napi_value code, msg, e;
+    napi_create_string_utf8(env, m, NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, "ERR_INVALID_ARG_VALUE", NAPI_AUTO_LENGTH, &code);
+    napi_create_type_error(env, code, msg, &e);
+    napi_throw(env, e);
     return -1;
   }
   return 0;
 }
 
-/* Returns the calling thread to `home` (from enter_netns), preserving errno. */
-static void leave_netns(int home) {
-  int e = errno;
-  if (setns(home, CLONE_NEWNET) < 0) {
-    /* The main thread would stay in the wrong namespace: nothing is safe after that. */
-    napi_fatal_error("nlsock", NAPI_AUTO_LENGTH,
-                     "setns() back to the original network namespace failed", NAPI_AUTO_LENGTH);
+/* ---- namespaces: work on a short-lived thread -------------------------- */
+
+typedef struct ns_job {
+  const char *ns_path;
+  int mode;                 /* 0: create a socket; 1: read a file */
+  int protocol;
+  const char *file;
+  size_t max;
+  uint8_t *buf;             /* mode 1: malloc'd by the thread, owned by the caller after */
+  size_t len;
+  int fd;
+  int err;
+  const char *failed;
+  double ns_ino;
+} ns_job;
+
+static int open_socket(int protocol) {
+  return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+}
+
+static void *ns_thread(void *arg) {
+  ns_job *j = arg;
+  int target = open(j->ns_path, O_RDONLY | O_CLOEXEC);
+  if (target < 0) { j->err = errno; j->failed = "open"; return NULL; }
+  struct stat st;
+  if (fstat(target, &st) == 0) j->ns_ino = (double)st.st_ino;
+  if (setns(target, CLONE_NEWNET) < 0) {
+    j->err = errno; j->failed = "setns";
+    close(target);
+    return NULL;
   }
-  close(home);
-  errno = e;
+  close(target);
+  /* This thread is now inside the target namespace; it ends right after, so nothing
+   * ever has to come back. */
+  if (j->mode == 0) {
+    j->fd = open_socket(j->protocol);
+    if (j->fd < 0) { j->err = errno; j->failed = "socket"; }
+    return NULL;
+  }
+  j->buf = malloc(j->max);
+  if (j->buf == NULL) { j->err = ENOMEM; j->failed = "read"; return NULL; }
+  int fd = open(j->file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { j->err = errno; j->failed = "open"; return NULL; }
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = read(fd, j->buf + total, j->max - total);
+    if (n < 0) { if (errno == EINTR) continue; j->err = errno; j->failed = "read"; break; }
+    if (n == 0 || (total += (size_t)n) >= j->max) break;
+  }
+  close(fd);
+  j->len = total;
+  return NULL;
 }
 
-/* Creates the socket inside the network namespace at `path`; the calling thread
- * enters it only for the socket() call and always returns to where it was. */
-static int open_socket_in_netns(const char *path, int protocol, const char **failed_syscall) {
-  int home;
-  if (enter_netns(path, &home, failed_syscall) < 0) return -1;
-  int fd = open_socket(protocol);
-  if (fd < 0) *failed_syscall = "socket";
-  leave_netns(home);
-  return fd;
+/* Runs the job on its own thread and waits for it. Returns 0 or the errno (j->failed). */
+static int ns_run(ns_job *j) {
+  pthread_t t;
+  j->fd = -1;
+  j->err = 0;
+  j->failed = "";
+  int r = pthread_create(&t, NULL, ns_thread, j);
+  if (r != 0) { j->err = r; j->failed = "pthread_create"; return r; }
+  pthread_join(t, NULL);
+  return j->err;
 }
 
-/* ---- lifetime ---------------------------------------------------------- */
+/* ---- lifecycle --------------------------------------------------------- */
 
-static void on_poll_closed(uv_handle_t *h) { free(h); }
+static void on_handle_closed(uv_handle_t *h) { free(h); }
 
 static void cleanup_hook(void *arg);
+static void rx_stop(nlsock *s);
+
+static void ra_free(struct readahead_work *w) {
+  if (w == NULL) return;
+  free(w->buf);
+  free(w);
+}
 
 /* Stops everything; after this no callback reaches JavaScript. Idempotent. */
 static void do_close(nlsock *s, int from_hook) {
   if (s->closed) return;
   s->closed = 1;
+  rx_stop(s); /* joins the receive thread before the fd can be closed */
   if (s->poll != NULL) {
     s->poll->data = NULL;
-    uv_close((uv_handle_t *)s->poll, on_poll_closed); /* stops polling now */
+    uv_close((uv_handle_t *)s->poll, on_handle_closed); /* stops polling now */
     s->poll = NULL;
+  }
+  if (s->retry != NULL) {
+    s->retry->data = NULL;
+    uv_close((uv_handle_t *)s->retry, on_handle_closed);
+    s->retry = NULL;
   }
   if (s->fd >= 0) {
     /* A pool thread may be inside recvmsg on this fd: close it when that work ends, so
@@ -208,11 +357,10 @@ static void do_close(nlsock *s, int from_hook) {
   free(s->scratch);
   s->scratch = NULL;
   s->scratch_cap = 0;
-  if (s->ra_spare != NULL) {
-    free(s->ra_spare->buf);
-    free(s->ra_spare);
-    s->ra_spare = NULL;
-  }
+  ra_free(s->ra_spare);
+  s->ra_spare = NULL;
+  ra_free(s->ra_held);
+  s->ra_held = NULL;
   if (!from_hook) napi_remove_env_cleanup_hook(s->env, cleanup_hook, s);
 }
 
@@ -221,12 +369,8 @@ static void cleanup_hook(void *arg) { do_close((nlsock *)arg, 1); }
 static void finalize(napi_env env, void *data, void *hint) {
   nlsock *s = data;
   do_close(s, 0);
-  if (s->ra != NULL) {
-    s->free_pending = 1; /* after_work frees it */
-  } else {
-    if (s->ra_spare != NULL) { free(s->ra_spare->buf); free(s->ra_spare); }
-    free(s);
-  }
+  if (s->ra != NULL) s->free_pending = 1; /* ra_after frees it */
+  else free(s);
 }
 
 static nlsock *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -269,14 +413,14 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   napi_valuetype t = napi_undefined;
   if (argc >= 2) napi_typeof(env, argv[1], &t);
   int fd;
+  double ns_ino = 0;
   if (t == napi_string) {
     char path[PATH_MAX];
-    size_t len;
-    CHECK_NAPI(env, napi_get_value_string_utf8(env, argv[1], path, sizeof path, &len));
-    if (len >= sizeof path - 1) return throw_errno(env, ENAMETOOLONG, "open");
-    const char *failed = "socket";
-    fd = open_socket_in_netns(path, protocol, &failed);
-    if (fd < 0) return throw_errno(env, errno, failed);
+    if (get_path(env, argv[1], path, sizeof path, "netns path", "open") < 0) return NULL;
+    ns_job j = { .ns_path = path, .mode = 0, .protocol = protocol };
+    if (ns_run(&j) != 0) return throw_errno(env, j.err, j.failed);
+    fd = j.fd;
+    ns_ino = j.ns_ino;
   } else if (t == napi_undefined || t == napi_null) {
     fd = open_socket(protocol);
     if (fd < 0) return throw_errno(env, errno, "socket");
@@ -291,6 +435,8 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   }
   s->env = env;
   s->fd = fd;
+  s->fd_pending = -1;
+  s->ns_ino = ns_ino;
   s->max_bytes = RECV_MAX_BYTES;
   if (napi_wrap(env, self, s, finalize, NULL, NULL) != napi_ok) {
     close(fd);
@@ -302,14 +448,32 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   return self;
 }
 
+/* A uint32 argument; a TypeError (pending) and -1 when it is not one. */
+static int get_u32(napi_env env, napi_value v, uint32_t *out, const char *what) {
+  napi_valuetype t = napi_undefined;
+  double d = 0;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number || napi_get_value_double(env, v, &d) != napi_ok ||
+      !(d >= 0 && d <= 4294967295.0) || d != (double)(uint32_t)d) {
+    char m[128];
+    snprintf(m, sizeof m, "%s must be an integer 0..4294967295", what);
+    napi_throw_type_error(env, NULL, m);
+    return -1;
+  }
+  *out = (uint32_t)d;
+  return 0;
+}
+
 static napi_value js_bind(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], out;
   nlsock *s = unwrap_open(env, info, &argc, argv, "bind");
   if (s == NULL) return NULL;
   uint32_t portid = 0, groups = 0;
-  if (argc >= 1) napi_get_value_uint32(env, argv[0], &portid);
-  if (argc >= 2) napi_get_value_uint32(env, argv[1], &groups);
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "bind(portid, groups) takes two numbers");
+    return NULL;
+  }
+  if (get_u32(env, argv[0], &portid, "bind portid") < 0 || get_u32(env, argv[1], &groups, "bind groups") < 0) return NULL;
   struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_pid = portid, .nl_groups = groups };
   if (bind(s->fd, (struct sockaddr *)&sa, sizeof sa) < 0) return throw_errno(env, errno, "bind");
   socklen_t len = sizeof sa;
@@ -398,7 +562,14 @@ static napi_value js_set_read_ahead(napi_env env, napi_callback_info info) {
   nlsock *s = unwrap_open(env, info, &argc, argv, "setReadAhead");
   if (s == NULL) return NULL;
   bool on = false;
-  if (argc >= 1) napi_get_value_bool(env, argv[0], &on);
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setReadAhead(on) takes a boolean");
+    return NULL;
+  }
+  if (on && s->rx_buffer > 0) {
+    napi_throw_error(env, NULL, "setReadAhead() and setReceiveThread() exclude each other");
+    return NULL;
+  }
   s->readahead = on ? 1 : 0;
   return NULL;
 }
@@ -439,6 +610,36 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* setReceiveThread(bufferBytes): receive on a dedicated thread into a buffer of at most
+ * bufferBytes (see the header). Before start(); not with read-ahead. */
+static napi_value js_set_receive_thread(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  nlsock *s = unwrap_open(env, info, &argc, argv, "setReceiveThread");
+  if (s == NULL) return NULL;
+  double n = 0;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &n) != napi_ok || !(n >= 2.0 * CHUNK_DATA_MIN) || n > 1099511627776.0) {
+    napi_throw_type_error(env, NULL, "setReceiveThread(bytes) takes a number of bytes, at least 256 KiB");
+    return NULL;
+  }
+  if (s->poll != NULL || s->rx != NULL) {
+    napi_throw_error(env, NULL, "setReceiveThread() must come before start()");
+    return NULL;
+  }
+  s->rx_buffer = (size_t)n;
+  s->readahead = 0;
+  return NULL;
+}
+
+static napi_value js_netns_inode(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value out;
+  nlsock *s = unwrap(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  CHECK_NAPI(env, napi_create_double(env, s->ns_ino, &out));
+  return out;
+}
+
 /* ---- receiving --------------------------------------------------------- */
 
 /* Calls a stored JS function as a top-level callback (async hooks, microtasks);
@@ -458,23 +659,21 @@ static void call_js(nlsock *s, napi_value self, napi_ref fn_ref, size_t argc, na
   }
 }
 
-static void deliver_from(nlsock *s, napi_value self, const uint8_t *buf, const uint32_t *metas,
-                         size_t used, size_t count) {
+/* Returns 0 when JS got the batch, -1 when an N-API call failed before the call. */
+static int deliver_from(nlsock *s, napi_value self, const uint8_t *buf, const uint32_t *metas,
+                        size_t used, size_t count) {
   napi_env env = s->env;
   napi_value data, meta_ab, meta;
   void *p;
-  if (napi_create_arraybuffer(env, used, &p, &data) != napi_ok) return;
+  if (napi_create_arraybuffer(env, used, &p, &data) != napi_ok) return -1;
   if (used > 0) memcpy(p, buf, used);
   size_t words = count * META_STRIDE;
-  if (napi_create_arraybuffer(env, words * sizeof(uint32_t), &p, &meta_ab) != napi_ok) return;
+  if (napi_create_arraybuffer(env, words * sizeof(uint32_t), &p, &meta_ab) != napi_ok) return -1;
   memcpy(p, metas, words * sizeof(uint32_t));
-  if (napi_create_typedarray(env, napi_uint32_array, words, meta_ab, 0, &meta) != napi_ok) return;
+  if (napi_create_typedarray(env, napi_uint32_array, words, meta_ab, 0, &meta) != napi_ok) return -1;
   napi_value argv[2] = { data, meta };
   call_js(s, self, s->on_batch, 2, argv);
-}
-
-static void deliver_batch(nlsock *s, napi_value self, size_t used, size_t count) {
-  deliver_from(s, self, s->scratch, s->meta, used, count);
+  return 0;
 }
 
 static void deliver_error(nlsock *s, napi_value self, int err, const char *syscall) {
@@ -482,11 +681,19 @@ static void deliver_error(nlsock *s, napi_value self, int err, const char *sysca
   call_js(s, self, s->on_error, 1, argv);
 }
 
+static void stamp(uint32_t *m) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  m[4] = (uint32_t)ts.tv_sec;
+  m[5] = (uint32_t)ts.tv_nsec;
+}
+
 /* Reads datagrams with MSG_DONTWAIT into *buf (grown as needed, keeping room for the
  * largest datagram plus the echo of our largest request) until EAGAIN, RECV_MAX_DATAGRAMS
- * items or about max_bytes. One META_STRIDE row per item: length, sender port id, groups,
- * flags; ENOBUFS becomes an overrun row and reading goes on. Returns 0 or the errno that
- * stopped it. Touches no JS state: it also runs on a libuv pool thread (read-ahead). */
+ * items or about max_bytes. One META_STRIDE row per item; ENOBUFS becomes an overrun row
+ * and reading goes on. Returns 0 or the errno that stopped it; ENOMEM only when nothing
+ * could be read (no memory for the buffer; the caller retries later, never spins).
+ * Touches no JS state: it also runs on a libuv pool thread (read-ahead). */
 static int drain(int fd, uint8_t **buf, size_t *cap, uint32_t *meta, size_t max_bytes,
                  size_t max_sent, size_t *used_out, size_t *count_out) {
   size_t need = RECV_MIN_AREA;
@@ -497,8 +704,11 @@ static int drain(int fd, uint8_t **buf, size_t *cap, uint32_t *meta, size_t max_
     if (*cap - used < need) {
       size_t want = used + need;
       if (want < max_bytes + need) want = max_bytes + need;
-      uint8_t *p = realloc(*buf, want);
-      if (p == NULL) break; /* out of memory: try again on the next wake-up */
+      uint8_t *p = fault_hit(&fault_realloc) ? NULL : realloc(*buf, want);
+      if (p == NULL) {
+        if (count == 0) err = ENOMEM;
+        break;
+      }
       *buf = p;
       *cap = want;
     }
@@ -514,12 +724,14 @@ static int drain(int fd, uint8_t **buf, size_t *cap, uint32_t *meta, size_t max_
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == ENOBUFS) {
         m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
+        stamp(m);
         count++;
         continue;
       }
       err = errno;
       break;
     }
+    stamp(m);
     size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
     m[0] = (uint32_t)got;
     m[1] = from.nl_pid;
@@ -535,6 +747,8 @@ static int drain(int fd, uint8_t **buf, size_t *cap, uint32_t *meta, size_t max_
 
 static int poll_apply(nlsock *s);
 
+static void retry_later(nlsock *s, uint64_t ms);
+
 /* ---- read-ahead (pool thread) ------------------------------------------ */
 
 static void ra_work(uv_work_t *req) {
@@ -546,7 +760,7 @@ static void ra_after(uv_work_t *req, int status);
 
 /* Queue the next read on the pool (main thread). Returns 0, or -1 to fall back to inline. */
 static int ra_queue(nlsock *s) {
-  if (s->ra != NULL || s->closed || s->paused) return 0;
+  if (s->ra != NULL || s->ra_held != NULL || s->closed || s->paused) return 0;
   readahead_work *w = s->ra_spare != NULL ? s->ra_spare : calloc(1, sizeof *w);
   if (w == NULL) return -1;
   s->ra_spare = NULL;
@@ -556,48 +770,76 @@ static int ra_queue(nlsock *s) {
   w->fd = s->fd;
   w->max_bytes = s->max_bytes;
   w->max_sent = s->max_sent;
+  w->used = w->count = 0;
+  w->err = 0;
   w->req.data = w;
   if (uv_queue_work(loop, &w->req, ra_work, ra_after) != 0) { s->ra_spare = w; return -1; }
   s->ra = w;
   return 0;
 }
 
-static void ra_free(readahead_work *w) {
-  if (w == NULL) return;
-  free(w->buf);
-  free(w);
+/* Hands a finished read-ahead to JS (main thread). If N-API fails, the batch is held and
+ * retried shortly: nothing is lost, no buffer leaks, and receiving does not stall. */
+static void ra_complete(nlsock *s, readahead_work *w) {
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_value self = NULL;
+  if (fault_hit(&fault_scope) || napi_open_handle_scope(env, &scope) != napi_ok) {
+    s->ra_held = w;
+    retry_later(s, 1);
+    return;
+  }
+  napi_get_reference_value(env, s->self, &self);
+  size_t count = w->count, used = w->used;
+  int err = w->err;
+  if (err == ENOMEM && count == 0) {
+    retry_later(s, RETRY_MS); /* no memory for the buffer: try again later, never spin */
+    err = 0;
+  } else if (count > 0 && err == 0) {
+    /* More is likely queued (a dump builds its next datagram inside recvmsg): read ahead
+     * into the spare buffer while JS takes this one. */
+    if (ra_queue(s) < 0) poll_apply(s);
+  } else if (err == 0) {
+    poll_apply(s); /* nothing there: wait for readability */
+  }
+  /* (If V8 cannot even allocate the batch's ArrayBuffer the batch is dropped; the
+   * buffer is kept as the spare below, and the next read is already queued.) */
+  if (count > 0) deliver_from(s, self, w->buf, w->meta, used, count);
+  if (err != 0 && !s->closed) deliver_error(s, self, err, "recvmsg");
+  if (s->closed) ra_free(w);
+  else if (s->ra_spare == NULL) s->ra_spare = w;
+  else ra_free(w);
+  napi_close_handle_scope(env, scope);
 }
 
 static void ra_after(uv_work_t *req, int status) {
   readahead_work *w = req->data;
   nlsock *s = w->s;
   s->ra = NULL;
-  if (s->fd_pending > 0) { close(s->fd_pending); s->fd_pending = 0; }
+  if (s->fd_pending >= 0) { close(s->fd_pending); s->fd_pending = -1; }
   if (s->closed) {
     ra_free(w);
-    if (s->free_pending) { ra_free(s->ra_spare); free(s); }
+    if (s->free_pending) free(s);
     return;
   }
-  napi_env env = s->env;
-  napi_handle_scope scope;
-  napi_value self = NULL;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) { s->ra_spare = w; return; }
-  napi_get_reference_value(env, s->self, &self);
-  size_t count = w->count, used = w->used;
-  int err = w->err;
-  /* Swap buffers: the next read fills the spare while JS takes this one. */
-  readahead_work *done = w;
-  if (count > 0 && err == 0) {
-    /* More is likely queued (a dump builds its next datagram inside recvmsg): read ahead. */
-    if (ra_queue(s) < 0) poll_apply(s);
-  } else if (err == 0) {
-    poll_apply(s); /* nothing there: wait for readability */
+  ra_complete(s, w);
+}
+
+static void on_retry(uv_timer_t *t) {
+  nlsock *s = t->data;
+  if (s == NULL || s->closed) return;
+  if (s->ra_held != NULL) {
+    readahead_work *w = s->ra_held;
+    s->ra_held = NULL;
+    ra_complete(s, w);
+    return;
   }
-  if (count > 0) deliver_from(s, self, done->buf, done->meta, used, count);
-  if (err != 0 && !s->closed) deliver_error(s, self, err, "recvmsg");
-  if (s->ra_spare == NULL) s->ra_spare = done;
-  else ra_free(done);
-  napi_close_handle_scope(env, scope);
+  poll_apply(s);
+}
+
+static void retry_later(nlsock *s, uint64_t ms) {
+  if (s->poll != NULL) uv_poll_stop(s->poll);
+  if (s->retry != NULL) uv_timer_start(s->retry, on_retry, ms, 0);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events) {
@@ -606,7 +848,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_value self = NULL;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) { retry_later(s, RETRY_MS); return; }
   /* Holding the wrapper in this scope keeps `s` alive even if JS closes and drops it. */
   napi_get_reference_value(env, s->self, &self);
 
@@ -628,6 +870,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   size_t used = 0, count = 0;
   int err = drain(s->fd, &s->scratch, &s->scratch_cap, s->meta, s->max_bytes, s->max_sent, &used, &count);
   const char *failed = "recvmsg";
+  if (err == ENOMEM && count == 0) {
+    /* No memory for the receive buffer: the kernel keeps the data; retry after a pause
+     * instead of letting the level-triggered poll spin. */
+    retry_later(s, RETRY_MS);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   if (pollerr && err == 0 && count == 0) {
     /* Nothing to read yet an error condition: take sk_err directly, never spin. */
     int soerr = 0;
@@ -635,6 +884,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) soerr = errno;
     if (soerr == ENOBUFS) {
       s->meta[0] = 0; s->meta[1] = 0; s->meta[2] = 0; s->meta[3] = RECV_FLAG_OVERRUN;
+      stamp(s->meta);
       count = 1;
     } else {
       err = soerr != 0 ? soerr : -status;
@@ -646,15 +896,339 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   } else if (pollerr) {
     poll_apply(s); /* libuv stopped the handle; restart unless paused */
   }
-  if (count > 0) deliver_batch(s, self, used, count);
+  if (count > 0) deliver_from(s, self, s->scratch, s->meta, used, count);
   if (err != 0 && !s->closed) deliver_error(s, self, err, failed);
   napi_close_handle_scope(env, scope);
 }
 
 static int poll_apply(nlsock *s) {
   if (s->poll == NULL || s->closed) return 0;
-  if (s->paused || s->ra != NULL) return uv_poll_stop(s->poll);
+  if (s->paused || s->ra != NULL || s->ra_held != NULL) return uv_poll_stop(s->poll);
   return uv_poll_start(s->poll, UV_READABLE, on_readable);
+}
+
+/* ---- receive thread ---------------------------------------------------- */
+/*
+ * The chunks form a list head..tail. The thread appends datagrams (and marker rows) to
+ * the tail beyond what it has committed, and commits each one (used/count) under mu;
+ * the main thread hands the committed part of the head chunk to JS (its own cursor
+ * taken_used/taken_count), and returns a chunk once it is not the tail and fully taken.
+ * So a trickle fills one chunk instead of taking one per datagram, and the bound is on
+ * chunks (memory), not on what they hold.
+ */
+
+/* Chunks are mapped, not malloc'd: a freed backlog goes back to the OS at once (malloc
+ * would keep it in the receive thread's arena), so memory after a burst is flat again. */
+static size_t rx_chunk_bytes(const rx_state *rx) {
+  return rx->chunk_data + rx->chunk_items * META_STRIDE * sizeof(uint32_t);
+}
+
+static void rx_chunk_free_sz(rx_chunk *c, size_t bytes) {
+  if (c == NULL) return;
+  munmap(c->data, bytes);
+  free(c);
+}
+
+/* A chunk to fill: an idle one, or a new one while under the bound; NULL when full.
+ * Called with rx->mu held. */
+static rx_chunk *rx_take_chunk(rx_state *rx) {
+  rx_chunk *c = rx->idle;
+  if (c != NULL) {
+    rx->idle = c->next;
+    rx->idle_count--;
+  } else {
+    if (rx->chunks >= rx->max_chunks || fault_hit(&fault_chunk)) return NULL;
+    c = calloc(1, sizeof *c);
+    if (c == NULL) return NULL;
+    void *m = mmap(NULL, rx_chunk_bytes(rx), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) { free(c); return NULL; }
+    c->data = m;
+    c->meta = (uint32_t *)((uint8_t *)m + rx->chunk_data);
+    rx->chunks++;
+  }
+  c->next = NULL;
+  c->used = c->count = 0;
+  c->taken_used = c->taken_count = 0;
+  if (rx->tail != NULL) rx->tail->next = c;
+  else rx->head = c;
+  rx->tail = c;
+  return c;
+}
+
+/* Returns a delivered chunk (rx->mu held; it is already off the list). */
+static void rx_give_back(rx_state *rx, rx_chunk *c) {
+  if (rx->idle_count < CHUNK_KEEP) {
+    c->next = rx->idle;
+    rx->idle = c;
+    rx->idle_count++;
+  } else {
+    rx_chunk_free_sz(c, rx_chunk_bytes(rx));
+    rx->chunks--;
+  }
+}
+
+/* Netlink messages in a datagram (for the count of what had to be discarded). */
+static uint32_t count_messages(const uint8_t *p, size_t len) {
+  uint32_t n = 0;
+  size_t off = 0;
+  while (off + sizeof(struct nlmsghdr) <= len) {
+    const struct nlmsghdr *h = (const struct nlmsghdr *)(p + off);
+    if (h->nlmsg_len < sizeof(struct nlmsghdr)) break;
+    n++;
+    off += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  return n > 0 ? n : 1;
+}
+
+static void rx_wake(rx_state *rx) {
+  uint64_t one = 1;
+  ssize_t w = write(rx->wake_fd, &one, sizeof one);
+  (void)w;
+}
+
+/* The thread's chunk with room for one more datagram (or just a row when rows_only),
+ * or NULL when the buffer is full. */
+static rx_chunk *rx_room(rx_state *rx, int rows_only) {
+  rx_chunk *t = rx->tail; /* only this thread changes tail */
+  if (t != NULL && t->count + 2 <= rx->chunk_items && (rows_only || rx->chunk_data - t->used >= rx->need)) return t;
+  pthread_mutex_lock(&rx->mu);
+  t = rx_take_chunk(rx);
+  pthread_mutex_unlock(&rx->mu);
+  return t;
+}
+
+static void *rx_main(void *arg) {
+  rx_state *rx = arg;
+  uint8_t *discard = malloc(RECV_MIN_AREA);
+  uint64_t pending_drops = 0;
+  int err = 0;
+  struct pollfd pf[2] = { { .fd = rx->fd, .events = POLLIN }, { .fd = rx->wake_fd, .events = POLLIN } };
+  for (;;) {
+    if (atomic_load(&rx->stop)) break;
+    int r = poll(pf, 2, -1);
+    if (r < 0 && errno != EINTR) { err = errno; break; }
+    if (pf[1].revents & POLLIN) {
+      uint64_t v;
+      ssize_t rd = read(rx->wake_fd, &v, sizeof v);
+      (void)rd;
+      if (atomic_load(&rx->stop)) break;
+    }
+    int committed = 0;
+    /* Drain until EAGAIN (or until asked to stop: a sustained flood may never run dry,
+     * and close() waits for this thread). */
+    for (;;) {
+      if (atomic_load_explicit(&rx->stop, memory_order_relaxed)) break;
+      if (pending_drops > 0) {
+        /* Say where messages were discarded, once there is room again for the next one
+         * we keep (one marker per stretch of discarded messages, not one per message). */
+        rx_chunk *t = rx_room(rx, 0);
+        if (t != NULL) {
+          uint32_t *m = &t->meta[t->count * META_STRIDE];
+          m[0] = 0;
+          m[1] = pending_drops > UINT32_MAX ? UINT32_MAX : (uint32_t)pending_drops;
+          m[2] = 0;
+          m[3] = RECV_FLAG_LOCAL_DROP;
+          stamp(m);
+          pending_drops -= m[1];
+          pthread_mutex_lock(&rx->mu);
+          t->count++;
+          rx->drops_waiting = pending_drops > 0;
+          pthread_mutex_unlock(&rx->mu);
+          committed = 1;
+        }
+      }
+      rx_chunk *t = rx_room(rx, 0);
+      struct sockaddr_nl from;
+      memset(&from, 0, sizeof from);
+      struct iovec iov;
+      if (t != NULL) { iov.iov_base = t->data + t->used; iov.iov_len = rx->chunk_data - t->used; }
+      else if (discard != NULL) { iov.iov_base = discard; iov.iov_len = RECV_MIN_AREA; }
+      else { iov.iov_base = &from; iov.iov_len = 0; } /* no memory at all: count datagrams only */
+      struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
+      ssize_t n = recvmsg(rx->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == ENOBUFS) {
+          /* The kernel's queue overflowed: a marker row (its count comes from SO_MEMINFO). */
+          rx_chunk *k = rx_room(rx, 1);
+          if (k != NULL) {
+            uint32_t *m = &k->meta[k->count * META_STRIDE];
+            m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
+            stamp(m);
+            pthread_mutex_lock(&rx->mu);
+            k->count++;
+            pthread_mutex_unlock(&rx->mu);
+            committed = 1;
+          }
+          continue;
+        }
+        err = errno;
+        break;
+      }
+      if (t == NULL) {
+        /* Our buffer is full: read and discard, so the kernel never has to drop. */
+        size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
+        uint32_t k = iov.iov_len > 0 ? count_messages(discard, got) : 1;
+        pending_drops += k;
+        pthread_mutex_lock(&rx->mu);
+        rx->local_drops += k;
+        rx->drops_waiting = 1;
+        pthread_mutex_unlock(&rx->mu);
+        continue;
+      }
+      uint32_t *m = &t->meta[t->count * META_STRIDE];
+      stamp(m);
+      size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
+      m[0] = (uint32_t)got;
+      m[1] = from.nl_pid;
+      m[2] = from.nl_groups;
+      m[3] = (mh.msg_flags & MSG_TRUNC) || (size_t)n > iov.iov_len ? RECV_FLAG_TRUNCATED : 0;
+      pthread_mutex_lock(&rx->mu);
+      t->used += got;
+      t->count++;
+      pthread_mutex_unlock(&rx->mu);
+      if (!committed || t->count % 64 == 0) uv_async_send(rx->async); /* JS may start while we read on */
+      committed = 1;
+    }
+    if (committed) uv_async_send(rx->async);
+    if (err != 0) break;
+  }
+  pthread_mutex_lock(&rx->mu);
+  if (err != 0) rx->err = err;
+  rx->ended = 1;
+  pthread_mutex_unlock(&rx->mu);
+  if (err != 0) uv_async_send(rx->async);
+  free(discard);
+  return NULL;
+}
+
+/* Main thread: hand committed rows to JS (up to DELIVER_BUDGET bytes per wake-up). */
+static void on_rx_async(uv_async_t *h) {
+  nlsock *s = h->data;
+  if (s == NULL || s->closed || s->rx == NULL) return;
+  rx_state *rx = s->rx;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_value self = NULL;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) { uv_async_send(h); return; }
+  napi_get_reference_value(env, s->self, &self);
+  size_t budget = DELIVER_BUDGET;
+  int err = 0;
+  for (;;) {
+    if (s->closed || s->paused || s->rx != rx) break;
+    pthread_mutex_lock(&rx->mu);
+    rx_chunk *c = rx->head;
+    size_t used = 0, count = 0;
+    if (c != NULL) { used = c->used; count = c->count; }
+    if (c == NULL || (count == c->taken_count && c == rx->tail)) {
+      if (rx->ended && rx->err != 0) { err = rx->err; rx->err = 0; }
+      pthread_mutex_unlock(&rx->mu);
+      break;
+    }
+    if (count == c->taken_count) {
+      /* Fully taken and the thread has moved on: recycle it. */
+      rx->head = c->next;
+      rx_give_back(rx, c);
+      int wake = rx->drops_waiting;
+      pthread_mutex_unlock(&rx->mu);
+      if (wake) rx_wake(rx); /* room again: let the thread report what it discarded */
+      continue;
+    }
+    pthread_mutex_unlock(&rx->mu);
+    if (budget == 0) { uv_async_send(h); break; } /* yield to the event loop, go on next turn */
+    size_t from_used = c->taken_used, from_count = c->taken_count;
+    c->taken_used = used;
+    c->taken_count = count;
+    deliver_from(s, self, c->data + from_used, c->meta + from_count * META_STRIDE, used - from_used, count - from_count);
+    size_t n = used - from_used;
+    budget = n >= budget ? 0 : budget - n;
+  }
+  if (err != 0 && !s->closed) deliver_error(s, self, err, "recvmsg");
+  napi_close_handle_scope(env, scope);
+}
+
+static int rx_start(nlsock *s, uv_loop_t *loop) {
+  rx_state *rx = calloc(1, sizeof *rx);
+  if (rx == NULL) return ENOMEM;
+  size_t chunk = s->rx_buffer / 4;
+  if (chunk > CHUNK_DATA_MAX) chunk = CHUNK_DATA_MAX;
+  if (chunk < CHUNK_DATA_MIN) chunk = CHUNK_DATA_MIN;
+  rx->chunk_data = chunk;
+  rx->chunk_items = chunk / CHUNK_ITEMS_DIV;
+  size_t per = chunk + rx->chunk_items * META_STRIDE * sizeof(uint32_t);
+  rx->max_chunks = s->rx_buffer / per;
+  if (rx->max_chunks < 2) rx->max_chunks = 2;
+  rx->need = RECV_MIN_AREA;
+  if (s->max_sent + 4096 > rx->need) rx->need = s->max_sent + 4096;
+  rx->fd = s->fd;
+  rx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (rx->wake_fd < 0) { int e = errno; free(rx); return e; }
+  pthread_mutex_init(&rx->mu, NULL);
+  rx->async = malloc(sizeof *rx->async);
+  if (rx->async == NULL) { close(rx->wake_fd); free(rx); return ENOMEM; }
+  int r = uv_async_init(loop, rx->async, on_rx_async);
+  if (r < 0) { free(rx->async); close(rx->wake_fd); free(rx); return -r; }
+  rx->async->data = s;
+  if (s->unrefd) uv_unref((uv_handle_t *)rx->async);
+  s->rx = rx;
+  r = pthread_create(&rx->tid, NULL, rx_main, rx);
+  if (r != 0) {
+    s->rx = NULL;
+    rx->async->data = NULL;
+    uv_close((uv_handle_t *)rx->async, on_handle_closed);
+    close(rx->wake_fd);
+    free(rx);
+    return r;
+  }
+  rx->started = 1;
+  return 0;
+}
+
+/* Stops and joins the thread, frees every chunk (main thread). */
+static void rx_stop(nlsock *s) {
+  rx_state *rx = s->rx;
+  if (rx == NULL) return;
+  s->rx = NULL;
+  if (rx->started) {
+    atomic_store(&rx->stop, 1);
+    rx_wake(rx);
+    pthread_join(rx->tid, NULL);
+  }
+  rx->async->data = NULL;
+  uv_close((uv_handle_t *)rx->async, on_handle_closed);
+  for (rx_chunk *c = rx->head; c != NULL;) { rx_chunk *n = c->next; rx_chunk_free_sz(c, rx_chunk_bytes(rx)); c = n; }
+  for (rx_chunk *c = rx->idle; c != NULL;) { rx_chunk *n = c->next; rx_chunk_free_sz(c, rx_chunk_bytes(rx)); c = n; }
+  close(rx->wake_fd);
+  pthread_mutex_destroy(&rx->mu);
+  free(rx);
+}
+
+static void rx_set_want(nlsock *s) {
+  if (s->rx != NULL && !s->paused) uv_async_send(s->rx->async); /* deliver what is committed */
+}
+
+/* receiveStats() -> { localDrops, chunks, maxChunks, chunkBytes } of the receive thread. */
+static napi_value js_receive_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value out, v;
+  nlsock *s = unwrap(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  CHECK_NAPI(env, napi_create_object(env, &out));
+  if (s->rx == NULL) return out;
+  rx_state *rx = s->rx;
+  pthread_mutex_lock(&rx->mu);
+  double drops = (double)rx->local_drops, chunks = (double)rx->chunks;
+  pthread_mutex_unlock(&rx->mu);
+  napi_create_double(env, drops, &v);
+  napi_set_named_property(env, out, "localDrops", v);
+  napi_create_double(env, chunks, &v);
+  napi_set_named_property(env, out, "chunks", v);
+  napi_create_double(env, (double)rx->max_chunks, &v);
+  napi_set_named_property(env, out, "maxChunks", v);
+  napi_create_double(env, (double)(rx->chunk_data + rx->chunk_items * META_STRIDE * sizeof(uint32_t)), &v);
+  napi_set_named_property(env, out, "chunkBytes", v);
+  return out;
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
@@ -674,24 +1248,36 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   s->on_batch = s->on_error = NULL;
   CHECK_NAPI(env, napi_create_reference(env, argv[0], 1, &s->on_batch));
   CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &s->on_error));
-  if (s->poll == NULL) {
+  if (s->poll == NULL && s->rx == NULL) {
     uv_loop_t *loop;
     napi_value name;
     CHECK_NAPI(env, napi_get_uv_event_loop(env, &loop));
+    CHECK_NAPI(env, napi_create_string_utf8(env, "NETLINK_SOCKET", NAPI_AUTO_LENGTH, &name));
+    if (s->actx == NULL) CHECK_NAPI(env, napi_async_init(env, self, name, &s->actx));
+    if (s->self == NULL) CHECK_NAPI(env, napi_create_reference(env, self, 1, &s->self));
+    if (s->rx_buffer > 0) {
+      int r = rx_start(s, loop);
+      if (r != 0) return throw_errno(env, r, "pthread_create");
+      return NULL;
+    }
     uv_poll_t *p = malloc(sizeof *p);
-    if (p == NULL) return throw_errno(env, ENOMEM, "poll");
+    uv_timer_t *tm = malloc(sizeof *tm);
+    if (p == NULL || tm == NULL) { free(p); free(tm); return throw_errno(env, ENOMEM, "poll"); }
     int r = uv_poll_init(loop, p, s->fd);
     if (r < 0) {
       free(p);
+      free(tm);
       return throw_errno(env, -r, "poll");
     }
+    uv_timer_init(loop, tm);
+    tm->data = s;
     p->data = s;
     s->poll = p;
-    if (s->unrefd) uv_unref((uv_handle_t *)p);
-    CHECK_NAPI(env, napi_create_string_utf8(env, "NETLINK_SOCKET", NAPI_AUTO_LENGTH, &name));
-    CHECK_NAPI(env, napi_async_init(env, self, name, &s->actx));
-    CHECK_NAPI(env, napi_create_reference(env, self, 1, &s->self));
+    s->retry = tm;
+    /* A pending retry stands in for the stopped poll: both follow ref()/unref(). */
+    if (s->unrefd) { uv_unref((uv_handle_t *)p); uv_unref((uv_handle_t *)tm); }
   }
+  if (s->rx != NULL) return NULL;
   int r = poll_apply(s);
   if (r < 0) return throw_errno(env, -r, "poll");
   return NULL;
@@ -702,6 +1288,10 @@ static napi_value set_paused(napi_env env, napi_callback_info info, int paused) 
   nlsock *s = unwrap(env, info, &argc, NULL);
   if (s == NULL || s->closed) return NULL;
   s->paused = paused;
+  if (s->rx != NULL) {
+    rx_set_want(s);
+    return NULL;
+  }
   int r = poll_apply(s);
   if (r < 0) return throw_errno(env, -r, "poll");
   return NULL;
@@ -715,9 +1305,11 @@ static napi_value set_ref(napi_env env, napi_callback_info info, int unrefd) {
   nlsock *s = unwrap(env, info, &argc, NULL);
   if (s == NULL || s->closed) return NULL;
   s->unrefd = unrefd;
-  if (s->poll != NULL) {
-    if (unrefd) uv_unref((uv_handle_t *)s->poll);
-    else uv_ref((uv_handle_t *)s->poll);
+  uv_handle_t *hs[3] = { (uv_handle_t *)s->poll, (uv_handle_t *)s->retry, s->rx != NULL ? (uv_handle_t *)s->rx->async : NULL };
+  for (int i = 0; i < 3; i++) {
+    if (hs[i] == NULL) continue;
+    if (unrefd) uv_unref(hs[i]);
+    else uv_ref(hs[i]);
   }
   return NULL;
 }
@@ -742,50 +1334,59 @@ static napi_value js_fd(napi_env env, napi_callback_info info) {
 }
 
 /* readFileInNetns(nsPath, filePath, maxBytes) -> ArrayBuffer: reads a file (e.g.
- * /proc/thread-self/net/netlink) while the calling thread is inside another network
- * namespace, so per-namespace /proc views can be read without moving the process. */
+ * /proc/thread-self/net/netlink) as seen from inside another network namespace. A
+ * short-lived thread enters the namespace, allocates and reads, and exits; the calling
+ * thread never changes namespace. */
 static napi_value js_read_file_in_netns(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], out;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char ns[PATH_MAX], file[PATH_MAX];
-  size_t len;
   int32_t max = 0;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], ns, sizeof ns, &len) != napi_ok ||
-      napi_get_value_string_utf8(env, argv[1], file, sizeof file, &len) != napi_ok ||
-      napi_get_value_int32(env, argv[2], &max) != napi_ok || max <= 0) {
+  if (argc < 3) {
     napi_throw_type_error(env, NULL, "readFileInNetns(nsPath, filePath, maxBytes)");
     return NULL;
   }
-  const char *failed = "open";
-  int home;
-  if (enter_netns(ns, &home, &failed) < 0) return throw_errno(env, errno, failed);
-  char *buf = malloc((size_t)max);
-  ssize_t total = 0;
-  int fd = buf ? open(file, O_RDONLY | O_CLOEXEC) : -1;
-  if (buf == NULL) errno = ENOMEM;
-  int err = 0;
-  if (fd >= 0) {
-    for (;;) {
-      ssize_t n = read(fd, buf + total, (size_t)(max - total));
-      if (n < 0) { if (errno == EINTR) continue; err = errno; break; }
-      if (n == 0 || (total += n) >= max) break;
-    }
-    close(fd);
-  } else {
-    err = errno;
+  if (get_path(env, argv[0], ns, sizeof ns, "netns path", "open") < 0) return NULL;
+  if (get_path(env, argv[1], file, sizeof file, "file path", "open") < 0) return NULL;
+  if (napi_get_value_int32(env, argv[2], &max) != napi_ok || max <= 0) {
+    napi_throw_type_error(env, NULL, "readFileInNetns: maxBytes must be a positive number");
+    return NULL;
   }
-  leave_netns(home);
-  if (err != 0) {
-    free(buf);
-    return throw_errno(env, err, fd < 0 ? "open" : "read");
+  ns_job j = { .ns_path = ns, .mode = 1, .file = file, .max = (size_t)max };
+  if (ns_run(&j) != 0) {
+    free(j.buf);
+    return throw_errno(env, j.err, j.failed);
   }
   void *data = NULL;
-  napi_status st = napi_create_arraybuffer(env, (size_t)total, &data, &out);
-  if (st == napi_ok && total > 0) memcpy(data, buf, (size_t)total);
-  free(buf);
+  napi_status st = napi_create_arraybuffer(env, j.len, &data, &out);
+  if (st == napi_ok && j.len > 0) memcpy(data, j.buf, j.len);
+  free(j.buf);
   CHECK_NAPI(env, st);
   return out;
+}
+
+/* _fault(name, count): tests only, see the header. */
+static napi_value js_fault(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[32];
+  size_t len = 0;
+  int32_t n = 0;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "_fault(name, count)");
+    return NULL;
+  }
+  int prev;
+  if (strcmp(name, "realloc") == 0) prev = atomic_exchange(&fault_realloc, n);
+  else if (strcmp(name, "scope") == 0) prev = atomic_exchange(&fault_scope, n);
+  else if (strcmp(name, "chunk") == 0) prev = atomic_exchange(&fault_chunk, n);
+  else { napi_throw_type_error(env, NULL, "_fault: unknown fault"); return NULL; }
+  napi_value out;
+  CHECK_NAPI(env, napi_create_int32(env, prev, &out));
+  return out; /* how many of the previous setting were left */
 }
 
 /* ---- module ------------------------------------------------------------ */
@@ -799,6 +1400,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL },
     { "setBatchBytes", NULL, js_set_batch_bytes, NULL, NULL, NULL, napi_default, NULL },
     { "setReadAhead", NULL, js_set_read_ahead, NULL, NULL, NULL, napi_default, NULL },
+    { "setReceiveThread", NULL, js_set_receive_thread, NULL, NULL, NULL, napi_default, NULL },
+    { "receiveStats", NULL, js_receive_stats, NULL, NULL, NULL, napi_default, NULL },
     { "start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL },
     { "pause", NULL, js_pause, NULL, NULL, NULL, napi_default, NULL },
     { "resume", NULL, js_resume, NULL, NULL, NULL, napi_default, NULL },
@@ -806,6 +1409,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "unref", NULL, js_unref, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "fd", NULL, NULL, js_fd, NULL, NULL, napi_default, NULL },
+    { "netnsInode", NULL, NULL, js_netns_inode, NULL, NULL, napi_default, NULL },
   };
   napi_value cls, v;
   CHECK_NAPI(env, napi_define_class(env, "NlSocket", NAPI_AUTO_LENGTH, js_new, NULL,
@@ -814,10 +1418,14 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   CHECK_NAPI(env, napi_create_function(env, "readFileInNetns", NAPI_AUTO_LENGTH, js_read_file_in_netns, NULL, &fn));
   CHECK_NAPI(env, napi_set_named_property(env, exports, "readFileInNetns", fn));
+  CHECK_NAPI(env, napi_create_function(env, "_fault", NAPI_AUTO_LENGTH, js_fault, NULL, &fn));
+  CHECK_NAPI(env, napi_set_named_property(env, exports, "_fault", fn));
   CHECK_NAPI(env, napi_create_uint32(env, RECV_FLAG_TRUNCATED, &v));
   CHECK_NAPI(env, napi_set_named_property(env, exports, "RECV_FLAG_TRUNCATED", v));
   CHECK_NAPI(env, napi_create_uint32(env, RECV_FLAG_OVERRUN, &v));
   CHECK_NAPI(env, napi_set_named_property(env, exports, "RECV_FLAG_OVERRUN", v));
+  CHECK_NAPI(env, napi_create_uint32(env, RECV_FLAG_LOCAL_DROP, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, exports, "RECV_FLAG_LOCAL_DROP", v));
   CHECK_NAPI(env, napi_create_uint32(env, META_STRIDE, &v));
   CHECK_NAPI(env, napi_set_named_property(env, exports, "META_STRIDE", v));
   return exports;

@@ -18,8 +18,10 @@ import { fileURLToPath } from 'node:url';
 export const RECV_FLAG_TRUNCATED = 1;
 /** meta[] flag: recvmsg failed with ENOBUFS here; messages were dropped. */
 export const RECV_FLAG_OVERRUN = 2;
-/** meta[] words per received item: length, nl_pid, nl_groups, flags. */
-export const META_STRIDE = 4;
+/** meta[] flag: the receive thread's buffer was full; meta[1] messages were discarded here. */
+export const RECV_FLAG_LOCAL_DROP = 4;
+/** meta[] words per received item: length, nl_pid (or lost count), nl_groups, flags, receive time s, ns. */
+export const META_STRIDE = 6;
 
 /** One raw netlink socket of the addon. Methods throw an Error with `errno` and `syscall`. */
 export interface NativeSocket {
@@ -32,6 +34,12 @@ export interface NativeSocket {
   getsockoptBytes(level: number, name: number, size: number): ArrayBuffer;
   setBatchBytes(bytes: number): void;
   setReadAhead(on: boolean): void;
+  /** Receive on a dedicated thread into a buffer of at most `bytes` (before start()). */
+  setReceiveThread(bytes: number): void;
+  /** The receive thread's figures (empty object without one). */
+  receiveStats(): { localDrops?: number; chunks?: number; maxChunks?: number; chunkBytes?: number };
+  /** nsfs inode of the namespace file the socket was created through (0: the current namespace). */
+  readonly netnsInode: number;
   /** sendto() the kernel; returns the number of bytes sent. */
   send(datagram: Uint8Array): number;
   /**
@@ -53,8 +61,11 @@ export interface NativeBinding {
   NlSocket: new (protocol: number, netnsPath: string | null) => NativeSocket;
   /** Read a file while the calling thread is inside the network namespace at nsPath. */
   readFileInNetns(nsPath: string, filePath: string, maxBytes: number): ArrayBuffer;
+  /** Tests only: make the next `count` operations of a kind fail ('realloc', 'scope', 'chunk'). */
+  _fault(name: 'realloc' | 'scope' | 'chunk', count: number): number;
   RECV_FLAG_TRUNCATED: number;
   RECV_FLAG_OVERRUN: number;
+  RECV_FLAG_LOCAL_DROP: number;
   META_STRIDE: number;
 }
 

@@ -8,8 +8,15 @@
  *
  * Overrun: when the kernel could not queue multicast messages for us (receive
  * buffer full), the next recvmsg fails with ENOBUFS. That is not fatal: it
- * appears as an `{ overrun: true }` item, in order between the datagrams
- * received before and after it, and reading continues. The kernel reports it
+ * appears as an `{ overrun: true, source: 'kernel' }` item, in order between the
+ * datagrams received before and after it, and reading continues. With a receive
+ * thread (`receiveThread`), the socket is drained by the addon's own thread into a
+ * buffer bounded in bytes; if that fills up, what it had to discard appears as
+ * `{ overrun: true, source: 'buffer', lost }` (netlink messages), so the two kinds
+ * of loss stay distinguished.
+ *
+ * Every item carries its receive time (`timestampNs`, CLOCK_REALTIME taken right
+ * after the recvmsg that returned it, nanosecond resolution). The kernel reports it
  * as soon as it happened, so the datagrams still queued at that time (older
  * than the lost ones) come right after the marker. After an overrun, state
  * must be resynchronised (e.g. by a dump). NETLINK_NO_ENOBUFS hides it.
@@ -33,14 +40,17 @@ import {
   SO_SNDBUF,
   SO_SNDBUFFORCE,
 } from '../netlink/constants.js';
+import { statSync } from 'node:fs';
 import { ErrnoError, fromNativeError, type ErrnoContext } from './errno.js';
-import { loadNative, META_STRIDE, RECV_FLAG_OVERRUN, RECV_FLAG_TRUNCATED, type NativeSocket } from './native.js';
+import { loadNative, META_STRIDE, RECV_FLAG_LOCAL_DROP, RECV_FLAG_OVERRUN, RECV_FLAG_TRUNCATED, type NativeSocket } from './native.js';
 
 const EPERM = 1;
 const SO_MEMINFO = 55;
 const SK_MEMINFO_DROPS = 8;
 const SK_MEMINFO_VARS = 9;
 const EBADF = 9;
+/** Smallest receive-thread buffer (two chunks of 128 KiB). */
+export const MIN_RECEIVE_THREAD_BUFFER = 256 * 1024;
 
 export interface NetlinkSocketOptions {
   /** Network namespace: a name under /var/run/netns, an absolute path, or a decimal pid. */
@@ -59,6 +69,12 @@ export interface NetlinkSocketOptions {
    * the previous one.
    */
   readAhead?: boolean;
+  /**
+   * Receive on a dedicated thread of the addon into a buffer of at most this many bytes
+   * (subscriptions: the kernel's queue is drained as fast as it fills, whatever the
+   * JavaScript side does; see RECV_FLAG_LOCAL_DROP). At least 256 KiB. Not with readAhead.
+   */
+  receiveThread?: number;
 }
 
 /** One received datagram. `data` is a view into the batch's buffer (borrowed, not copied). */
@@ -70,10 +86,25 @@ export interface ReceivedDatagram {
   groups: number;
   /** The datagram was longer than `data` (MSG_TRUNC); the rest is lost. */
   truncated: boolean;
+  /** Receive time, ns since the epoch (CLOCK_REALTIME right after recvmsg). */
+  timestampNs?: bigint;
 }
 
-/** A received datagram, or the point where the kernel dropped messages (ENOBUFS). */
-export type ReceiveItem = ReceivedDatagram | { overrun: true };
+/**
+ * Where messages were lost: `kernel` (ENOBUFS: the socket's receive queue overflowed;
+ * the kernel's own count is SO_MEMINFO's drops) or `buffer` (the receive thread's buffer
+ * was full: `lost` messages were read and discarded).
+ */
+export interface OverrunItem {
+  overrun: true;
+  source?: 'kernel' | 'buffer';
+  /** For `buffer`: netlink messages discarded at this point. */
+  lost?: number;
+  timestampNs?: bigint;
+}
+
+/** A received datagram, or the point where messages were dropped. */
+export type ReceiveItem = ReceivedDatagram | OverrunItem;
 
 /** Option names for error messages, and the capability each needs. */
 const OPTIONS: Record<string, { name: string; capability?: ErrnoContext['capability'] }> = {
@@ -101,8 +132,9 @@ function optionContext(level: number, name: number, extra = ''): ErrnoContext {
 export function resolveNetnsPath(netns: string | undefined): string | null {
   if (netns === undefined || netns === '') return null;
   if (/^[0-9]+$/.test(netns)) return `/proc/${netns}/ns/net`;
+  if (netns.includes('\0')) throw new TypeError(`invalid netns ${JSON.stringify(netns)}: it contains a NUL byte`);
   if (netns.startsWith('/')) return netns;
-  if (netns.includes('/') || netns === '.' || netns === '..' || netns.includes('\0')) {
+  if (netns.includes('/') || netns === '.' || netns === '..') {
     throw new TypeError(`invalid netns name ${JSON.stringify(netns)}: use a name, an absolute path or a pid`);
   }
   return `/var/run/netns/${netns}`;
@@ -123,6 +155,8 @@ export class NetlinkSocket {
   #lastRcvbuf = 0;
   #onItems: ((items: ReceiveItem[]) => void) | undefined;
   #onError: ((err: ErrnoError) => void) | undefined;
+  #netnsPath: string | null = null;
+  #netnsInode = 0;
 
   private constructor(h: NativeSocket, portid: number) {
     this.#h = h;
@@ -137,6 +171,12 @@ export class NetlinkSocket {
       const n = opts.receiveBufferSize;
       if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`invalid receiveBufferSize ${n}`);
     }
+    if (opts.receiveThread !== undefined) {
+      const n = opts.receiveThread;
+      if (!Number.isInteger(n) || n < MIN_RECEIVE_THREAD_BUFFER || n > 2 ** 40) {
+        throw new RangeError(`invalid receive thread buffer ${n}: an integer number of bytes, at least ${MIN_RECEIVE_THREAD_BUFFER}`);
+      }
+    }
     const native = loadNative();
     let h: NativeSocket;
     try {
@@ -145,6 +185,7 @@ export class NetlinkSocket {
       const syscall = (err as { syscall?: unknown }).syscall;
       const ctx: ErrnoContext = {};
       if (syscall === 'open' && path !== null) ctx.path = path;
+      if (syscall === 'setns' && path !== null) ctx.path = path;
       if (syscall === 'setns') ctx.capability = 'CAP_SYS_ADMIN';
       throw fromNativeError(err, ctx);
     }
@@ -159,8 +200,11 @@ export class NetlinkSocket {
       if (opts.noEnobufs) call(() => h.setsockopt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1), optionContext(SOL_NETLINK, NETLINK_NO_ENOBUFS));
       if (opts.batchBytes !== undefined) h.setBatchBytes(opts.batchBytes);
       if (opts.readAhead) h.setReadAhead(true);
+      if (opts.receiveThread !== undefined) h.setReceiveThread(opts.receiveThread);
       const portid = call(() => h.bind(0, 0), {});
       const sock = new NetlinkSocket(h, portid);
+      sock.#netnsPath = path;
+      sock.#netnsInode = h.netnsInode;
       for (const g of opts.groups ?? []) sock.addMembership(g);
       return sock;
     } catch (err) {
@@ -173,6 +217,33 @@ export class NetlinkSocket {
   get receiveBufferSize(): number {
     if (this.#closed) return this.#lastRcvbuf;
     return this.getOption(SOL_SOCKET, SO_RCVBUF);
+  }
+
+  /**
+   * True when the namespace the socket was opened in (by name or path) can no longer be
+   * reached through that path: `ip netns del` removed it, or the process of a
+   * /proc/PID/ns/net path ended (its nsfs inode is gone or another one is there now). No
+   * new process can join it by that name; the socket keeps working for what is still
+   * inside. False for the current namespace. One stat() per call.
+   */
+  namespaceGone(): boolean {
+    if (this.#netnsPath === null || this.#netnsInode === 0) return false;
+    try {
+      return statSync(this.#netnsPath).ino !== this.#netnsInode;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Messages the receive thread discarded so far because its buffer was full (0 without one). */
+  localDrops(): number {
+    return this.receiveStats().localDrops ?? 0;
+  }
+
+  /** The receive thread's figures: messages it discarded (buffer full), chunks in use. */
+  receiveStats(): { localDrops?: number; chunks?: number; maxChunks?: number; chunkBytes?: number } {
+    if (this.#closed) return {};
+    return this.#h.receiveStats();
   }
 
   /** True once close() was called. */
@@ -288,17 +359,23 @@ export class NetlinkSocket {
     const items: ReceiveItem[] = new Array(count);
     let offset = 0;
     for (let i = 0, m = 0; i < count; i++, m += META_STRIDE) {
-      const len = meta[m];
-      const flags = meta[m + 3];
+      const len = meta[m]!;
+      const flags = meta[m + 3]!;
+      const timestampNs = BigInt(meta[m + 4]!) * 1_000_000_000n + BigInt(meta[m + 5]!);
       if (flags & RECV_FLAG_OVERRUN) {
-        items[i] = { overrun: true };
+        items[i] = { overrun: true, source: 'kernel', timestampNs };
+        continue;
+      }
+      if (flags & RECV_FLAG_LOCAL_DROP) {
+        items[i] = { overrun: true, source: 'buffer', lost: meta[m + 1]!, timestampNs };
         continue;
       }
       items[i] = {
         data: new Uint8Array(data, offset, len),
-        pid: meta[m + 1],
-        groups: meta[m + 2],
+        pid: meta[m + 1]!,
+        groups: meta[m + 2]!,
         truncated: (flags & RECV_FLAG_TRUNCATED) !== 0,
+        timestampNs,
       };
       offset += len;
     }
