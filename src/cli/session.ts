@@ -107,8 +107,8 @@ export class Session {
     return Number(process.hrtime.bigint() - this.started) / 1e9;
   }
 
-  /** The one-line summary on stderr. */
-  summary(what: 'events' | 'entries' | 'messages'): void {
+  /** The one-line summary on stderr; `extra` is appended after a comma. */
+  summary(what: 'events' | 'entries' | 'messages', extra?: string): void {
     clearInterval(this.rateTimer);
     clearTimeout(this.durationTimer);
     for (const c of this.cleanups) c();
@@ -125,6 +125,7 @@ export class Session {
     } else {
       text = `${this.counts.messages} messages (${this.events} events, ${this.counts.entries} entries), ${this.lost} lost`;
     }
+    if (extra !== undefined) text += `, ${extra}`;
     this.io.stderr.write(`${tty}ctevents: ${text}\n`);
   }
 }
