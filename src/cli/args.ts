@@ -38,6 +38,8 @@ export interface Options {
   netns?: string;
   bufferSize?: number;
   write?: string;
+  /** --force: --write may replace an existing file. */
+  force: boolean;
   filters: FilterOptions;
   help: boolean;
   version: boolean;
@@ -63,7 +65,9 @@ Options:
                       (the same lines as conntrack -E / conntrack -L)
   --netns NS          network namespace: a name under /var/run/netns, a path, or a pid
   --buffer-size BYTES receive buffer for events (default 64 MiB)
-  --write FILE.pcap   record the raw netlink datagrams to a pcap file (Wireshark: Netlink)
+  --write FILE.pcap   record the raw netlink datagrams to a pcap file (Wireshark: Netlink);
+                      - writes the pcap to stdout (the lines are then not printed)
+  --force             let --write replace an existing file
   -h, --help          show this help
   --version           show the version
 
@@ -111,6 +115,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
         netns: { type: 'string' },
         'buffer-size': { type: 'string' },
         write: { type: 'string' },
+        force: { type: 'boolean' },
         family: { type: 'string' },
         proto: { type: 'string' },
         src: { type: 'string' },
@@ -143,6 +148,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
     events: ['new', 'destroy'],
     format: 'text',
     follow: v.follow ?? false,
+    force: v.force ?? false,
     filters: {},
     help: v.help ?? false,
     version: v.version ?? false,
@@ -179,6 +185,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
     if (v.write === '') throw new UsageError('--write needs a file name');
     opts.write = v.write;
   }
+  if (opts.force && opts.write === undefined) throw new UsageError('--force applies to --write only');
   if (opts.follow && command !== 'dump') throw new UsageError('--follow applies to dump only');
   const f = opts.filters;
   const map: [keyof FilterOptions, string | undefined][] = [

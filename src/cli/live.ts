@@ -11,21 +11,28 @@ import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
 import { nfType, type NfGenMsg } from '../nfnetlink/header.js';
 import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
 import { NLM_F_MULTI } from '../netlink/constants.js';
-import { openPcapFile, type PcapFile } from '../pcap/index.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
+import { prepareRecording, type Recording } from './recording.js';
 
-async function openRecording(s: Session): Promise<PcapFile | undefined> {
-  if (s.opts.write === undefined) return undefined;
-  return openPcapFile(s.opts.write);
-}
-
-async function openClient(s: Session, pcap: PcapFile | undefined): Promise<ConntrackClient> {
-  return ConntrackClient.open({
+/**
+ * Opens the client, then (--write) the capture: the output is created only once the
+ * sockets are open (see recording.ts).
+ */
+async function openClient(s: Session): Promise<{ client: ConntrackClient; pcap: Recording | undefined }> {
+  const pcap = prepareRecording(s);
+  const client = await ConntrackClient.open({
     ...(s.opts.netns !== undefined ? { netns: s.opts.netns } : {}),
     ...(s.opts.bufferSize !== undefined ? { receiveBufferSize: s.opts.bufferSize } : {}),
-    ...(pcap ? { onDatagram: (d: Uint8Array, ts: bigint) => void pcap.writer.writeDatagram(d, ts) } : {}),
+    ...(pcap ? { onDatagram: (d: Uint8Array, ts: bigint) => pcap.record(d, ts) } : {}),
   });
+  try {
+    pcap?.open();
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  return { client, pcap };
 }
 
 /** Header of a dump reply, for printing entries the way `read` prints recorded ones. */
@@ -70,12 +77,8 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
 }
 
 export async function watch(s: Session): Promise<number> {
-  const pcap = await openRecording(s);
   let failed = true;
-  const client = await openClient(s, pcap).catch(async (e) => {
-    await pcap?.close();
-    throw e;
-  });
+  const { client, pcap } = await openClient(s);
   try {
     const sub = client.events({ types: s.opts.events });
     s.startLive();
@@ -84,7 +87,7 @@ export async function watch(s: Session): Promise<number> {
     failed = false;
   } finally {
     await client.close();
-    await pcap?.close();
+    pcap?.close();
     // A run that never started (no privilege, no namespace) ends with its error alone.
     if (!failed) s.summary('events');
   }
@@ -92,11 +95,7 @@ export async function watch(s: Session): Promise<number> {
 }
 
 export async function dump(s: Session): Promise<number> {
-  const pcap = await openRecording(s);
-  const client = await openClient(s, pcap).catch(async (e) => {
-    await pcap?.close();
-    throw e;
-  });
+  const { client, pcap } = await openClient(s);
   let sub: Subscription | undefined;
   let failed = true;
   try {
@@ -130,7 +129,7 @@ export async function dump(s: Session): Promise<number> {
   } finally {
     sub?.close();
     await client.close();
-    await pcap?.close();
+    pcap?.close();
     if (!failed) s.summary(s.opts.follow ? 'events' : 'entries');
   }
   return 0;
@@ -145,11 +144,7 @@ function readNumber(path: string): number | undefined {
 }
 
 export async function stats(s: Session): Promise<number> {
-  const pcap = await openRecording(s);
-  const client = await openClient(s, pcap).catch(async (e) => {
-    await pcap?.close();
-    throw e;
-  });
+  const { client, pcap } = await openClient(s);
   try {
     const [global, cpus] = await Promise.all([client.stats(), client.statsPerCpu()]);
     const buckets = readNumber('/proc/sys/net/netfilter/nf_conntrack_buckets');
@@ -157,7 +152,7 @@ export async function stats(s: Session): Promise<number> {
     await s.out.flush();
   } finally {
     await client.close();
-    await pcap?.close();
+    pcap?.close();
   }
   return 0;
 }

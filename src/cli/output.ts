@@ -30,6 +30,8 @@ export class LineWriter {
   private drained: Promise<void> | undefined;
   private release: (() => void) | undefined;
   private scheduled = false;
+  /** Called before each chunk is handed to the stream (--write flushes the capture first). */
+  beforeWrite: (() => void) | undefined;
   private readonly tick = (): void => {
     this.scheduled = false;
     this.push();
@@ -72,6 +74,7 @@ export class LineWriter {
   /** Hand the gathered lines to the stream. */
   private push(): void {
     if (this.buf.length === 0 || this.closed) return;
+    this.beforeWrite?.();
     const chunk = this.buf;
     this.buf = '';
     let ok: boolean;

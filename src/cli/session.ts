@@ -18,6 +18,9 @@ export interface Io {
   signals?: boolean;
 }
 
+/** An output that takes everything and keeps nothing. */
+const DISCARD: OutStream = { write: () => true, once: () => undefined, on: () => undefined, removeListener: () => undefined };
+
 export class Session {
   readonly opts: Options;
   readonly io: Io;
@@ -42,7 +45,8 @@ export class Session {
     this.filter = compileFilter(opts.filters);
     this.formatName = opts.format;
     this.format = formatterFor(opts.format, { live: opts.command !== 'read', ...(opts.netns !== undefined ? { netns: opts.netns } : {}) });
-    this.out = new LineWriter(io.stdout, () => this.stop.abort('pipe closed'));
+    // `--write -`: stdout carries the capture, the lines go nowhere.
+    this.out = new LineWriter(opts.write === '-' ? DISCARD : io.stdout, () => this.stop.abort('pipe closed'));
   }
 
   get events(): number {
