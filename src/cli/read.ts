@@ -18,6 +18,11 @@ import type { Session } from './session.js';
 /** Date's range: ±8.64e15 ms. A timestamp outside it is printed as no time, and reported. */
 const MAX_DATE_NS = 8_640_000_000_000_000_000_000n;
 
+/** True when the formatters can show this capture time (from the epoch to Date's end). */
+export function printableTime(ns: bigint): boolean {
+  return ns >= 0n && ns <= MAX_DATE_NS;
+}
+
 export async function read(s: Session): Promise<number> {
   const file = s.opts.file!;
   const source = file === '-' ? s.io.stdin : file;
@@ -55,7 +60,7 @@ export async function read(s: Session): Promise<number> {
           continue;
         }
         let ts: bigint | undefined = rec.timestampNs;
-        if (ts < 0n || ts > MAX_DATE_NS) {
+        if (!printableTime(ts)) {
           report({ index: rec.index, fileOffset: rec.fileOffset, reason: `timestamp ${ts} ns is outside the range of a date; its messages are shown without a time`, fatal: false });
           ts = undefined;
         }
