@@ -7,7 +7,8 @@
  * reads (versions 2.x, fractions over a second, records over snaplen, odd option lengths)
  * is read.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -209,4 +210,22 @@ describe('a lost framing ends the read early, with the count', () => {
   });
 });
 
-void block;
+describe.skipIf(spawnSync('tshark', ['--version']).status !== 0)('what tshark reads, we read: the same frames', () => {
+  const tsresol = (v: number, length = 1) => option(9, Uint8Array.of(v), length);
+  it.each([
+    ['pcap 2.2', () => classicFile({ minor: 2 }, [{ data: A }, { data: B }])],
+    ['pcap 2.5', () => classicFile({ minor: 5 }, [{ data: A }, { data: B }])],
+    ['µs fraction over a second', () => classicFile({}, [{ frac: 2_500_000, data: A }, { data: B }])],
+    ['record over snaplen', () => classicFile({ snaplen: 20 }, [{ data: A }, { data: B }])],
+    ['pcapng small snaplen', () => cat(shb(), idb({ snaplen: 16 }), epb(5n, A), epb(6n, B))],
+    ['pcapng if_tsresol of length 2', () => cat(shb(), idb({ options: [tsresol(9, 2)] }), epb(5n, A), epb(6n, B))],
+    ['pcapng unknown block', () => cat(shb(), idb(), epb(5n, A), block(0x16, new Uint8Array(8)), epb(6n, B))],
+  ])('%s', async (_name, make) => {
+    const path = file(make());
+    const ts = spawnSync('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' });
+    expect(ts.status, ts.stderr).toBe(0);
+    const frames = ts.stdout.split('\n').filter(Boolean).length;
+    const r = await json(readFileSync(path));
+    expect(r.items.filter((i) => i.type !== 'malformed')).toHaveLength(frames);
+  });
+});
