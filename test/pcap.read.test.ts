@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
+import { MalformedRecord, NetlinkItemParser, type NetlinkItem } from '../src/pcap/index.js';
 import { block, cat, classicFile, classicHeader, classicRecord, cooked, datagramsOf, epb, idb, option, shb } from './helpers/pcap-craft.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctev-pcap-read-'));
@@ -207,6 +208,38 @@ describe('a lost framing ends the read early, with the count', () => {
     expect(c.code).toBe(1);
     expect(c.stdout).not.toMatch(/MALFORMED|malformed/);
     expect(c.stderr).toMatch(/ctevents: .*: record 2 \(file offset \d+\): LINKTYPE_NETLINK record of 10 bytes/);
+  });
+});
+
+describe('the item reader (library): over-long records are dropped as they arrive', () => {
+  const digest = (items: NetlinkItem[]) =>
+    items.map((i) => (i instanceof MalformedRecord ? `M ${i.index} ${i.fileOffset} ${i.fatal} ${i.reason}` : `D ${i.index} ${i.fileOffset} ${Buffer.from(i.data).toString('hex')}`));
+  function read(bytes: Uint8Array, chunk: number): { items: string[]; maxPending: number } {
+    const p = new NetlinkItemParser();
+    const items: NetlinkItem[] = [];
+    let maxPending = 0;
+    for (let at = 0; at < bytes.length; at += chunk) {
+      p.push(bytes.subarray(at, at + chunk));
+      p.drain(items);
+      // What the parser still holds of the input: never more than the bound plus a chunk.
+      maxPending = Math.max(maxPending, (p as unknown as { parser: { queue: { available: number } } }).parser.queue.available);
+    }
+    p.end(items);
+    return { items: digest(items), maxPending };
+  }
+  it.each([
+    ['classic', () => classicFile({ snaplen: 0 }, [{ data: A }, { data: new Uint8Array(1_000_000) }, { data: B }])],
+    ['pcapng', () => cat(shb(), idb(), epb(5n, A), epb(6n, new Uint8Array(1_000_000)), epb(7n, B))],
+  ])('%s: the same items in any chunking, and nothing of the record held', (_n, make) => {
+    const bytes = make();
+    const whole = read(bytes, bytes.length).items;
+    expect(whole.map((l) => l[0])).toEqual(['D', 'M', 'D']);
+    expect(whole[1]).toMatch(/^M 1 \d+ false .*over the bound/);
+    for (const chunk of [1000, 4096, 65536]) {
+      const r = read(bytes, chunk);
+      expect(r.items).toEqual(whole);
+      expect(r.maxPending).toBeLessThanOrEqual(chunk + 64);
+    }
   });
 });
 
