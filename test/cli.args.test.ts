@@ -189,8 +189,8 @@ describe('help, version, completion, man page', () => {
       return r.stdout.split('\n').filter(Boolean);
     };
     expect(complete(['ctevents', 'du'])).toEqual(['dump']);
-    expect(complete(['ctevents', 'dump', '--fo'])).toEqual(['--follow', '--format']);
-    expect(complete(['ctevents', 'stats', '--fo'])).toEqual(['--format']);
+    expect(complete(['ctevents', 'dump', '--fo'])).toEqual(['--follow', '--format', '--force']);
+    expect(complete(['ctevents', 'stats', '--fo'])).toEqual(['--format', '--force']);
     expect(complete(['ctevents', '--format', 'j'])).toEqual(['json']);
     expect(complete(['ctevents', 'get', '-p', 'ic'])).toEqual(['icmp', 'icmpv6']);
     expect(complete(['ctevents', 'help', 'cr'])).toEqual(['create']);

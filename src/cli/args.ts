@@ -84,6 +84,8 @@ export interface Options {
   /** --backlog-size: the receive thread's buffer for events, bytes. */
   backlogSize?: number;
   write?: string;
+  /** --force: --write may replace an existing file. */
+  force: boolean;
   /** create/update: -t SECONDS */
   timeout?: number;
   filters: FilterOptions;
@@ -128,6 +130,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'buffer-size', value: true, short: 'b', commands: ['watch', 'dump'] },
   { name: 'backlog-size', value: true, commands: ['watch', 'dump'] },
   { name: 'write', value: true, commands: LIVE_OUT },
+  { name: 'force', value: false, commands: LIVE_OUT },
   { name: 'dying', value: false, commands: ['dump'] },
   { name: 'unconfirmed', value: false, commands: ['dump'] },
   { name: 'expect', value: false, commands: ['dump', 'watch', 'stats'] },
@@ -276,6 +279,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
     format: 'text',
     output: {},
     follow: v.has('follow'),
+    force: v.has('force'),
     dying: v.has('dying'),
     unconfirmed: v.has('unconfirmed'),
     expect: v.has('expect'),
@@ -361,6 +365,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
     if (isDirectory(write)) throw new UsageError(`${write}: is a directory`);
     opts.write = write;
   }
+  if (opts.force && opts.write === undefined) throw new UsageError('--force applies to --write only');
   const lists = [opts.follow && 'follow', opts.dying && 'dying', opts.unconfirmed && 'unconfirmed', command === 'dump' && opts.expect && 'expect'].filter(Boolean);
   if (lists.length > 1) throw new UsageError(`--${lists.join(' and --')} cannot be combined`);
   if (opts.zero && command === 'dump' && lists.length > 0) throw new UsageError('--zero applies to a plain dump of the table');

@@ -12,24 +12,32 @@ import { nfType, type NfGenMsg } from '../nfnetlink/header.js';
 import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
 import { expectStatsCpuRequest } from '../ctnetlink/requests.js';
 import { NLM_F_MULTI } from '../netlink/constants.js';
-import { openPcapFile, type PcapFile } from '../pcap/index.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
 import { requesterPortids } from './progname.js';
+import { prepareRecording, type Recording } from './recording.js';
 
-async function openRecording(s: Session): Promise<PcapFile | undefined> {
-  if (s.opts.write === undefined) return undefined;
-  return openPcapFile(s.opts.write);
-}
-
-async function openClient(s: Session, pcap: PcapFile | undefined): Promise<ConntrackClient> {
-  if (pcap) s.recorder = (d: Uint8Array, ts: bigint) => void pcap.writer.writeDatagram(d, ts);
-  return ConntrackClient.open({
+/**
+ * Opens the client, then (--write) the capture: the output is created only once the
+ * sockets are open (see recording.ts).
+ */
+async function openClient(s: Session): Promise<{ client: ConntrackClient; pcap: Recording | undefined }> {
+  const pcap = prepareRecording(s);
+  const record = pcap ? (d: Uint8Array, ts: bigint) => pcap.record(d, ts) : undefined;
+  s.recorder = record;
+  const client = await ConntrackClient.open({
     ...(s.opts.netns !== undefined ? { netns: s.opts.netns } : {}),
     ...(s.opts.bufferSize !== undefined ? { receiveBufferSize: s.opts.bufferSize } : {}),
     ...(s.opts.backlogSize !== undefined ? { receiveThreadBuffer: s.opts.backlogSize } : {}),
-    ...(pcap ? { onDatagram: (d: Uint8Array, ts: bigint) => void pcap.writer.writeDatagram(d, ts) } : {}),
+    ...(record ? { onDatagram: record } : {}),
   });
+  try {
+    pcap?.open();
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  return { client, pcap };
 }
 
 /** Header of a dump reply, for printing entries the way `read` prints recorded ones. */
@@ -94,12 +102,8 @@ function subscribe(s: Session, client: ConntrackClient): Subscription {
 }
 
 export async function watch(s: Session): Promise<number> {
-  const pcap = await openRecording(s);
   let failed = true;
-  const client = await openClient(s, pcap).catch(async (e) => {
-    await pcap?.close();
-    throw e;
-  });
+  const { client, pcap } = await openClient(s);
   try {
     const sub = subscribe(s, client);
     s.startLive();
@@ -108,7 +112,7 @@ export async function watch(s: Session): Promise<number> {
     failed = false;
   } finally {
     await client.close();
-    await pcap?.close();
+    pcap?.close();
     // A run that never started (no privilege, no namespace) ends with its error alone.
     if (!failed) await s.finish('events');
   }
@@ -116,11 +120,7 @@ export async function watch(s: Session): Promise<number> {
 }
 
 export async function dump(s: Session): Promise<number> {
-  const pcap = await openRecording(s);
-  const client = await openClient(s, pcap).catch(async (e) => {
-    await pcap?.close();
-    throw e;
-  });
+  const { client, pcap } = await openClient(s);
   let sub: Subscription | undefined;
   let failed = true;
   try {
@@ -153,7 +153,7 @@ export async function dump(s: Session): Promise<number> {
   } finally {
     sub?.close();
     await client.close();
-    await pcap?.close();
+    pcap?.close();
     if (!failed) await s.finish(s.opts.follow ? 'events' : 'entries');
   }
   return 0;
@@ -173,11 +173,7 @@ async function* dumpSource(s: Session, client: ConntrackClient): AsyncGenerator<
 
 /** dump --expect: the expectation table (conntrack -L expect). */
 export async function dumpExpect(s: Session): Promise<number> {
-  const pcap = await openRecording(s);
-  const client = await openClient(s, pcap).catch(async (e) => {
-    await pcap?.close();
-    throw e;
-  });
+  const { client, pcap } = await openClient(s);
   let failed = true;
   try {
     const now = BigInt(Date.now()) * 1_000_000n;
@@ -192,7 +188,7 @@ export async function dumpExpect(s: Session): Promise<number> {
     failed = false;
   } finally {
     await client.close();
-    await pcap?.close();
+    pcap?.close();
     if (!failed) await s.finish('expectations');
   }
   return 0;
@@ -207,11 +203,7 @@ function readNumber(path: string): number | undefined {
 }
 
 export async function stats(s: Session): Promise<number> {
-  const pcap = await openRecording(s);
-  const client = await openClient(s, pcap).catch(async (e) => {
-    await pcap?.close();
-    throw e;
-  });
+  const { client, pcap } = await openClient(s);
   try {
     if (s.opts.expect) {
       // conntrack -S expect: the expectation counters per CPU, printed like read prints them.
@@ -226,7 +218,7 @@ export async function stats(s: Session): Promise<number> {
     await s.out.flush();
   } finally {
     await client.close();
-    await pcap?.close();
+    pcap?.close();
   }
   return 0;
 }

@@ -41,6 +41,8 @@ export class LineWriter {
   readonly written: Record<string, number> = {};
   /** Called around every chunk (a live rate line on the same terminal clears and redraws). */
   around: { before(): void; after(): void } | undefined;
+  /** Called before each chunk is handed to the stream (--write flushes the capture first). */
+  beforeWrite: (() => void) | undefined;
   private readonly tick = (): void => {
     this.scheduled = false;
     this.push();
@@ -89,6 +91,7 @@ export class LineWriter {
   /** Hand the gathered lines to the stream. */
   private push(): void {
     if (this.buf.length === 0 || this.closed) return;
+    this.beforeWrite?.();
     const chunk = this.buf;
     this.buf = '';
     let cb: ((err?: Error | null) => void) | undefined;

@@ -5,10 +5,18 @@
  */
 import { createReadStream, statSync } from 'node:fs';
 import { UsageError } from './args.js';
-import { decodeDatagram } from '../ctnetlink/message.js';
-import { NetlinkDecodeError } from '../netlink/errors.js';
-import { readNetlinkDatagramBatches } from '../pcap/index.js';
+import { decodeDatagramItems } from '../ctnetlink/tolerant.js';
+import { MalformedRecord, readNetlinkItemBatches } from '../pcap/index.js';
+import { malformedLine, type MalformedItem } from './malformed.js';
 import type { Session } from './session.js';
+
+/** Date's range: ±8.64e15 ms. A timestamp outside it is printed as no time, and reported. */
+const MAX_DATE_NS = 8_640_000_000_000_000_000_000n;
+
+/** True when the formatters can show this capture time (from the epoch to Date's end). */
+export function printableTime(ns: bigint): boolean {
+  return ns >= 0n && ns <= MAX_DATE_NS;
+}
 
 export async function read(s: Session): Promise<number> {
   const file = s.opts.file!;
@@ -35,23 +43,38 @@ export async function read(s: Session): Promise<number> {
   let bad = 0;
   const events = new Set<string>(s.opts.events);
   if (!s.opts.eventsGiven) events.add('update');
+  let fatal: MalformedItem | undefined;
+  const report = (m: MalformedItem): void => {
+    bad++;
+    if (m.fatal) fatal = m;
+    const line = malformedLine(s.formatName, file, m);
+    if (line.stdout !== undefined) s.out.line(line.stdout);
+    if (line.stderr !== undefined) {
+      // The lines before it first, so that a terminal shows them in order.
+      void s.out.flush();
+      s.warn(line.stderr);
+    }
+  };
   try {
     // A batch per input chunk: its records are decoded and printed in one go; lines go out
     // in 64 KiB chunks, and whenever the loop waits for input.
-    outer: for await (const batch of readNetlinkDatagramBatches(source)) {
+    outer: for await (const batch of readNetlinkItemBatches(source)) {
       for (const rec of batch) {
-        let ms;
-        try {
-          ms = decodeDatagram(rec.data);
-        } catch (e) {
-          if (!(e instanceof NetlinkDecodeError)) throw e;
-          bad++;
-          // The lines before it first, so that a terminal shows them in order.
-          void s.out.flush();
-          s.warn(`ctevents: ${file}: record ${rec.index + 1} (file offset ${rec.fileOffset}): ${e.message}`);
+        if (rec instanceof MalformedRecord) {
+          report({ index: rec.index, fileOffset: rec.fileOffset, reason: rec.reason, fatal: rec.fatal });
           continue;
         }
-        for (const m of ms) {
+        let ts: bigint | undefined = rec.timestampNs;
+        if (!printableTime(ts)) {
+          report({ index: rec.index, fileOffset: rec.fileOffset, reason: `timestamp ${ts} ns is outside the range of a date; its messages are shown without a time`, fatal: false });
+          ts = undefined;
+        }
+        for (const m of decodeDatagramItems(rec.data)) {
+          if (m.kind === 'malformed') {
+            const rest = m.rest ? ' (and the rest of the datagram)' : '';
+            report({ index: rec.index, fileOffset: rec.fileOffset, reason: `message at byte ${m.offset} of the datagram${rest}: ${m.error.message}`, fatal: false });
+            continue;
+          }
           s.messages++;
           // --events selects event types (entries, statistics and control messages are not events).
           let kind = 'other';
@@ -65,7 +88,7 @@ export async function read(s: Session): Promise<number> {
             kind = 'expect';
           }
           // --count N: the first N printed lines.
-          if (s.record(m, rec.timestampNs, kind)) break outer;
+          if (s.record(m, ts, kind)) break outer;
         }
         if (s.stop.signal.aborted) break outer;
       }
@@ -76,6 +99,8 @@ export async function read(s: Session): Promise<number> {
     // Also when the capture turns out malformed: the records before the fault are printed.
     await s.out.flush();
   }
-  await s.finish('messages');
+  let extra = `${bad} malformed`;
+  if (fatal !== undefined) extra += `; the read ended early at file offset ${fatal.fileOffset}: ${fatal.reason}`;
+  await s.finish('messages', extra);
   return bad > 0 ? 1 : 0;
 }

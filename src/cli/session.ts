@@ -20,6 +20,9 @@ export interface Io {
   signals?: boolean;
 }
 
+/** An output that takes everything and keeps nothing. */
+const DISCARD: OutStream = { write: () => true, once: () => undefined, on: () => undefined, removeListener: () => undefined };
+
 export class Session {
   readonly opts: Options;
   readonly io: Io;
@@ -51,7 +54,8 @@ export class Session {
     if (live && (opts.format === 'conntrack' || opts.format === 'xml')) this.portids = createPortidResolver(netlinkTable(opts.netns));
     const progname = this.portids?.name;
     this.format = formatterFor(opts.format, { live, output: opts.output, ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(progname ? { progname } : {}) });
-    this.out = new LineWriter(io.stdout, () => this.stop.abort('pipe closed'));
+    // `--write -`: stdout carries the capture, the lines go nowhere.
+    this.out = new LineWriter(opts.write === '-' ? DISCARD : io.stdout, () => this.stop.abort('pipe closed'));
   }
 
   /** Lines by kind that went out (see LineWriter.written): what the summary reports. */
@@ -180,15 +184,15 @@ export class Session {
   }
 
   /** Flush the output, let refused writes report back, then print the summary. */
-  async finish(what: 'events' | 'entries' | 'messages' | 'expectations'): Promise<void> {
+  async finish(what: 'events' | 'entries' | 'messages' | 'expectations', extra?: string): Promise<void> {
     this.endDocument();
     await this.out.flush();
     await new Promise<void>((res) => setImmediate(res));
-    this.summary(what);
+    this.summary(what, extra);
   }
 
-  /** The one-line summary on stderr. */
-  summary(what: 'events' | 'entries' | 'messages' | 'expectations'): void {
+  /** The one-line summary on stderr; `extra` is appended after a comma. */
+  summary(what: 'events' | 'entries' | 'messages' | 'expectations', extra?: string): void {
     clearInterval(this.rateTimer);
     clearTimeout(this.durationTimer);
     for (const c of this.cleanups) c();
@@ -208,6 +212,7 @@ export class Session {
     } else {
       text = `${this.counts.messages} messages (${this.events} events, ${this.counts.entries} entries), ${this.lost} lost`;
     }
+    if (extra !== undefined) text += `, ${extra}`;
     this.io.stderr.write(`${tty}ctevents: ${text}\n`);
   }
 }

@@ -15,7 +15,7 @@
  * - `type`: `"new"` | `"update"` | `"destroy"` (conntrack events), `"entry"` (conntrack dump
  *   entry or GET reply), `"expect-new"` | `"expect-destroy"` (expectation events),
  *   `"expect"` (expectation entry), `"stats-cpu"`, `"expect-stats-cpu"`, `"stats"`,
- *   `"request"`, `"error"`, `"ack"`, `"done"`, `"overrun"`, `"other"`.
+ *   `"request"`, `"error"`, `"ack"`, `"done"`, `"overrun"`, `"other"`, `"malformed"` (read: a record that did not frame or decode, with `record`, `offset`, `error`, `fatal`).
  * - `time`: receive or capture time, ISO-8601 UTC with microseconds
  *   (`"2026-11-24T15:07:01.745528Z"`); `timestampNs`: the same in ns since the epoch
  *   (string). Both absent when the time is unknown.

@@ -22,7 +22,8 @@
  *   | ts_sec        | ts_usec/nsec  | incl_len      | orig_len      | captured bytes ...
  *   +---------------+---------------+---------------+---------------+----------------------
  */
-import { MAX_RECORD_LENGTH, PcapError } from './errors.js';
+import { recordBound } from './bound.js';
+import { PcapError } from './errors.js';
 
 /** Magic of a classic pcap file with microsecond timestamps (as a u32 in file order). */
 export const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
@@ -85,7 +86,8 @@ export function isKuznetzovMagic(first4: Uint8Array): boolean {
 
 /**
  * Decodes the 24-byte global header at file offset 0.
- * Throws PcapError on an unknown magic, a version other than 2.4 or reserved linktype bits.
+ * Throws PcapError on an unknown magic, a major version other than 2 or reserved linktype
+ * bits. Minor versions other than 4 (2.2, 2.3, 2.5...) are read as 2.4, as tshark does.
  */
 export function decodeClassicHeader(bytes: Uint8Array): ClassicHeader {
   const magic = classicMagic(bytes);
@@ -94,7 +96,7 @@ export function decodeClassicHeader(bytes: Uint8Array): ClassicHeader {
   const le = magic.littleEndian;
   const major = dv.getUint16(4, le);
   const minor = dv.getUint16(6, le);
-  if (major !== 2 || minor !== 4) throw new PcapError(`unsupported pcap version ${major}.${minor} (want 2.4)`, 4);
+  if (major !== 2) throw new PcapError(`unsupported pcap version ${major}.${minor} (want 2.x)`, 4);
   const snaplen = dv.getUint32(16, le);
   const field = dv.getUint32(20, le);
   if ((field & LT_RESERVED_BITS) !== 0) {
@@ -105,9 +107,9 @@ export function decodeClassicHeader(bytes: Uint8Array): ClassicHeader {
 
 /**
  * Decodes and validates the 16-byte record header found at `offset` (record `index`).
- * A snaplen of 0 in the global header means "unspecified": only the sanity bound applies.
- * Throws PcapError for a length over snaplen or over {@link MAX_RECORD_LENGTH} (offset of
- * incl_len) and for a timestamp fraction of a second or more (offset of the fraction).
+ * Throws PcapError for a length over {@link recordBound} of the file's snaplen (offset of
+ * incl_len). A length over snaplen but within the bound is accepted, as tshark does; a
+ * timestamp fraction of a second or more carries into the seconds.
  */
 export function decodeClassicRecordHeader(
   bytes: Uint8Array,
@@ -127,25 +129,18 @@ export function decodeClassicRecordHeader(
 }
 
 /**
- * The checks of {@link decodeClassicRecordHeader} on fields already read: throws PcapError
- * for a length over {@link MAX_RECORD_LENGTH} or over snaplen (offset of incl_len) and for a
- * timestamp fraction of a second or more (offset of the fraction).
+ * The check of {@link decodeClassicRecordHeader} on fields already read: throws PcapError
+ * for a length over {@link recordBound} of the file's snaplen (offset of incl_len).
  */
 export function checkClassicRecordHeader(
   header: ClassicHeader,
-  fraction: number,
+  _fraction: number,
   includedLength: number,
   offset: number,
   index: number,
 ): void {
-  if (includedLength > MAX_RECORD_LENGTH) {
-    throw new PcapError(`record length ${includedLength} over sanity bound ${MAX_RECORD_LENGTH}`, offset + 8, index);
-  }
-  if (header.snaplen !== 0 && includedLength > header.snaplen) {
-    throw new PcapError(`record length ${includedLength} over snaplen ${header.snaplen}`, offset + 8, index);
-  }
-  const perSecond = header.nanosecond ? 1_000_000_000 : 1_000_000;
-  if (fraction >= perSecond) {
-    throw new PcapError(`timestamp fraction ${fraction} is not below ${perSecond}`, offset + 4, index);
+  const bound = recordBound(header.snaplen);
+  if (includedLength > bound) {
+    throw new PcapError(`record length ${includedLength} over the bound ${bound} for a netlink capture of snaplen ${header.snaplen}`, offset + 8, index);
   }
 }

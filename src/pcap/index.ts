@@ -51,3 +51,13 @@ export {
   type PcapSink,
   type PcapWriterOptions,
 } from './writer.js';
+export { PCAPNG_BLOCK_SLACK, PCAPNG_META_BOUND, NETLINK_RECORD_BOUND, recordBound } from './bound.js';
+export {
+  linktypeName,
+  MalformedRecord,
+  NetlinkItemParser,
+  netlinkProtocolName,
+  readNetlinkItemBatches,
+  type NetlinkItem,
+} from './items.js';
+export type { CaptureParserOptions } from './reader.js';

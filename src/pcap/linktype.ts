@@ -72,7 +72,7 @@ function tooShort(what: string, length: number, need: number, fileOffset: number
  * `linktype`, or -1 when the frame is not netlink. Throws the errors of {@link netlinkPayload}.
  * The cooked header is then {@link cookedHeaderLength} bytes long.
  */
-function netlinkProtocol(linktype: number, bytes: Uint8Array, start: number, length: number, fileOffset: number, index: number): number {
+export function netlinkProtocol(linktype: number, bytes: Uint8Array, start: number, length: number, fileOffset: number, index: number): number {
   switch (linktype) {
     case LINKTYPE_NETLINK:
     case LINKTYPE_LINUX_SLL: {
@@ -101,7 +101,7 @@ function sllName(linktype: number): string {
 }
 
 /** Length of the cooked header of a netlink frame of this linktype. */
-function cookedHeaderLength(linktype: number): number {
+export function cookedHeaderLength(linktype: number): number {
   return linktype === LINKTYPE_LINUX_SLL2 ? SLL2_HEADER_LENGTH : SLL_HEADER_LENGTH;
 }
 

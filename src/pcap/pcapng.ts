@@ -24,7 +24,7 @@
  *
  * Options: u16 code, u16 length, value padded to 4; code 0 ends the list.
  */
-import { MAX_RECORD_LENGTH, PcapError } from './errors.js';
+import { PcapError } from './errors.js';
 import { InterfaceClock, ZERO_CLOCK, type RawRecord } from './record.js';
 
 /** Section Header Block type; a palindrome, so it reads the same in both byte orders. */
@@ -87,6 +87,16 @@ function pad4(n: number): number {
   return Math.ceil(n / 4) * 4;
 }
 
+/**
+ * True for the block types of the pcapng specification and its registry: SHB, IDB, PB,
+ * SPB, NRB 4, ISB 5, EPB, IRIG 7, AFDX 8, systemd journal 9, DSB 0x0A, custom 0x0BAD and
+ * 0x40000BAD, and the local-use range (top bit set). Other types are skipped, and
+ * reported by a reader that reports (a corrupted type hides a packet).
+ */
+export function isKnownBlockType(type: number): boolean {
+  return (type >= 1 && type <= 10) || type === PCAPNG_BLOCK_SHB || type === 0x0bad || type === 0x40000bad || type >= 0x8000_0000;
+}
+
 /** True for the block types that carry a packet (EPB, SPB, PB). */
 export function isPacketBlock(type: number): boolean {
   return type === PCAPNG_BLOCK_EPB || type === PCAPNG_BLOCK_SPB || type === PCAPNG_BLOCK_PB;
@@ -105,7 +115,8 @@ export function sectionLittleEndian(view: DataView, base: number, offset: number
 
 /**
  * Validates a block_total_length read at `offset + 4`: a multiple of 4, at least the
- * minimum for the block type, at most {@link MAX_RECORD_LENGTH}. Throws PcapError.
+ * minimum for the block type. Throws PcapError. (The upper bound is the reader's: see
+ * bound.ts.)
  */
 export function checkBlockLength(type: number, total: number, offset: number, recordIndex?: number): void {
   const minimum = minimumBlockLength(type);
@@ -114,9 +125,6 @@ export function checkBlockLength(type: number, total: number, offset: number, re
   }
   if (total < minimum) {
     throw new PcapError(`block_total_length ${total} below ${minimum} for block type 0x${type.toString(16)}`, offset + 4, recordIndex);
-  }
-  if (total > MAX_RECORD_LENGTH) {
-    throw new PcapError(`block_total_length ${total} over sanity bound ${MAX_RECORD_LENGTH}`, offset + 4, recordIndex);
   }
 }
 
@@ -140,9 +148,18 @@ export function decodeSectionHeader(view: DataView, base: number, offset: number
 
 /**
  * Decodes an IDB (whole block of `total` bytes at `base` in `view`), including the
- * if_tsresol and if_tsoffset options.
+ * if_tsresol and if_tsoffset options. An option of an unexpected length is ignored (as
+ * tshark does) and an option overrunning the block ends the options; each is passed to
+ * `warn` (a PcapError at the option), which by default ignores it.
  */
-export function decodeInterface(view: DataView, base: number, total: number, le: boolean, offset: number): NgInterface {
+export function decodeInterface(
+  view: DataView,
+  base: number,
+  total: number,
+  le: boolean,
+  offset: number,
+  warn: (e: PcapError) => void = () => {},
+): NgInterface {
   let unitsPerSecond = 1_000_000n;
   let offsetNs = 0n;
   const end = total - 4;
@@ -152,15 +169,21 @@ export function decodeInterface(view: DataView, base: number, total: number, le:
     const code = view.getUint16(base + p, le);
     const length = view.getUint16(base + p + 2, le);
     if (code === OPT_ENDOFOPT) break;
-    if (p + 4 + length > end) throw new PcapError(`IDB option ${code} of length ${length} overruns its block`, offset + p);
+    if (p + 4 + length > end) {
+      warn(new PcapError(`IDB option ${code} of length ${length} overruns its block; the options from here on are ignored`, offset + p));
+      break;
+    }
     if (code === OPT_IF_TSRESOL) {
-      if (length !== 1) throw new PcapError(`if_tsresol has length ${length}, want 1`, offset + p);
-      const v = view.getUint8(base + p + 4);
-      const exponent = BigInt(v & 0x7f);
-      unitsPerSecond = (v & 0x80) !== 0 ? 1n << exponent : 10n ** exponent;
+      if (length !== 1) {
+        warn(new PcapError(`if_tsresol has length ${length}, want 1; ignored (timestamps in microseconds)`, offset + p));
+      } else {
+        const v = view.getUint8(base + p + 4);
+        const exponent = BigInt(v & 0x7f);
+        unitsPerSecond = (v & 0x80) !== 0 ? 1n << exponent : 10n ** exponent;
+      }
     } else if (code === OPT_IF_TSOFFSET) {
-      if (length !== 8) throw new PcapError(`if_tsoffset has length ${length}, want 8`, offset + p);
-      offsetNs = view.getBigInt64(base + p + 4, le) * NS_PER_SECOND;
+      if (length !== 8) warn(new PcapError(`if_tsoffset has length ${length}, want 8; ignored`, offset + p));
+      else offsetNs = view.getBigInt64(base + p + 4, le) * NS_PER_SECOND;
     }
     p += 4 + pad4(length);
   }
@@ -178,8 +201,8 @@ export function decodeInterface(view: DataView, base: number, total: number, le:
  * `buf`) of the given section into `out`: the packet data are `buf[out.start, +out.length)`.
  * An SPB has no timestamp: its clock gives 0n.
  * Throws PcapError for a missing interface (offset of the interface field, or of the block
- * for an SPB), a captured length over the interface's snaplen or overrunning the block
- * (offset of the length field).
+ * for an SPB) or a captured length overrunning the block (offset of the length field). A
+ * captured length over the interface's snaplen is accepted, as tshark does.
  */
 export function decodePacketBlock(
   type: number,
@@ -218,9 +241,6 @@ export function decodePacketBlock(
   const originalLength = view.getUint32(base + 24, le);
   if (28 + pad4(captured) > room) {
     throw new PcapError(`captured length ${captured} overruns its block`, offset + 20, index);
-  }
-  if (iface.snaplen !== 0 && captured > iface.snaplen) {
-    throw new PcapError(`captured length ${captured} over snaplen ${iface.snaplen}`, offset + 20, index);
   }
   setPacket(out, buf, base + 28, captured, index, offset, iface.linktype, originalLength);
   out.tsHigh = view.getUint32(base + 12, le);

@@ -23,6 +23,7 @@ import {
   PCAP_RECORD_HEADER_LENGTH,
   type ClassicHeader,
 } from './classic.js';
+import { PCAPNG_BLOCK_SLACK, PCAPNG_META_BOUND, recordBound } from './bound.js';
 import { PcapError } from './errors.js';
 import {
   checkBlockLength,
@@ -30,6 +31,7 @@ import {
   decodeInterface,
   decodePacketBlock,
   decodeSectionHeader,
+  isKnownBlockType,
   isPacketBlock,
   PCAPNG_BLOCK_IDB,
   PCAPNG_BLOCK_SHB,
@@ -176,6 +178,20 @@ type State =
   | { kind: 'pcap'; header: ClassicHeader }
   | { kind: 'pcapng'; section: NgSection };
 
+/** Options of {@link CaptureParser}. */
+export interface CaptureParserOptions {
+  /**
+   * Called for each fault the parser can step over: a record or packet block whose
+   * framing is intact but whose content cannot be used (over the length bound, a missing
+   * interface, a captured length overrunning its block; the record is skipped, and
+   * keeps its record number), an unknown pcapng block type (skipped), an IDB option of
+   * an unexpected length (ignored). The parser then goes on. Without it, the record
+   * faults throw and the others pass silently. Faults that lose the framing (bad magic,
+   * truncated input, a block length that is not a multiple of 4...) always throw.
+   */
+  onMalformed?: (e: PcapError) => void;
+}
+
 const MODE_START = 0;
 const MODE_PCAP = 1;
 const MODE_PCAPNG = 2;
@@ -198,6 +214,41 @@ export class CaptureParser {
   /** pcapng: the current section. */
   private section: NgSection = { littleEndian: true, interfaces: [] };
   private readonly raw = new RawRecord();
+  private readonly onMalformed: ((e: PcapError) => void) | undefined;
+  /** Bytes of a skipped (over-long) record still to be dropped as they arrive, unbuffered. */
+  private discard = 0;
+  /** Largest packet block accepted in the current pcapng section. */
+  private blockBound = recordBound(0) + PCAPNG_BLOCK_SLACK;
+  /** Largest record accepted in a classic file. */
+  private classicBound = recordBound(0);
+  /** For the IDB decoder: reports an option fault. */
+  private readonly warn = (e: PcapError): void => this.onMalformed?.(e);
+
+  constructor(opts: CaptureParserOptions = {}) {
+    this.onMalformed = opts.onMalformed;
+  }
+
+  /** A record-level fault: reported (then the caller skips the record) or thrown. */
+  private fault(e: PcapError): void {
+    if (this.onMalformed === undefined) throw e;
+    this.onMalformed(e);
+  }
+
+  private unknownBlock(type: number, total: number, offset: number): void {
+    this.onMalformed?.(new PcapError(`unknown pcapng block type 0x${type.toString(16)} of ${total} bytes; skipped`, offset));
+  }
+
+  /** Drops what has arrived of a skipped record; true once it is all gone. */
+  private dropDiscarded(): boolean {
+    const n = Math.min(this.discard, this.queue.available);
+    this.queue.skip(n);
+    this.discard -= n;
+    if (this.discard > 0) {
+      this.pending = { what: 'skipped record', offset: this.queue.offset, need: this.discard };
+      return false;
+    }
+    return true;
+  }
 
   /** Detected container format, once the magic has been read. */
   get format(): CaptureFormat | undefined {
@@ -224,6 +275,7 @@ export class CaptureParser {
    * @internal
    */
   advance(): RawRecord | undefined {
+    if (this.discard > 0 && !this.dropDiscarded()) return undefined;
     if (this.mode === MODE_PCAP) return this.nextClassic();
     if (this.mode === MODE_START && !this.start()) return undefined;
     return this.mode === MODE_PCAP ? this.nextClassic() : this.nextBlock();
@@ -231,10 +283,15 @@ export class CaptureParser {
 
   /** Declares the end of input. Throws PcapError if it cut a header, record or block short. */
   end(): void {
-    if (this.state.kind !== 'start' && this.queue.available === 0) return;
+    if (this.state.kind !== 'start' && this.queue.available === 0 && this.discard === 0) return;
     const p = this.pending;
     const got = this.queue.available;
-    const reason = got === 0 ? `empty input, no ${p.what}` : `truncated ${p.what}: input ends after ${got} of ${p.need} bytes`;
+    const reason =
+      this.discard > 0
+        ? `truncated skipped record: input ends ${this.discard} bytes before its end`
+        : got === 0
+          ? `empty input, no ${p.what}`
+          : `truncated ${p.what}: input ends after ${got} of ${p.need} bytes`;
     throw new PcapError(reason, p.offset, p.recordIndex);
   }
 
@@ -264,6 +321,7 @@ export class CaptureParser {
     }
     this.classic = decodeClassicHeader(bytes);
     this.clock = this.classic.nanosecond ? NANOSECOND_CLOCK : MICROSECOND_CLOCK;
+    this.classicBound = recordBound(this.classic.snaplen);
     this.state = { kind: 'pcap', header: this.classic };
     this.mode = MODE_PCAP;
     this.queue.skip(PCAP_GLOBAL_HEADER_LENGTH);
@@ -271,6 +329,15 @@ export class CaptureParser {
   }
 
   private nextClassic(): RawRecord | undefined {
+    for (;;) {
+      const r = this.classicStep();
+      if (r !== SKIPPED) return r;
+      if (this.discard > 0 && !this.dropDiscarded()) return undefined;
+    }
+  }
+
+  /** One classic record: the record, undefined (waiting) or SKIPPED (reported, skipped). */
+  private classicStep(): RawRecord | undefined | typeof SKIPPED {
     const q = this.queue;
     const header = this.classic;
     const le = header.littleEndian;
@@ -289,6 +356,13 @@ export class CaptureParser {
     const fraction = view.getUint32(at + 4, le);
     const includedLength = view.getUint32(at + 8, le);
     const originalLength = view.getUint32(at + 12, le);
+    if (includedLength > this.classicBound) {
+      // Reported and dropped as it arrives: never buffered.
+      const index = this.index++;
+      this.discard = PCAP_RECORD_HEADER_LENGTH + includedLength;
+      this.fault(new PcapError(`record length ${includedLength} over the bound ${this.classicBound} for a netlink capture of snaplen ${header.snaplen}; record skipped`, offset + 8, index));
+      return SKIPPED;
+    }
     checkClassicRecordHeader(header, fraction, includedLength, offset, this.index);
     const total = PCAP_RECORD_HEADER_LENGTH + includedLength;
     const r = this.raw;
@@ -339,6 +413,19 @@ export class CaptureParser {
       const total = view.getUint32(at + 4, le);
       const recordIndex = isPacketBlock(blockType) ? this.index : undefined;
       checkBlockLength(blockType, total, offset, recordIndex);
+      const meta = blockType === PCAPNG_BLOCK_SHB || blockType === PCAPNG_BLOCK_IDB;
+      if (total > (meta ? PCAPNG_META_BOUND : this.blockBound)) {
+        if (meta) throw new PcapError(`block_total_length ${total} over the bound ${PCAPNG_META_BOUND} for a section or interface block`, offset + 4);
+        // Dropped as it arrives, never buffered; a packet block is reported and keeps its number.
+        this.discard = total;
+        if (!isKnownBlockType(blockType)) this.unknownBlock(blockType, total, offset);
+        if (recordIndex !== undefined) {
+          this.index++;
+          this.fault(new PcapError(`block_total_length ${total} over the bound ${this.blockBound} for this section; record skipped`, offset + 4, recordIndex));
+        }
+        if (!this.dropDiscarded()) return undefined;
+        continue;
+      }
       if (q.available < total) return this.wait('block', offset, total, recordIndex);
       // The block is all there; in the current chunk (read in place) or straddling chunks.
       const inPlace = room >= total;
@@ -356,20 +443,39 @@ export class CaptureParser {
         if (blockType === PCAPNG_BLOCK_SHB) {
           this.section = decodeSectionHeader(bview, base, offset);
           this.state = { kind: 'pcapng', section: this.section };
+          this.blockBound = recordBound(0) + PCAPNG_BLOCK_SLACK;
         } else if (blockType === PCAPNG_BLOCK_IDB) {
-          this.section.interfaces.push(decodeInterface(bview, base, total, le, offset));
+          const iface = decodeInterface(bview, base, total, le, offset, this.warn);
+          this.section.interfaces.push(iface);
+          this.blockBound = Math.max(this.blockBound, recordBound(iface.snaplen) + PCAPNG_BLOCK_SLACK);
         } else {
-          decodePacketBlock(blockType, buf, bview, base, total, this.section, offset, this.index, this.raw);
-          q.skip(total);
-          this.index++;
-          return this.raw;
+          let ok = true;
+          try {
+            decodePacketBlock(blockType, buf, bview, base, total, this.section, offset, this.index, this.raw);
+          } catch (e) {
+            if (!(e instanceof PcapError)) throw e;
+            ok = false;
+            q.skip(total);
+            this.index++;
+            this.fault(e);
+          }
+          if (ok) {
+            q.skip(total);
+            this.index++;
+            return this.raw;
+          }
+          continue;
         }
       }
       // SHB, IDB and blocks of other types (NRB, ISB, DSB, custom...) end here: skip them.
       q.skip(total);
+      if (!isKnownBlockType(blockType)) this.unknownBlock(blockType, total, offset);
     }
   }
 }
+
+/** What a step returns for a record it reported and skipped. */
+const SKIPPED = Symbol('skipped');
 
 function u32(bytes: Uint8Array, le: boolean): number {
   return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, le);
