@@ -53,6 +53,9 @@ Commands:
   dump                print the current table and exit
   stats               entries, maximum, hash buckets, fill and the per-CPU counters
   read FILE|-         decode a pcap or pcapng capture (no privilege needed)
+  delete FILTERS      delete what the filters match (--dry-run, --idle-over; see delete --help)
+  flush [FILTERS]     flush the table, or what the filters match (asks unless --yes)
+  guard               keep the table from filling: evict by policy (see guard --help)
 
 Options:
   --events LIST       events to watch: new,update,destroy (default: new,destroy)

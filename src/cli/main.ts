@@ -11,6 +11,8 @@ import { NativeAddonError } from '../socket/native.js';
 import { HELP, UsageError, parseCommandLine } from './args.js';
 import { dump, stats, watch } from './live.js';
 import { read } from './read.js';
+import { runDelete } from './delete.js';
+import { runGuard } from './guard.js';
 import { Session, type Io } from './session.js';
 
 export type { Io } from './session.js';
@@ -39,6 +41,15 @@ function describe(e: unknown): string {
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let session: Session;
+  // delete / flush / guard parse their own options (src/cli/delete.ts, src/cli/guard.ts).
+  if (argv[0] === 'delete' || argv[0] === 'flush' || argv[0] === 'guard') {
+    try {
+      return await (argv[0] === 'guard' ? runGuard(argv, io) : runDelete(argv, io));
+    } catch (e) {
+      io.stderr.write(`ctevents: ${describe(e)}\n`);
+      return 1;
+    }
+  }
   try {
     const opts = parseCommandLine(argv);
     if (opts.help) {
