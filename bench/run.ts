@@ -16,6 +16,8 @@
  *              (hyperfine), timed and peak RSS at 0, 50,000 and 250,000 entries
  *   cli-flood  the flood through `ctevents --format json` beside `conntrack -E`
  *   cli-dump   `ctevents dump --format conntrack` vs `conntrack -L` (hyperfine)
+ *   evict      filtered deletion: `conntrack -D FILTER` vs `ctevents delete` and
+ *              deleteWhere(), and targeted deleteMany() by idle time (bench/evict.ts)
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
@@ -38,6 +40,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConntrackClient } from '../src/client/client.js';
 import { recordCapture } from './record.js';
+import { benchEvict } from './evict.js';
 import {
   DIST,
   BENCH_BUILD,
@@ -109,6 +112,7 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   dump: benchDump,
   'cli-flood': benchCliFlood,
   'cli-dump': benchCliDump,
+  evict: () => benchEvict(FLOWS),
 };
 
 // ---------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import { deleteRequest, type EntryKey, type KernelFilter } from '../ctnetlink/re
 import { ClosedError } from './requests.js';
 import type { ReceiveItem, Transport } from './transport.js';
 import { idleSeconds, readConntrackSysctls, type ConntrackSysctls } from './timeouts.js';
+import { MAX_DELETE_BYTES, writeDelete } from './delete-encoder.js';
 
 export interface DeleteCounts {
   /** Delete messages sent. */
@@ -86,8 +87,10 @@ export class DeletePipeline {
   private readonly window: number;
   private readonly onError: DeleteManyOptions['onError'];
   private seq = (Date.now() & 0x3fffffff) >>> 0;
-  private parts: Uint8Array[] = [];
+  private buf: Uint8Array;
+  private view: DataView;
   private bytes = 0;
+  private lastOff = 0;
   private keys: EntryKey[] = [];
   private firstSeq = 0;
   private readonly inflight: InFlight[] = [];
@@ -101,6 +104,8 @@ export class DeletePipeline {
     this.batchSize = Math.max(1, Math.min(opts.batch ?? DEFAULT_BATCH, 4096));
     this.window = Math.max(1, opts.window ?? DEFAULT_WINDOW);
     this.onError = opts.onError;
+    this.buf = new Uint8Array(this.batchSize * MAX_DELETE_BYTES);
+    this.view = new DataView(this.buf.buffer);
     t.onReceive(
       (items) => this.receive(items),
       (err) => this.fail(err),
@@ -182,37 +187,44 @@ export class DeletePipeline {
     if (this.fatal) throw this.fatal;
     const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
     if (this.keys.length === 0) this.firstSeq = seq;
-    const msg = deleteRequest(key);
-    msg.header.seq = seq;
-    const bytes = encodeMessage(msg);
-    this.parts.push(bytes);
-    this.bytes += bytes.length;
+    let len = this.buf.length - this.bytes >= MAX_DELETE_BYTES ? writeDelete(this.buf, this.view, this.bytes, key, seq, 0) : -1;
+    if (len < 0) {
+      const msg = deleteRequest(key);
+      msg.header.seq = seq;
+      const bytes = encodeMessage(msg);
+      this.reserve(bytes.length);
+      this.buf.set(bytes, this.bytes);
+      len = bytes.length;
+    }
+    this.lastOff = this.bytes;
+    this.bytes += (len + 3) & ~3;
     this.keys.push(key);
     this.counts.requested++;
     if (this.keys.length >= this.batchSize) return this.sendBatch();
     return undefined;
   }
 
+  private reserve(n: number): void {
+    if (this.buf.length - this.bytes >= n + MAX_DELETE_BYTES) return;
+    const b = new Uint8Array((this.buf.length + n + MAX_DELETE_BYTES) * 2);
+    b.set(this.buf.subarray(0, this.bytes));
+    this.buf = b;
+    this.view = new DataView(b.buffer);
+  }
+
   private async sendBatch(): Promise<void> {
     if (this.keys.length === 0) return;
-    const buf = new Uint8Array(this.bytes);
-    let o = 0;
-    for (const p of this.parts) {
-      buf.set(p, o);
-      o += p.length;
-    }
-    // NLM_F_ACK on the last message only.
-    const last = this.parts[this.parts.length - 1]!;
-    const lastOff = this.bytes - last.length;
-    const v = new DataView(buf.buffer);
-    v.setUint16(lastOff + 6, v.getUint16(lastOff + 6, true) | NLM_F_ACK, true);
+    // NLM_F_ACK on the last message only. send() copies the datagram into the kernel
+    // before it returns, so the buffer is reused for the next batch.
+    const v = this.view;
+    v.setUint16(this.lastOff + 6, v.getUint16(this.lastOff + 6, true) | NLM_F_ACK, true);
     const f: InFlight = { firstSeq: this.firstSeq, ackSeq: this.seq, keys: this.keys, done: () => {} };
-    this.parts = [];
+    const datagram = this.buf.subarray(0, this.bytes);
     this.bytes = 0;
     this.keys = [];
     this.inflight.push(f);
     this.t.ref?.();
-    this.t.send(buf);
+    this.t.send(datagram);
     while (this.inflight.length >= this.window && !this.fatal) await new Promise<void>((r) => (this.wake = r));
     if (this.fatal) throw this.fatal;
   }
