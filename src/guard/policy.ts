@@ -1,0 +1,166 @@
+/**
+ * The guard's eviction policy: a pure function from a view of the table to the ordered
+ * list of victims. No I/O; unit-tested on constructed tables (test/guard.policy.test.ts).
+ *
+ * Tiers, taken in order until `need` victims are chosen (a tier is used only when the
+ * ones before it are exhausted):
+ *   1. closing     TCP in FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE (assured or not):
+ *                  the connection is over; the kernel's GC would reap them under pressure too.
+ *   2. unassured   not ASSURED and idle for at least `graceSeconds` (unreplied floods,
+ *                  half-open handshakes that stalled); the kernel's early_drop takes these
+ *                  too, but only one per new entry and only near the new tuple's bucket.
+ *   3. assured     ASSURED and idle for at least `graceSeconds`: what the kernel never
+ *                  evicts by itself, longest idle first.
+ *   4. fresh       everything else (idle < graceSeconds): last resort, so that a handshake
+ *                  in progress or a flow that just sent a packet is the last to go.
+ * Entries matching `protect` are never chosen.
+ *
+ * Inside each tier, fairness: victims are taken max-min fair over /16 prefixes (IPv6: /48),
+ * then over /24 (/64) inside a prefix, then over source addresses inside that: the water
+ * level L is the lowest count such that the groups' excess over L covers what the tier
+ * must give; groups above L give their excess, the largest first. So a source or prefix
+ * with many entries gives them up before one with few loses any, and no group is cut
+ * below another's level while it has entries to spare. Inside a source: longest idle
+ * first (ties: least remaining time first).
+ */
+import type { EntryKey } from '../ctnetlink/requests.js';
+
+/** What the policy needs to know of one entry. */
+export interface GuardEntry {
+  key: EntryKey;
+  /** Original source address (the client side). */
+  src: string;
+  /** IP protocol number. */
+  proto: number;
+  /** TCP state (enum tcp_conntrack), when TCP. */
+  tcpState?: number;
+  assured: boolean;
+  /** Seconds since the last packet (configured timeout of the state - remaining). */
+  idle: number;
+  /** Remaining timeout, seconds. */
+  remaining: number;
+  /** Never evict (matched --protect). */
+  protected?: boolean;
+}
+
+export type PolicyStep = 'closing' | 'unassured' | 'assured' | 'fresh';
+
+export interface Victim {
+  entry: GuardEntry;
+  step: PolicyStep;
+}
+
+export interface PolicyOptions {
+  /** Seconds of idleness below which an entry counts as fresh (tier 4). Default 2. */
+  graceSeconds?: number;
+  /** Prefix lengths of the fairness levels (default [16, 24, 32] for IPv4, [48, 64, 128] for IPv6). */
+  ipv4Prefixes?: number[];
+  ipv6Prefixes?: number[];
+}
+
+/** TCP_CONNTRACK_FIN_WAIT .. CLOSE */
+const CLOSING = new Set([4, 5, 6, 7, 8]);
+
+export function stepOf(e: GuardEntry, grace: number): PolicyStep {
+  if (e.proto === 6 && e.tcpState !== undefined && CLOSING.has(e.tcpState)) return 'closing';
+  if (e.idle < grace) return 'fresh';
+  return e.assured ? 'assured' : 'unassured';
+}
+
+const STEPS: PolicyStep[] = ['closing', 'unassured', 'assured', 'fresh'];
+
+/** The prefix of an address as a group key ("10.1" for /16 of 10.1.2.3). */
+export function prefixKey(addr: string, len: number): string {
+  if (!addr.includes(':')) {
+    if (len >= 32) return addr;
+    const p = addr.split('.').map(Number);
+    const n = (((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0) & (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
+    return `${n >>> 0}/${len}`;
+  }
+  if (len >= 128) return addr;
+  // Expand to 8 groups, keep len bits.
+  const [head, tail] = addr.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  const out: string[] = [];
+  for (let i = 0, bits = len; bits > 0 && i < 8; i++, bits -= 16) {
+    const g = parseInt(groups[i] ?? '0', 16) || 0;
+    out.push((bits >= 16 ? g : g & ((0xffff << (16 - bits)) & 0xffff)).toString(16));
+  }
+  return `${out.join(':')}/${len}`;
+}
+
+function byIdle(a: GuardEntry, b: GuardEntry): number {
+  return b.idle - a.idle || a.remaining - b.remaining;
+}
+
+/**
+ * Take `need` entries from `entries` max-min fairly over the grouping levels; returns
+ * them in the order they should go (largest group's excess first).
+ */
+export function fairTake(entries: GuardEntry[], need: number, levels: ((e: GuardEntry) => string)[]): GuardEntry[] {
+  if (need <= 0) return [];
+  if (need >= entries.length) return [...entries].sort(byIdle);
+  if (levels.length === 0) return [...entries].sort(byIdle).slice(0, need);
+  const [level, ...rest] = levels as [(e: GuardEntry) => string, ...((e: GuardEntry) => string)[]];
+  const groups = new Map<string, GuardEntry[]>();
+  for (const e of entries) {
+    const k = level(e);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(e);
+  }
+  const list = [...groups.values()].sort((a, b) => b.length - a.length);
+  // Water level: the largest L with sum(max(0, n - L)) >= need.
+  let lo = 0;
+  let hi = list[0]!.length;
+  const excess = (L: number) => {
+    let s = 0;
+    for (const g of list) {
+      if (g.length <= L) break;
+      s += g.length - L;
+    }
+    return s;
+  };
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (excess(mid) >= need) lo = mid;
+    else hi = mid - 1;
+  }
+  const L = lo;
+  // Groups above L give n - L; the surplus over `need` is returned by groups at L + 1
+  // (those give one less), smallest groups first, so that the largest give the most.
+  const quotas = list.map((g) => Math.max(0, g.length - L));
+  let surplus = quotas.reduce((a, b) => a + b, 0) - need;
+  for (let i = list.length - 1; i >= 0 && surplus > 0; i--) {
+    if (quotas[i]! > 0 && list[i]!.length - quotas[i]! === L) {
+      quotas[i]!--;
+      surplus--;
+    }
+  }
+  const out: GuardEntry[] = [];
+  list.forEach((g, i) => {
+    if (quotas[i]! > 0) out.push(...fairTake(g, quotas[i]!, rest));
+  });
+  return out;
+}
+
+/** Choose exactly min(need, evictable) victims, in eviction order. */
+export function chooseVictims(entries: Iterable<GuardEntry>, need: number, opts: PolicyOptions = {}): Victim[] {
+  const grace = opts.graceSeconds ?? 2;
+  const p4 = opts.ipv4Prefixes ?? [16, 24, 32];
+  const p6 = opts.ipv6Prefixes ?? [48, 64, 128];
+  const levels = p4.map((l4, i) => (e: GuardEntry) => (e.src.includes(':') ? prefixKey(e.src, p6[i] ?? 128) : prefixKey(e.src, l4)));
+  const tiers: Record<PolicyStep, GuardEntry[]> = { closing: [], unassured: [], assured: [], fresh: [] };
+  for (const e of entries) if (!e.protected) tiers[stepOf(e, grace)].push(e);
+  const out: Victim[] = [];
+  let left = need;
+  for (const step of STEPS) {
+    if (left <= 0) break;
+    const taken = fairTake(tiers[step], left, levels);
+    for (const e of taken) out.push({ entry: e, step });
+    left -= taken.length;
+  }
+  return out;
+}
