@@ -18,6 +18,9 @@
  *   cli-dump   `ctevents dump --format conntrack` vs `conntrack -L` (hyperfine)
  *   evict      filtered deletion: `conntrack -D FILTER` vs `ctevents delete` and
  *              deleteWhere(), and targeted deleteMany() by idle time (bench/evict.ts)
+ *   dos        the DoS testbed (bench/dos.ts): 5 attacks x kernel alone / tuned / guard;
+ *              options --attacks a,b,c,d,e --modes kernel,tuned,guard --before S
+ *              --during S --after S. Not part of a plain `npm run bench` (~10 min).
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
@@ -41,6 +44,7 @@ import type { Readable } from 'node:stream';
 import { ConntrackClient } from '../src/client/client.js';
 import { recordCapture } from './record.js';
 import { benchEvict } from './evict.js';
+import { benchDos, takeDosOptions } from './dos.js';
 import {
   DIST,
   BENCH_BUILD,
@@ -85,6 +89,7 @@ function flag(name: string): boolean {
   return i >= 0;
 }
 
+const DOS_OPTIONS = takeDosOptions(argv);
 const FLOWS = opt('flows', 250_000);
 const DECODE_FLOWS = opt('decode-flows', 500_000);
 const RUNS = opt('runs', 10);
@@ -113,6 +118,7 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   'cli-flood': benchCliFlood,
   'cli-dump': benchCliDump,
   evict: () => benchEvict(FLOWS),
+  dos: () => benchDos(DOS_OPTIONS),
 };
 
 // ---------------------------------------------------------------------------------------
@@ -664,7 +670,7 @@ async function main(): Promise<void> {
   }
   const unknown = argv.filter((a) => a.startsWith('--'));
   if (unknown.length) throw new Error(`unknown option(s): ${unknown.join(' ')}`);
-  const names = argv.length > 0 ? argv : Object.keys(BENCHES);
+  const names = argv.length > 0 ? argv : Object.keys(BENCHES).filter((n) => n !== 'dos');
   for (const n of names) if (!BENCHES[n]) throw new Error(`unknown benchmark ${n}; known: ${Object.keys(BENCHES).join(', ')}`);
 
   const max = sh('sysctl', ['-n', 'net.netfilter.nf_conntrack_max']).trim();

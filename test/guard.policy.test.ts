@@ -62,6 +62,15 @@ describe('guard policy', () => {
     expect(bySrc('10.0.0.2')).toBe(5);
   });
 
+  it('every prefix of a deep ranking is fair (the guard consumes it a little at a time)', () => {
+    const srcs = Array.from({ length: 4 }, (_, s) => Array.from({ length: 25 + s }, (_, i) => e(`10.66.0.${s}`, { idle: 100 + i })));
+    const ranked = chooseVictims(srcs.flat(), 90);
+    const first = ranked.slice(0, 40);
+    const c = (s: number) => first.filter((x) => x.entry.src === `10.66.0.${s}`).length;
+    // sizes 25 26 27 28: after 40 taken every source has 16 or 17 left
+    expect([c(0), c(1), c(2), c(3)]).toEqual([8, 9, 11, 12]);
+  });
+
   it('water level: exact quotas', () => {
     const groups = [30, 20, 5].flatMap((count, g) => Array.from({ length: count }, () => e(`10.${g}.0.1`)));
     const taken = fairTake(groups, 20, [(x) => x.src]);

@@ -5,10 +5,13 @@
  * Loop (every `intervalMs`, default 200 ms): read the table's count and max
  * (IPCTNL_MSG_CT_GET_STATS) and the per-CPU counters (GET_STATS_CPU: drop, early_drop,
  * insert_failed deltas, logged with each decision). When count >= high x max (default
- * 0.9), or the kernel dropped packets while count >= low x max, it takes a view of the
- * table, chooses count - low x max victims (default low 0.75) and deletes them with
- * deleteMany (batched, pipelined; ENOENT from races counted). It repeats without waiting
- * while the table stays above the high watermark.
+ * 0.9), or the kernel dropped packets while count >= low x max, a pressure episode
+ * starts: it takes a view of the table and ranks victims by the policy (deep enough for
+ * several cycles), then every 20 ms deletes exactly count - low x max of them (default low
+ * 0.75) with deleteMany (batched, pipelined; ENOENT from races counted), until the count
+ * is under the low watermark. A new view is taken in the background when the ranked list
+ * runs short or is 5 s old, so eviction keeps the attack's pace instead of waiting for a
+ * dump per cycle. Evictions are logged once a second (aggregated), views as `rank`.
  *
  * Timeouts: on the first pressure it shortens the namespace's timeout sysctls for the
  * states floods fill (SHORT_TIMEOUTS: unreplied and stream UDP, ICMP, the TCP handshake
@@ -27,7 +30,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import type { ConntrackClient } from '../client/client.js';
 import { readConntrackSysctls, writeConntrackSysctls, type ConntrackSysctls } from '../client/timeouts.js';
 import type { Conntrack, CpuStats } from '../ctnetlink/model.js';
-import { chooseVictims, type PolicyOptions, type PolicyStep } from './policy.js';
+import { chooseVictims, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
 import { SnapshotView, type GuardView } from './view.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
@@ -201,6 +204,53 @@ export class Guard {
     this.log({ action: 'timeouts-shorten', why: 'pressure', values: next, original, stateFile: this.o.stateFile });
   }
 
+  // The ranked victims of the last view, consumed a little at a time (see run()).
+  private ranked: Victim[] = [];
+  private pos = 0;
+  private rankedAt = 0;
+  private refreshing: Promise<void> | undefined;
+  private refreshError: Error | undefined;
+  private window = { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {} as Record<string, number>, error: undefined as string | undefined };
+
+  /**
+   * Take a view and rank victims deep enough for the next cycles: down to half the low
+   * watermark (evictions still stop at the low watermark; the depth only decides how long
+   * the list lasts before the next view).
+   */
+  private refresh(low: number, signal: AbortSignal): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    this.refreshing = (async () => {
+      const t0 = process.hrtime.bigint();
+      const sysctls = readConntrackSysctlsCached(this.client.netns);
+      const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal);
+      const depth = view.count() - Math.floor(low / 2);
+      const victims = depth > 0 ? chooseVictims(view.entries(), depth, this.o.policy) : [];
+      this.ranked = victims;
+      this.pos = 0;
+      this.rankedAt = Date.now();
+      const bySteps: Record<string, number> = {};
+      for (const v of victims) bySteps[v.step] = (bySteps[v.step] ?? 0) + 1;
+      this.log({ action: 'rank', why: 'table over the watermark: a fresh view', entries: view.count(), ranked: victims.length, bySteps, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+    })()
+      .catch((e: Error) => {
+        this.refreshError = e;
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  private flushWindow(force: boolean, extra: Record<string, unknown> = {}): void {
+    const w = this.window;
+    if (w.batches === 0 || (!force && Date.now() - w.at < 1000)) return;
+    this.log({
+      action: 'evict', why: 'table over the watermark', deleted: w.deleted, missing: w.missing, refused: w.refused, bySteps: w.bySteps,
+      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...extra,
+    });
+    this.window = { at: Date.now(), deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
+  }
+
   /** Run until `signal` aborts; restores what it changed before returning. */
   async run(signal: AbortSignal): Promise<GuardSummary> {
     const started = process.hrtime.bigint();
@@ -214,21 +264,27 @@ export class Guard {
         signal.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
       });
     let last = sumCpu(await this.client.statsPerCpu());
+    let lastCpuAt = 0;
+    let delta = { drop: 0, earlyDrop: 0, insertFailed: 0 };
     let pressure = false;
     let calmSince = 0;
     this.log({ action: 'start', apply: this.o.apply, high: this.o.high, low: this.o.low, netns: this.client.netns ?? null });
     try {
       while (!signal.aborted) {
+        if (this.refreshError) throw this.refreshError;
         const st = await this.client.stats();
         const count = st.entries ?? 0;
         const max = this.o.maxEntries ?? st.maxEntries ?? 0;
-        const cpu = sumCpu(await this.client.statsPerCpu());
-        const delta = { drop: cpu.drop - last.drop, earlyDrop: cpu.earlyDrop - last.earlyDrop, insertFailed: cpu.insertFailed - last.insertFailed };
-        last = cpu;
+        if (Date.now() - lastCpuAt >= 1000 || !pressure) {
+          const cpu = sumCpu(await this.client.statsPerCpu());
+          delta = { drop: cpu.drop - last.drop, earlyDrop: cpu.earlyDrop - last.earlyDrop, insertFailed: cpu.insertFailed - last.insertFailed };
+          last = cpu;
+          lastCpuAt = Date.now();
+        }
         this.summary.maxCount = Math.max(this.summary.maxCount, count);
         const high = Math.floor(max * this.o.high);
         const low = Math.floor(max * this.o.low);
-        const over = max > 0 && (count >= high || (delta.drop > 0 && count >= low));
+        const over = max > 0 && (count >= high || (delta.drop > 0 && count >= low) || (pressure && this.o.apply && count > low));
         if (over) {
           if (!pressure) {
             pressure = true;
@@ -237,22 +293,49 @@ export class Guard {
           }
           calmSince = 0;
           this.shorten();
-          await this.evict(count, low, delta, signal);
           this.summary.cycles++;
+          if (!this.o.apply) {
+            // Dry run: rank and report what would go, at the normal pace.
+            await this.refresh(low, signal);
+            this.log({ action: 'evict', dryRun: true, why: `count ${count} over the watermark`, need: count - low, chosen: Math.min(count - low, this.ranked.length) });
+            await sleep(this.o.intervalMs);
+            continue;
+          }
+          const need = count - low;
+          const left = this.ranked.length - this.pos;
+          const stale = Date.now() - this.rankedAt > 5000;
+          if (left < need * 2 || stale) {
+            const r = this.refresh(low, signal);
+            if (left === 0 || stale) await r; // nothing (trustworthy) to evict until the view is in
+          }
+          const take = Math.min(need, this.ranked.length - this.pos);
+          if (take > 0) {
+            const batch = this.ranked.slice(this.pos, this.pos + take);
+            this.pos += take;
+            await this.evictNow(batch);
+          }
+          await sleep(Math.min(this.o.intervalMs, 20));
           continue;
         }
         if (pressure && count < low) {
+          this.flushWindow(true);
           calmSince ||= Date.now();
           if (Date.now() - calmSince >= this.o.calmSeconds * 1000) {
             pressure = false;
+            this.ranked = [];
+            this.pos = 0;
             this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds });
             if (this.o.apply) this.restore();
             else this.changed = undefined;
           }
         } else if (count >= low) calmSince = 0;
+        this.flushWindow(false);
         await sleep(this.o.intervalMs);
       }
     } finally {
+      this.flushWindow(true);
+      if (this.refreshing) await this.refreshing;
+      this.ranked = [];
       this.restore();
       this.summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.log({ action: 'summary', ...this.summary });
@@ -260,32 +343,26 @@ export class Guard {
     return this.summary;
   }
 
-  private async evict(count: number, low: number, delta: Record<string, number>, signal: AbortSignal): Promise<void> {
-    const sysctls = readConntrackSysctlsCached(this.client.netns);
-    const t0 = process.hrtime.bigint();
-    const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal);
-    const seen = view.count();
-    const need = seen - low;
-    if (need <= 0) return;
-    const victims = chooseVictims(view.entries(), need, this.o.policy);
-    const tChoose = Number(process.hrtime.bigint() - t0) / 1e9;
-    const bySteps: Record<string, number> = {};
-    for (const v of victims) bySteps[v.step] = (bySteps[v.step] ?? 0) + 1;
-    const why = `count ${count} over watermark; bring ${seen} down to ${low}`;
-    if (!this.o.apply) {
-      this.log({ action: 'evict', dryRun: true, why, need, chosen: victims.length, bySteps, viewSeconds: tChoose, ...delta });
-      return;
-    }
+  private async evictNow(victims: Victim[]): Promise<void> {
     const r = await this.client.deleteMany(victims.map((v) => v.entry.key));
+    const w = this.window;
+    if (w.batches === 0) w.at = Date.now();
+    w.batches++;
+    w.deleted += r.deleted;
+    w.missing += r.missing;
+    w.refused += r.failed;
+    if (r.firstError && !w.error) w.error = r.firstError.message;
+    for (const v of victims) {
+      w.bySteps[v.step] = (w.bySteps[v.step] ?? 0) + 1;
+      this.summary.bySteps[v.step]++;
+    }
     this.summary.evictions += r.deleted;
     this.summary.missing += r.missing;
     this.summary.refused += r.failed;
-    for (const [k, n] of Object.entries(bySteps)) this.summary.bySteps[k as PolicyStep] += n;
-    this.log({
-      action: 'evict', why, need, chosen: victims.length, bySteps, deleted: r.deleted, missing: r.missing, refused: r.failed,
-      ...(r.firstError ? { error: r.firstError.message } : {}), viewSeconds: tChoose, deleteSeconds: r.seconds, ...delta,
-    });
-    if (r.failed > 0 && r.deleted === 0) throw r.firstError ?? new Error('guard: every delete was refused');
+    if (r.failed > 0 && r.deleted === 0) {
+      this.flushWindow(true);
+      throw r.firstError ?? new Error('guard: every delete was refused');
+    }
   }
 }
 

@@ -20,8 +20,10 @@
  * level L is the lowest count such that the groups' excess over L covers what the tier
  * must give; groups above L give their excess, the largest first. So a source or prefix
  * with many entries gives them up before one with few loses any, and no group is cut
- * below another's level while it has entries to spare. Inside a source: longest idle
- * first (ties: least remaining time first).
+ * below another's level while it has entries to spare. The result is interleaved (the
+ * next victim always comes from the group with the most entries left), so every prefix
+ * of the list is a fair choice too: the guard ranks once and consumes the list a little
+ * at a time. Inside a source: longest idle first (ties: least remaining time first).
  */
 import type { EntryKey } from '../ctnetlink/requests.js';
 
@@ -139,10 +141,50 @@ export function fairTake(entries: GuardEntry[], need: number, levels: ((e: Guard
       surplus--;
     }
   }
+  // Interleave: always take the next victim from the group with the most entries left,
+  // so that every prefix of the result is itself a fair choice (the guard consumes the
+  // ranked list a little at a time).
+  const picks = list.map((g, i) => (quotas[i]! > 0 ? fairTake(g, quotas[i]!, rest) : []));
+  const heap: number[] = [];
+  const left = list.map((g) => g.length);
+  const taken = list.map(() => 0);
+  const higher = (a: number, b: number) => left[a]! > left[b]! || (left[a] === left[b] && a < b);
+  const push = (i: number) => {
+    heap.push(i);
+    for (let k = heap.length - 1; k > 0; ) {
+      const p = (k - 1) >> 1;
+      if (!higher(heap[k]!, heap[p]!)) break;
+      [heap[k], heap[p]] = [heap[p]!, heap[k]!];
+      k = p;
+    }
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let k = 0; ; ) {
+        const l = 2 * k + 1;
+        const r = l + 1;
+        let m = k;
+        if (l < heap.length && higher(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && higher(heap[r]!, heap[m]!)) m = r;
+        if (m === k) break;
+        [heap[k], heap[m]] = [heap[m]!, heap[k]!];
+        k = m;
+      }
+    }
+    return top;
+  };
+  picks.forEach((p, i) => p.length > 0 && push(i));
   const out: GuardEntry[] = [];
-  list.forEach((g, i) => {
-    if (quotas[i]! > 0) out.push(...fairTake(g, quotas[i]!, rest));
-  });
+  while (heap.length > 0) {
+    const i = pop();
+    out.push(picks[i]![taken[i]!]!);
+    taken[i]!++;
+    left[i]!--;
+    if (taken[i]! < picks[i]!.length) push(i);
+  }
   return out;
 }
 
