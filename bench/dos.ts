@@ -29,11 +29,12 @@
  * attack, as an operator would: SHORT_TIMEOUTS plus ESTABLISHED 600 s); the guard
  * (`ctevents guard --apply --netns ROUTER`, default settings, started before the run).
  * Each (attack, mode) runs on freshly built namespaces: before (B s), during (D s, the
- * attack), after (A s). Success = attempts started in whole seconds of a phase that got
- * their reply within 1 s.
+ * attack, counted from the moment the attack has filled the table to 89 % of
+ * nf_conntrack_max: the fill time is reported, not counted), after (A s). Success =
+ * attempts started in whole seconds of a phase that got their reply within 1 s.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { ConntrackClient } from '../src/client/client.js';
@@ -60,6 +61,8 @@ export interface DosOptions {
   /** Long-lived legitimate flows. */
   flows: number;
   intervalMs: number;
+  /** At most this long for the attack to fill the table before "during" starts. */
+  fillTimeout: number;
   /** Attack rates (packets, flows or inserts per second). */
   attackRate: Record<Attack, number>;
   /** Extra guard options (CLI words). */
@@ -74,6 +77,7 @@ export const DEFAULT_DOS: DosOptions = {
   rate: 200,
   flows: 500,
   intervalMs: 3000,
+  fillTimeout: 40,
   attackRate: { a: 120_000, b: 150_000, c: 60_000, d: 150_000, e: 60_000 },
 };
 
@@ -86,6 +90,8 @@ export interface ScenarioResult {
   aliveEnd: number;
   peak: number;
   max: number;
+  /** Seconds the attack took to fill the table to 89 % (not counted in any phase). */
+  fillSeconds: number;
   drop: number;
   earlyDrop: number;
   attackSent: string;
@@ -220,25 +226,34 @@ export async function runScenario(attack: Attack, mode: Mode, o: DosOptions): Pr
     client = await ConntrackClient.open({ netns: t.r.name });
     let peak = 0;
     let max = 0;
+    let now = 0;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         const st = await client!.stats();
-        peak = Math.max(peak, st.entries ?? 0);
+        now = st.entries ?? 0;
+        peak = Math.max(peak, now);
         max = st.maxEntries ?? max;
-        await sleep(250);
+        await sleep(100);
       }
     })();
     const t0 = Date.now();
     await sleep(o.before * 1000);
-    const t1 = Date.now();
-    const s1 = cpuSum(t.r);
-    const argv = attackArgv(t, attack, o.attackRate[attack], o.during);
+    // The attack fills the table first (until 89 % of nf_conntrack_max, at most
+    // fillTimeout s); "during" is the D s after that: the attack at full strength on a
+    // full table, whatever the global max is.
+    const tf = Date.now();
+    const argv = attackArgv(t, attack, o.attackRate[attack], o.fillTimeout + o.during + 1);
     log(`dos: ${ATTACKS[attack]} / ${mode}: ${argv.join(' ')}`);
     const atk = spawnTracked(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(atk);
     let atkOut = '';
     atk.stdout!.on('data', (d) => (atkOut += d));
+    while (Date.now() - tf < o.fillTimeout * 1000 && !(max > 0 && now >= 0.89 * max) && atk.exitCode === null) await sleep(100);
+    const fillSeconds = (Date.now() - tf) / 1000;
+    if (!(now >= 0.89 * max)) notes.push(`the attack did not fill the table within ${o.fillTimeout} s (${now} of ${max})`);
+    const t1 = Date.now();
+    const s1 = cpuSum(t.r);
     await sleep(o.during * 1000);
     const t2 = Date.now();
     const s2 = cpuSum(t.r);
@@ -259,6 +274,7 @@ export async function runScenario(attack: Attack, mode: Mode, o: DosOptions): Pr
       const after = readSysctls(t.r);
       restored = Object.keys(before).every((k) => after[k] === before[k]);
       if (!restored) notes.push(`guard left sysctls changed: ${JSON.stringify(Object.keys(before).filter((k) => after[k] !== before[k]))}`);
+      if (process.env.DOS_GUARD_LOG) writeFileSync(`${process.env.DOS_GUARD_LOG}-${attack}.ndjson`, guardLog.map((r) => JSON.stringify(r)).join('\n') + '\n');
       const errors = guardLog.filter((r) => r.action === 'error');
       if (errors.length) notes.push(`guard errors: ${JSON.stringify(errors.slice(0, 3))}`);
     }
@@ -278,7 +294,7 @@ export async function runScenario(attack: Attack, mode: Mode, o: DosOptions): Pr
       attack, mode,
       success: { before: pb.pct, during: pd.pct, after: pa.pct },
       attempts: { before: pb.attempts, during: pd.attempts, after: pa.attempts },
-      flows: o.flows, aliveEnd: final?.alive ?? -1, peak, max,
+      flows: o.flows, aliveEnd: final?.alive ?? -1, peak, max, fillSeconds,
       drop: s2.drop - s1.drop, earlyDrop: s2.earlyDrop - s1.earlyDrop,
       attackSent: atkOut.trim(),
       ...(guardSummary !== undefined ? { guard: guardSummary } : {}),
@@ -305,9 +321,9 @@ function readSysctls(ns: BenchNetns): Record<string, string> {
 const pct = (x: number) => (Number.isNaN(x) ? '-' : `${x.toFixed(1)} %`);
 
 export function dosTable(results: ScenarioResult[]): string {
-  const head = ['attack', 'mode', 'before', 'during', 'after', 'long-lived alive', 'peak / max', 'drop / early_drop (during)', 'guard'];
+  const head = ['attack', 'mode', 'before', 'fill s', 'during', 'after', 'long-lived alive', 'peak / max', 'drop / early_drop (during)', 'guard'];
   const rows = results.map((r) => [
-    ATTACKS[r.attack], r.mode, pct(r.success.before), pct(r.success.during), pct(r.success.after),
+    ATTACKS[r.attack], r.mode, pct(r.success.before), r.fillSeconds.toFixed(1), pct(r.success.during), pct(r.success.after),
     `${r.aliveEnd} / ${r.flows}`, `${r.peak} / ${r.max}`, `${r.drop} / ${r.earlyDrop}`,
     r.guard ? r.guard.replace(/^ctevents: guard /, '').replace(/\(closing.*?\), /, '') + (r.guardRestored === false ? ' NOT RESTORED' : '') : '',
   ]);
@@ -336,7 +352,7 @@ export function takeDosOptions(argv: string[]): DosRun {
   const modes = (get('modes') ?? 'kernel,tuned,guard').split(',') as Mode[];
   for (const a of attacks) if (!(a in ATTACKS)) throw new Error(`--attacks: unknown attack ${a} (a, b, c, d, e)`);
   for (const m of modes) if (!['kernel', 'tuned', 'guard'].includes(m)) throw new Error(`--modes: unknown mode ${m}`);
-  for (const k of ['before', 'during', 'after'] as const) {
+  for (const k of ['before', 'during', 'after', 'fillTimeout'] as const) {
     const v = get(k);
     if (v !== undefined) o[k] = Number(v);
   }

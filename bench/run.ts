@@ -20,7 +20,7 @@
  *              deleteWhere(), and targeted deleteMany() by idle time (bench/evict.ts)
  *   dos        the DoS testbed (bench/dos.ts): 5 attacks x kernel alone / tuned / guard;
  *              options --attacks a,b,c,d,e --modes kernel,tuned,guard --before S
- *              --during S --after S. Not part of a plain `npm run bench` (~10 min).
+ *              --during S --after S --fillTimeout S. Not part of a plain `npm run bench` (~10 min).
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default

@@ -223,6 +223,7 @@ export class Guard {
       const t0 = process.hrtime.bigint();
       const sysctls = readConntrackSysctlsCached(this.client.netns);
       const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal);
+      const t1 = process.hrtime.bigint();
       const depth = view.count() - Math.floor(low / 2);
       const victims = depth > 0 ? chooseVictims(view.entries(), depth, this.o.policy) : [];
       this.ranked = victims;
@@ -230,7 +231,10 @@ export class Guard {
       this.rankedAt = Date.now();
       const bySteps: Record<string, number> = {};
       for (const v of victims) bySteps[v.step] = (bySteps[v.step] ?? 0) + 1;
-      this.log({ action: 'rank', why: 'table over the watermark: a fresh view', entries: view.count(), ranked: victims.length, bySteps, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+      this.log({
+        action: 'rank', why: 'table over the watermark: a fresh view', entries: view.count(), ranked: victims.length, bySteps,
+        viewSeconds: Number(t1 - t0) / 1e9, rankSeconds: Number(process.hrtime.bigint() - t1) / 1e9,
+      });
     })()
       .catch((e: Error) => {
         this.refreshError = e;
@@ -314,6 +318,7 @@ export class Guard {
             this.pos += take;
             await this.evictNow(batch);
           }
+          this.flushWindow(false, { count, need });
           await sleep(Math.min(this.o.intervalMs, 20));
           continue;
         }
