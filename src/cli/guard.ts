@@ -31,7 +31,7 @@ Options:
   --high PERCENT           start evicting at this fill of nf_conntrack_max (default 90)
   --low PERCENT            evict down to this fill (default 75)
   --interval MS            poll the counters this often (default 200)
-  --grace SECONDS          entries idle less than this are evicted last (default 2)
+  --grace SECONDS          entries idle less than this are evicted last (default 5)
   --protect SPEC           never evict entries matching SPEC: comma-separated key=value of
                            the dump filters, e.g. src=10.1.0.0/16,proto=tcp,dport=22
                            (keys: family proto src dst reply-src reply-dst sport dport zone

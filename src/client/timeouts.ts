@@ -135,9 +135,16 @@ export function configuredTimeout(ct: Conntrack, sysctls: ConntrackSysctls): num
   return sysctls[timeoutSysctlOf(ct)];
 }
 
-/** Seconds since the entry's last packet (configured - remaining, at least 0). */
-export function idleSeconds(ct: Conntrack, sysctls: ConntrackSysctls): number {
-  const conf = sysctls[timeoutSysctlOf(ct)];
+/**
+ * Seconds since the entry's last packet (configured - remaining, at least 0). When the
+ * timeouts were changed recently (`previous`: the values before), an entry whose remaining
+ * time exceeds the current value was armed under the previous one.
+ */
+export function idleSeconds(ct: Conntrack, sysctls: ConntrackSysctls, previous?: ConntrackSysctls): number {
+  const name = timeoutSysctlOf(ct);
+  const conf = sysctls[name];
   if (conf === undefined || ct.timeout === undefined) return 0;
+  const prev = previous?.[name];
+  if (prev !== undefined && ct.timeout > conf) return Math.max(0, prev - ct.timeout);
   return Math.max(0, conf - ct.timeout);
 }

@@ -13,6 +13,10 @@
  * runs short or is 5 s old, so eviction keeps the attack's pace instead of waiting for a
  * dump per cycle. Evictions are logged once a second (aggregated), views as `rank`.
  *
+ * The guard stands back while the kernel copes by itself: when early_drop rises and no
+ * packet is dropped (a flood of non-assured entries, which early_drop evicts one per new
+ * entry), it logs `stand-by` and evicts nothing.
+ *
  * Timeouts: on the first pressure it shortens the namespace's timeout sysctls for the
  * states floods fill (SHORT_TIMEOUTS: unreplied and stream UDP, ICMP, the TCP handshake
  * and closing states, generic); a new value applies to an entry at its next packet (the
@@ -200,6 +204,7 @@ export class Guard {
       return;
     }
     this.changed = original;
+    cache = undefined; // idle times from now on use the new values (and `changed` for older entries)
     this.summary.timeoutsChanged = Object.keys(next).length;
     this.log({ action: 'timeouts-shorten', why: 'pressure', values: next, original, stateFile: this.o.stateFile });
   }
@@ -213,18 +218,18 @@ export class Guard {
   private window = { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {} as Record<string, number>, error: undefined as string | undefined };
 
   /**
-   * Take a view and rank victims deep enough for the next cycles: down to half the low
-   * watermark (evictions still stop at the low watermark; the depth only decides how long
-   * the list lasts before the next view).
+   * Take a view and rank every entry that may go (protected ones never do), so the list
+   * lasts as long as possible before the next view; evictions still stop at the low
+   * watermark, the depth only decides how long the list lasts.
    */
   private refresh(low: number, signal: AbortSignal): Promise<void> {
     if (this.refreshing) return this.refreshing;
     this.refreshing = (async () => {
       const t0 = process.hrtime.bigint();
       const sysctls = readConntrackSysctlsCached(this.client.netns);
-      const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal);
+      const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal, this.changed);
       const t1 = process.hrtime.bigint();
-      const depth = view.count() - Math.floor(low / 2);
+      const depth = view.count();
       const victims = depth > 0 ? chooseVictims(view.entries(), depth, this.o.policy) : [];
       this.ranked = victims;
       this.pos = 0;
@@ -271,6 +276,7 @@ export class Guard {
     let lastCpuAt = 0;
     let delta = { drop: 0, earlyDrop: 0, insertFailed: 0 };
     let pressure = false;
+    let coping = false;
     let calmSince = 0;
     this.log({ action: 'start', apply: this.o.apply, high: this.o.high, low: this.o.low, netns: this.client.netns ?? null });
     try {
@@ -288,7 +294,12 @@ export class Guard {
         this.summary.maxCount = Math.max(this.summary.maxCount, count);
         const high = Math.floor(max * this.o.high);
         const low = Math.floor(max * this.o.low);
-        const over = max > 0 && (count >= high || (delta.drop > 0 && count >= low) || (pressure && this.o.apply && count > low));
+        // The kernel copes alone with what early_drop can evict (non-assured entries):
+        // early_drop rising while nothing is dropped means exactly that, so stand back.
+        const kernelCoping = delta.earlyDrop > 0 && delta.drop === 0;
+        const over = max > 0 && !kernelCoping && (count >= high || (delta.drop > 0 && count >= low) || (pressure && this.o.apply && count > low));
+        if (kernelCoping && count >= high && !coping) this.log({ action: 'stand-by', why: 'early_drop is evicting non-assured entries and nothing is dropped: the kernel copes', count, max, ...delta });
+        coping = kernelCoping && count >= high;
         if (over) {
           if (!pressure) {
             pressure = true;
@@ -308,7 +319,7 @@ export class Guard {
           const need = count - low;
           const left = this.ranked.length - this.pos;
           const stale = Date.now() - this.rankedAt > 5000;
-          if (left < need * 2 || stale) {
+          if (left < need * 4 || stale) {
             const r = this.refresh(low, signal);
             if (left === 0 || stale) await r; // nothing (trustworthy) to evict until the view is in
           }

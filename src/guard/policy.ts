@@ -6,7 +6,7 @@
  * ones before it are exhausted):
  *   1. closing     TCP in FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE (assured or not):
  *                  the connection is over; the kernel's GC would reap them under pressure too.
- *   2. unassured   not ASSURED and idle for at least `graceSeconds` (unreplied floods,
+ *   2. unassured   not ASSURED and idle for at least `graceSeconds` (default 5; unreplied floods,
  *                  half-open handshakes that stalled); the kernel's early_drop takes these
  *                  too, but only one per new entry and only near the new tuple's bucket.
  *   3. assured     ASSURED and idle for at least `graceSeconds`: what the kernel never
@@ -55,7 +55,7 @@ export interface Victim {
 }
 
 export interface PolicyOptions {
-  /** Seconds of idleness below which an entry counts as fresh (tier 4). Default 2. */
+  /** Seconds of idleness below which an entry counts as fresh (tier 4). Default 5. */
   graceSeconds?: number;
   /** Prefix lengths of the fairness levels (default [16, 24, 32] for IPv4, [48, 64, 128] for IPv6). */
   ipv4Prefixes?: number[];
@@ -209,7 +209,7 @@ export function fairTake(entries: GuardEntry[], need: number, levels: ((e: Guard
 
 /** Choose exactly min(need, evictable) victims, in eviction order. */
 export function chooseVictims(entries: Iterable<GuardEntry>, need: number, opts: PolicyOptions = {}): Victim[] {
-  const grace = opts.graceSeconds ?? 2;
+  const grace = opts.graceSeconds ?? 5;
   const p4 = opts.ipv4Prefixes ?? [16, 24, 32];
   const p6 = opts.ipv6Prefixes ?? [48, 64, 128];
   const levels = p4.map((l4, i) => {

@@ -17,7 +17,7 @@ export interface GuardView {
   entries(): Iterable<GuardEntry>;
 }
 
-export function guardEntryOf(ct: Conntrack, sysctls: ConntrackSysctls, protect?: (ct: Conntrack) => boolean): GuardEntry | undefined {
+export function guardEntryOf(ct: Conntrack, sysctls: ConntrackSysctls, protect?: (ct: Conntrack) => boolean, previous?: ConntrackSysctls): GuardEntry | undefined {
   const o = ct.orig;
   if (!o || o.src === undefined || o.proto === undefined) return undefined;
   const e: GuardEntry = {
@@ -25,7 +25,7 @@ export function guardEntryOf(ct: Conntrack, sysctls: ConntrackSysctls, protect?:
     src: o.src,
     proto: o.proto,
     assured: ((ct.status ?? 0) & IPS_ASSURED) !== 0,
-    idle: idleSeconds(ct, sysctls),
+    idle: idleSeconds(ct, sysctls, previous),
     remaining: ct.timeout ?? 0,
   };
   const st = ct.protoinfo?.tcp?.state;
@@ -41,11 +41,12 @@ export class SnapshotView implements GuardView {
     this.list = list;
   }
 
-  static async take(client: ConntrackClient, sysctls: ConntrackSysctls, protect?: (ct: Conntrack) => boolean, signal?: AbortSignal): Promise<SnapshotView> {
+  /** `previous`: timeout values in force before the guard shortened them (idle time of older entries). */
+  static async take(client: ConntrackClient, sysctls: ConntrackSysctls, protect?: (ct: Conntrack) => boolean, signal?: AbortSignal, previous?: ConntrackSysctls): Promise<SnapshotView> {
     const list: GuardEntry[] = [];
     for await (const batch of client.dumpBatches(undefined, signal ? { signal } : {})) {
       for (const ct of batch) {
-        const e = guardEntryOf(ct, sysctls, protect);
+        const e = guardEntryOf(ct, sysctls, protect, previous);
         if (e) list.push(e);
       }
     }
