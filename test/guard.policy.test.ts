@@ -3,7 +3,7 @@
  * prefixes and sources, protection, and never more than needed.
  */
 import { describe, expect, it } from 'vitest';
-import { chooseVictims, fairTake, prefixKey, type GuardEntry } from '../src/guard/policy.js';
+import { chooseVictims, fairTake, prefixKey, rankForCycles, type GuardEntry } from '../src/guard/policy.js';
 
 let n = 0;
 function e(src: string, opts: Partial<GuardEntry> = {}): GuardEntry {
@@ -69,6 +69,16 @@ describe('guard policy', () => {
     const c = (s: number) => first.filter((x) => x.entry.src === `10.66.0.${s}`).length;
     // sizes 25 26 27 28: after 40 taken every source has 16 or 17 left
     expect([c(0), c(1), c(2), c(3)]).toEqual([8, 9, 11, 12]);
+  });
+
+  it('a ranking for several cycles reaches beyond the need only into heavy prefixes', () => {
+    const legit = Array.from({ length: 30 }, () => e('192.168.1.10', { idle: 100 }));
+    const small = Array.from({ length: 10 }, () => e('172.16.0.1', { idle: 100 }));
+    const attack = Array.from({ length: 300 }, (_, i) => e(`10.66.0.${i % 50}`, { idle: 50 }));
+    const r = rankForCycles([...legit, ...small, ...attack], 20);
+    expect(r.slice(0, 20).every((v) => v.entry.src.startsWith('10.66.'))).toBe(true);
+    expect(r).toHaveLength(300); // the first 20 as chosen, then the rest of the heavy /16 only
+    expect(r.every((v) => v.entry.src.startsWith('10.66.'))).toBe(true);
   });
 
   it('water level: exact quotas', () => {

@@ -34,7 +34,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import type { ConntrackClient } from '../client/client.js';
 import { readConntrackSysctls, writeConntrackSysctls, type ConntrackSysctls } from '../client/timeouts.js';
 import type { Conntrack, CpuStats } from '../ctnetlink/model.js';
-import { chooseVictims, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
+import { rankForCycles, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
 import { SnapshotView, type GuardView } from './view.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
@@ -218,12 +218,13 @@ export class Guard {
   private window = { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {} as Record<string, number>, error: undefined as string | undefined };
 
   /**
-   * Take a view and rank victims deep enough for the next cycles: down to half the low
-   * watermark. Evictions still stop at the low watermark; the depth decides how long the
-   * list lasts before the next view. It must not be deeper: the list is consumed while the
-   * table changes, and a ranking down to zero would end with the entries of the smallest
-   * (legitimate) groups once the attacker's ranked entries are gone and its new ones are
-   * not in the view yet (measured: 0 of 500 long-lived connections survived).
+   * Take a view and rank victims for the next cycles (rankForCycles): what the view says
+   * must go to reach the low watermark, in policy order, then, for the cycles until the next
+   * view, only entries of heavy prefixes (a /16 holding 10 % of the table or more, and half as
+   * many entries as the largest /16 or more). The list
+   * is consumed while the table changes: a plain deep ranking ends with the entries of the
+   * smallest (legitimate) groups once the attacker's ranked entries are gone and its new
+   * ones are not in the view yet (measured: 0 of 500 long-lived connections survived).
    */
   private refresh(low: number, signal: AbortSignal): Promise<void> {
     if (this.refreshing) return this.refreshing;
@@ -232,8 +233,8 @@ export class Guard {
       const sysctls = readConntrackSysctlsCached(this.client.netns);
       const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal, this.changed);
       const t1 = process.hrtime.bigint();
-      const depth = view.count() - Math.floor(low / 2);
-      const victims = depth > 0 ? chooseVictims(view.entries(), depth, this.o.policy) : [];
+      const list = [...view.entries()];
+      const victims = rankForCycles(list, list.length - low, this.o.policy);
       this.ranked = victims;
       this.pos = 0;
       this.rankedAt = Date.now();

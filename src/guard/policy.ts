@@ -122,8 +122,9 @@ function byIdle(a: GuardEntry, b: GuardEntry): number {
  */
 export function fairTake(entries: GuardEntry[], need: number, levels: ((e: GuardEntry) => string | number)[]): GuardEntry[] {
   if (need <= 0) return [];
-  if (need >= entries.length) return [...entries].sort(byIdle);
-  if (levels.length === 0) return [...entries].sort(byIdle).slice(0, need);
+  if (levels.length === 0 || entries.length <= 1) return [...entries].sort(byIdle).slice(0, need);
+  // Taking everything still comes out in fair order (the biggest groups first).
+  need = Math.min(need, entries.length);
   const [level, ...rest] = levels as [(e: GuardEntry) => string | number, ...((e: GuardEntry) => string | number)[]];
   const groups = new Map<string | number, GuardEntry[]>();
   for (const e of entries) {
@@ -132,7 +133,14 @@ export function fairTake(entries: GuardEntry[], need: number, levels: ((e: Guard
     if (!g) groups.set(k, (g = []));
     g.push(e);
   }
-  const list = [...groups.values()].sort((a, b) => b.length - a.length);
+  // Biggest groups first; among equal ones, the group whose best candidate goes first.
+  const best = new Map<GuardEntry[], GuardEntry>();
+  for (const g of groups.values()) {
+    let b = g[0]!;
+    for (const x of g) if (byIdle(x, b) < 0) b = x;
+    best.set(g, b);
+  }
+  const list = [...groups.values()].sort((a, b) => b.length - a.length || byIdle(best.get(a)!, best.get(b)!));
   // Water level: the largest L with sum(max(0, n - L)) >= need.
   let lo = 0;
   let hi = list[0]!.length;
@@ -230,6 +238,37 @@ export function chooseVictims(entries: Iterable<GuardEntry>, need: number, opts:
     const taken = fairTake(tiers[step], left, levels);
     for (const e of taken) out.push({ entry: e, step });
     left -= taken.length;
+  }
+  return out;
+}
+
+/** The /16 (IPv6: /48) of an entry's source, as a group key. */
+export function wideKey(e: GuardEntry): string | number {
+  if (e.src4 === undefined) e.src4 = e.src.includes(':') ? -1 : ipv4Number(e.src);
+  return e.src4 < 0 ? prefixKey(e.src, 48) : Math.floor(e.src4 / 65536);
+}
+
+/**
+ * A ranking to be consumed over several cycles while the table changes: the first `need`
+ * victims as chosen; beyond them only entries of "heavy" prefixes (a /16 or /48 holding at
+ * least `heavyShare` (10 %) of the table and at least half as many entries as the largest
+ * one), which stay the attacker's however the table changed meanwhile. So a stale list
+ * never reaches into small (legitimate) groups.
+ */
+export function rankForCycles(entries: GuardEntry[], need: number, opts: PolicyOptions & { heavyShare?: number } = {}): Victim[] {
+  const all = chooseVictims(entries, entries.length, opts);
+  const counts = new Map<string | number, number>();
+  for (const e of entries) {
+    const k = wideKey(e);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  let largest = 0;
+  for (const n of counts.values()) largest = Math.max(largest, n);
+  const min = Math.max((opts.heavyShare ?? 0.1) * entries.length, largest / 2);
+  const out: Victim[] = [];
+  for (let i = 0; i < all.length; i++) {
+    const v = all[i]!;
+    if (i < need || (counts.get(wideKey(v.entry)) ?? 0) >= min) out.push(v);
   }
   return out;
 }
