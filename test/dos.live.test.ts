@@ -32,7 +32,7 @@ const SHORT: DosOptions = {
 };
 
 function ourNamespaces(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
     .split('\n')
     .filter((l) => l.startsWith(`ctbench-${process.pid}-dos`));
 }
