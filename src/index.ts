@@ -28,3 +28,4 @@ export * from './client/index.js';
 export { ErrnoError } from './socket/errno.js';
 export { NativeAddonError } from './socket/native.js';
 export * from './pcap/index.js';
+export * from './guard/index.js';
