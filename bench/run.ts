@@ -18,12 +18,16 @@
  *   cli-dump   `ctevents dump --format conntrack` vs `conntrack -L` (hyperfine)
  *   mirror     ConntrackTable at 1,000,000 entries: memory per entry, resync time, events/s
  *              followed on one core (raises the GLOBAL nf_conntrack_max, restores it: mirror.ts)
-
  *   burst      the worst burst (issue 9): accounting AND timestamps on, 250,000 new UDP
  *              flows + flush; side by side in one run: our library listener,
  *              `ctevents --format json > /dev/null`, `conntrack -E > file` and a minimal
  *              C listener (bench/listener.c, the limit), all with default settings;
  *              --no-thread-too adds a library listener with the receive thread off
+ *   evict      filtered deletion: `conntrack -D FILTER` vs `ctevents delete` and
+ *              deleteWhere(), and targeted deleteMany() by idle time (bench/evict.ts)
+ *   dos        the DoS testbed (bench/dos.ts): 5 attacks x kernel alone / tuned / guard;
+ *              options --attacks a,b,c,d,e --modes kernel,tuned,guard --before S
+ *              --during S --after S --fillTimeout S. Not part of a plain `npm run bench` (~10 min).
  *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
  *   metrics    `ctevents metrics` scrape latency and bytes at 250k and 1M entries beside
  *              prometheus-node-exporter, and its CPU while the table churns at 50k new
@@ -54,8 +58,9 @@ import type { Readable } from 'node:stream';
 import { ConntrackClient } from '../src/client/client.js';
 import { recordCapture } from './record.js';
 import { benchMirror } from './mirror.js';
-
 import { benchMetrics } from './metrics.js';
+import { benchEvict } from './evict.js';
+import { benchDos, takeDosOptions } from './dos.js';
 import {
   DIST,
   BENCH_BUILD,
@@ -101,6 +106,7 @@ function flag(name: string): boolean {
   return i >= 0;
 }
 
+const DOS_OPTIONS = takeDosOptions(argv);
 const FLOWS = opt('flows', 250_000);
 const DECODE_FLOWS = opt('decode-flows', 500_000);
 const RUNS = opt('runs', 10);
@@ -141,6 +147,8 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   mirror: benchMirror,
   metrics: () => benchMetrics(METRICS_OPTS),
   burst: benchBurst,
+  evict: () => benchEvict(FLOWS),
+  dos: () => benchDos(DOS_OPTIONS),
 };
 
 // ---------------------------------------------------------------------------------------
@@ -799,7 +807,7 @@ async function main(): Promise<void> {
   }
   const unknown = argv.filter((a) => a.startsWith('--'));
   if (unknown.length) throw new Error(`unknown option(s): ${unknown.join(' ')}`);
-  const names = argv.length > 0 ? argv : Object.keys(BENCHES);
+  const names = argv.length > 0 ? argv : Object.keys(BENCHES).filter((n) => n !== 'dos');
   for (const n of names) if (!BENCHES[n]) throw new Error(`unknown benchmark ${n}; known: ${Object.keys(BENCHES).join(', ')}`);
 
   const max = sh('sysctl', ['-n', 'net.netfilter.nf_conntrack_max']).trim();

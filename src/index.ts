@@ -40,3 +40,4 @@ export {
   type MetricsSource,
   type MetricsServerOptions,
 } from './metrics/index.js';
+export * from './guard/index.js';

@@ -19,6 +19,9 @@ const SUMMARY: Record<Command, [usage: string, what: string]> = {
 
 /** Commands with their own option parser (ctevents help CMD prints their own help). */
 export const STANDALONE_SUMMARY: Record<string, string> = {
+  delete: 'delete the entries a filter selects, in the kernel where it can (conntrack -D); --dry-run counts them (ctevents help delete)',
+  flush: 'flush the table, or what a filter selects (conntrack -F); asks on a terminal, --yes otherwise (ctevents help flush)',
+  guard: 'keep new connections succeeding when the table fills: evicts by a fair policy (dry run unless --apply; ctevents help guard)',
   metrics: 'serve the table\'s pressure to Prometheus on /metrics (ctevents help metrics)',
   top: 'live view of what fills the table: count, rates, diagnosis, top holders (ctevents help top)',
 };

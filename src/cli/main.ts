@@ -58,6 +58,18 @@ const STANDALONE: Record<string, () => Promise<StandaloneCommand>> = {
     const m = await import('./metrics.js');
     return { run: (argv, io) => m.metrics(argv, io), help: m.METRICS_HELP };
   },
+  delete: async () => {
+    const m = await import('./delete.js');
+    return { run: (argv, io) => m.runDelete(['delete', ...argv], io), help: m.DELETE_HELP };
+  },
+  flush: async () => {
+    const m = await import('./delete.js');
+    return { run: (argv, io) => m.runDelete(['flush', ...argv], io), help: m.DELETE_HELP };
+  },
+  guard: async () => {
+    const m = await import('./guard.js');
+    return { run: (argv, io) => m.runGuard(['guard', ...argv], io), help: m.GUARD_HELP };
+  },
 };
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {

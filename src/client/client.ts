@@ -34,6 +34,7 @@ import { NetlinkSocket } from '../socket/netlink-socket.js';
 import { ClosedError, RequestChannel } from './requests.js';
 import { Subscription, type SubscriptionOptions } from './events.js';
 import type { Transport, TransportFactory, TransportOptions } from './transport.js';
+import { deleteMany, deleteWhere, type DeleteCounts, type DeleteFilter, type DeleteManyOptions, type DeleteWhereOptions, type DeleteWhereResult, type EvictHost } from './evict.js';
 
 export interface ConntrackOptions {
   /** Network namespace: a name under /var/run/netns, an absolute path, or a pid. */
@@ -88,9 +89,12 @@ export class ConntrackClient {
   private readonly open = new Set<{ close(): void }>();
   private closed = false;
   private readonly onDatagram: ConntrackOptions['onDatagram'];
+  /** The namespace given to open() (undefined: the caller's). */
+  readonly netns: string | undefined;
 
   private constructor(opts: ConntrackOptions) {
     this.onDatagram = opts.onDatagram;
+    this.netns = opts.netns;
     this.eventBuffer = opts.receiveBufferSize ?? DEFAULT_EVENT_BUFFER;
     this.threadBuffer = opts.receiveThreadBuffer ?? DEFAULT_RECEIVE_THREAD_BUFFER;
     const netns = opts.netns;
@@ -250,6 +254,39 @@ export class ConntrackClient {
    */
   async flush(filter?: KernelFilter): Promise<void> {
     await this.requests().request(arguments.length === 0 ? flushRequest() : flushRequest(filter), 'flush');
+  }
+
+  /**
+   * Delete many entries by key (orig tuple + zone + id), batched and pipelined on a socket
+   * of their own; ENOENT (raced away) is counted, not thrown. See src/client/evict.ts.
+   */
+  deleteMany(keys: Iterable<EntryKey> | AsyncIterable<EntryKey>, opts: DeleteManyOptions = {}): Promise<DeleteCounts> {
+    return deleteMany(this.evictHost(), keys, opts);
+  }
+
+  /**
+   * Delete what a filter matches: a kernel-side filtered flush when the kernel can express
+   * the whole filter, else a streaming dump with pipelined deletes. Refuses an empty filter.
+   */
+  deleteWhere(filter: DeleteFilter, opts: DeleteWhereOptions = {}): Promise<DeleteWhereResult> {
+    return deleteWhere(this.evictHost(), filter, opts);
+  }
+
+  private evictHost(): EvictHost {
+    return {
+      openTransport: () => {
+        const t = this.track(this.transport({ receiveBufferSize: 4 * 1024 * 1024 }));
+        return t;
+      },
+      releaseTransport: (t) => {
+        this.open.delete(t);
+        t.close();
+      },
+      ...(this.netns !== undefined ? { netns: this.netns } : {}),
+      dumpBatches: (filter, opts) => this.dumpBatches(filter, opts),
+      flush: (filter) => this.flush(filter),
+      count: async () => (await this.stats()).entries ?? 0,
+    };
   }
 
   /** Per-CPU counters (insert_failed, drop, early_drop, chaintoolong, ...). */

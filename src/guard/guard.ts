@@ -1,0 +1,394 @@
+/**
+ * The guard: keeps a namespace's conntrack table under a high watermark so that new
+ * legitimate connections are admitted, by the policy in ./policy.ts.
+ *
+ * Loop (every `intervalMs`, default 200 ms): read the table's count and max
+ * (IPCTNL_MSG_CT_GET_STATS) and the per-CPU counters (GET_STATS_CPU: drop, early_drop,
+ * insert_failed deltas, logged with each decision). When count >= high x max (default
+ * 0.9), or the kernel dropped packets while count >= low x max, a pressure episode
+ * starts: it takes a view of the table and ranks victims by the policy (deep enough for
+ * several cycles), then every 20 ms deletes exactly count - low x max of them (default low
+ * 0.75) with deleteMany (batched, pipelined; ENOENT from races counted), until the count
+ * is under the low watermark. A new view is taken in the background when the ranked list
+ * runs short or is 5 s old, so eviction keeps the attack's pace instead of waiting for a
+ * dump per cycle. Evictions are logged once a second (aggregated), views as `rank`.
+ *
+ * The guard stands back while the kernel copes by itself: when early_drop rises and no
+ * packet is dropped (a flood of non-assured entries, which early_drop evicts one per new
+ * entry), it logs `stand-by` and evicts nothing.
+ *
+ * Timeouts: on the first pressure it shortens the namespace's timeout sysctls for the
+ * states floods fill (SHORT_TIMEOUTS: unreplied and stream UDP, ICMP, the TCP handshake
+ * and closing states, generic); a new value applies to an entry at its next packet (the
+ * kernel keeps an idle entry's timer), so this limits how long new junk stays. Before
+ * writing, the original values go to a state file; once the table has stayed below the
+ * low watermark for `calmSeconds` (default 60), on stop(), on SIGTERM/SIGINT (the CLI) and
+ * after a crash of the guard's own logic, the originals are written back and the file
+ * removed. A guard started with a state file left behind (kill -9, power loss) restores
+ * it first.
+ *
+ * Dry run (the default, `apply: false`): everything is computed and logged, nothing is
+ * deleted or written. Every action is one NDJSON-ready record through `log`.
+ */
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { ConntrackClient } from '../client/client.js';
+import { readConntrackSysctls, writeConntrackSysctls, type ConntrackSysctls } from '../client/sysctls.js';
+import type { Conntrack, CpuStats } from '../ctnetlink/model.js';
+import { rankForCycles, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
+import { SnapshotView, type GuardView } from './view.js';
+
+/** Timeouts under pressure (seconds), applied only where lower than the current value. */
+export const SHORT_TIMEOUTS: ConntrackSysctls = {
+  nf_conntrack_udp_timeout: 10,
+  nf_conntrack_udp_timeout_stream: 30,
+  nf_conntrack_icmp_timeout: 10,
+  nf_conntrack_icmpv6_timeout: 10,
+  nf_conntrack_tcp_timeout_syn_sent: 20,
+  nf_conntrack_tcp_timeout_syn_recv: 10,
+  nf_conntrack_tcp_timeout_fin_wait: 10,
+  nf_conntrack_tcp_timeout_close_wait: 10,
+  nf_conntrack_tcp_timeout_last_ack: 10,
+  nf_conntrack_tcp_timeout_time_wait: 10,
+  nf_conntrack_tcp_timeout_close: 5,
+  nf_conntrack_generic_timeout: 60,
+};
+
+export type GuardRecord = Record<string, unknown> & { action: string };
+
+export interface GuardOptions {
+  /** Act (delete, write sysctls). Default false: log what would be done. */
+  apply?: boolean;
+  /** Fractions of the maximum (default 0.9 and 0.75). */
+  high?: number;
+  low?: number;
+  intervalMs?: number;
+  /** Never evict entries this returns true for. */
+  protect?: (ct: Conntrack) => boolean;
+  policy?: PolicyOptions;
+  /** Shorten timeouts under pressure (default true). */
+  shortenTimeouts?: boolean;
+  shortTimeouts?: ConntrackSysctls;
+  /** Below the low watermark this long ends the pressure episode (restore). Default 60. */
+  calmSeconds?: number;
+  /** Where the original sysctl values are kept while changed. */
+  stateFile?: string;
+  /** Override the maximum (default: nf_conntrack_max from the kernel). */
+  maxEntries?: number;
+  /** Each action, as a record (the CLI prints NDJSON). */
+  log?: (r: GuardRecord) => void;
+  /** How the table is seen (default: a dump snapshot). */
+  view?: (sysctls: ConntrackSysctls, signal: AbortSignal) => Promise<GuardView>;
+}
+
+export interface GuardSummary {
+  seconds: number;
+  episodes: number;
+  evictions: number;
+  bySteps: Record<PolicyStep, number>;
+  missing: number;
+  refused: number;
+  cycles: number;
+  maxCount: number;
+  timeoutsChanged: number;
+  restored: boolean;
+}
+
+interface StateFile {
+  netns: string | null;
+  pid: number;
+  changedAt: string;
+  original: ConntrackSysctls;
+}
+
+export function defaultStateFile(netns?: string): string {
+  const tag = netns === undefined ? 'host' : netns.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return `/run/ctevents-guard-${tag}.json`;
+}
+
+/** Write back what a state file says was changed, then remove it. Returns what it restored. */
+export function restoreFromStateFile(path: string, netns?: string): ConntrackSysctls | undefined {
+  if (!existsSync(path)) return undefined;
+  const s = JSON.parse(readFileSync(path, 'utf8')) as StateFile;
+  writeConntrackSysctls(s.original, netns ?? s.netns ?? undefined);
+  rmSync(path, { force: true });
+  return s.original;
+}
+
+function sumCpu(cpus: CpuStats[]): { drop: number; earlyDrop: number; insertFailed: number } {
+  let drop = 0;
+  let earlyDrop = 0;
+  let insertFailed = 0;
+  for (const c of cpus) {
+    drop += c.drop ?? 0;
+    earlyDrop += c.earlyDrop ?? 0;
+    insertFailed += c.insertFailed ?? 0;
+  }
+  return { drop, earlyDrop, insertFailed };
+}
+
+export class Guard {
+  private readonly client: ConntrackClient;
+  private readonly o: Required<Pick<GuardOptions, 'apply' | 'high' | 'low' | 'intervalMs' | 'shortenTimeouts' | 'calmSeconds' | 'stateFile'>> & GuardOptions;
+  private changed: ConntrackSysctls | undefined;
+  private readonly summary: GuardSummary = {
+    seconds: 0, episodes: 0, evictions: 0, bySteps: { closing: 0, unassured: 0, assured: 0, fresh: 0 }, missing: 0, refused: 0,
+    cycles: 0, maxCount: 0, timeoutsChanged: 0, restored: false,
+  };
+
+  constructor(client: ConntrackClient, opts: GuardOptions = {}) {
+    this.client = client;
+    const high = opts.high ?? 0.9;
+    const low = opts.low ?? 0.75;
+    if (!(high > 0 && high <= 1) || !(low > 0 && low < high)) throw new RangeError(`guard: need 0 < low < high <= 1 (low ${low}, high ${high})`);
+    this.o = {
+      ...opts,
+      apply: opts.apply ?? false,
+      high,
+      low,
+      intervalMs: opts.intervalMs ?? 200,
+      shortenTimeouts: opts.shortenTimeouts ?? true,
+      calmSeconds: opts.calmSeconds ?? 60,
+      stateFile: opts.stateFile ?? defaultStateFile(client.netns),
+    };
+  }
+
+  private log(r: GuardRecord): void {
+    this.o.log?.({ time: new Date().toISOString(), ...r });
+  }
+
+  /** Restore every sysctl this guard changed (also the ones of a crashed predecessor). */
+  restore(): void {
+    if (!this.o.apply) return;
+    try {
+      const restored = restoreFromStateFile(this.o.stateFile, this.client.netns);
+      if (restored) {
+        this.log({ action: 'timeouts-restored', why: 'end of pressure or exit', values: restored });
+        this.summary.restored = true;
+      }
+      this.changed = undefined;
+    } catch (e) {
+      this.log({ action: 'error', what: 'restoring timeouts', error: (e as Error).message, stateFile: this.o.stateFile });
+      throw e;
+    }
+  }
+
+  private shorten(): void {
+    if (!this.o.shortenTimeouts || this.changed) return;
+    const current = readConntrackSysctls(this.client.netns);
+    const want = this.o.shortTimeouts ?? SHORT_TIMEOUTS;
+    const original: ConntrackSysctls = {};
+    const next: ConntrackSysctls = {};
+    for (const [k, v] of Object.entries(want)) {
+      const cur = current[k];
+      if (cur !== undefined && v < cur) {
+        original[k] = cur;
+        next[k] = v;
+      }
+    }
+    if (Object.keys(next).length === 0) return;
+    if (!this.o.apply) {
+      this.log({ action: 'timeouts-shorten', dryRun: true, why: 'pressure', values: next, original });
+      this.changed = original;
+      return;
+    }
+    // The state file first: a crash between the two leaves the originals on disk.
+    const state: StateFile = { netns: this.client.netns ?? null, pid: process.pid, changedAt: new Date().toISOString(), original };
+    const tmp = `${this.o.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state) + '\n');
+    renameSync(tmp, this.o.stateFile);
+    try {
+      writeConntrackSysctls(next, this.client.netns);
+    } catch (e) {
+      this.log({ action: 'error', what: 'shortening timeouts', error: (e as Error).message });
+      this.restore();
+      return;
+    }
+    this.changed = original;
+    cache = undefined; // idle times from now on use the new values (and `changed` for older entries)
+    this.summary.timeoutsChanged = Object.keys(next).length;
+    this.log({ action: 'timeouts-shorten', why: 'pressure', values: next, original, stateFile: this.o.stateFile });
+  }
+
+  // The ranked victims of the last view, consumed a little at a time (see run()).
+  private ranked: Victim[] = [];
+  private pos = 0;
+  private rankedAt = 0;
+  private refreshing: Promise<void> | undefined;
+  private refreshError: Error | undefined;
+  private window = { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {} as Record<string, number>, error: undefined as string | undefined };
+
+  /**
+   * Take a view and rank victims for the next cycles (rankForCycles): what the view says
+   * must go to reach the low watermark, in policy order, then, for the cycles until the next
+   * view, only entries of heavy prefixes (a /16 holding 10 % of the table or more, and half as
+   * many entries as the largest /16 or more). The list
+   * is consumed while the table changes: a plain deep ranking ends with the entries of the
+   * smallest (legitimate) groups once the attacker's ranked entries are gone and its new
+   * ones are not in the view yet (measured: 0 of 500 long-lived connections survived).
+   */
+  private refresh(low: number, signal: AbortSignal): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    this.refreshing = (async () => {
+      const t0 = process.hrtime.bigint();
+      const sysctls = readConntrackSysctlsCached(this.client.netns);
+      const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal, this.changed);
+      const t1 = process.hrtime.bigint();
+      const list = [...view.entries()];
+      const victims = rankForCycles(list, list.length - low, this.o.policy);
+      this.ranked = victims;
+      this.pos = 0;
+      this.rankedAt = Date.now();
+      const bySteps: Record<string, number> = {};
+      for (const v of victims) bySteps[v.step] = (bySteps[v.step] ?? 0) + 1;
+      this.log({
+        action: 'rank', why: 'table over the watermark: a fresh view', entries: view.count(), ranked: victims.length, bySteps,
+        viewSeconds: Number(t1 - t0) / 1e9, rankSeconds: Number(process.hrtime.bigint() - t1) / 1e9,
+      });
+    })()
+      .catch((e: Error) => {
+        this.refreshError = e;
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  private flushWindow(force: boolean, extra: Record<string, unknown> = {}): void {
+    const w = this.window;
+    if (w.batches === 0 || (!force && Date.now() - w.at < 1000)) return;
+    this.log({
+      action: 'evict', why: 'table over the watermark', deleted: w.deleted, missing: w.missing, refused: w.refused, bySteps: w.bySteps,
+      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...extra,
+    });
+    this.window = { at: Date.now(), deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
+  }
+
+  /** Run until `signal` aborts; restores what it changed before returning. */
+  async run(signal: AbortSignal): Promise<GuardSummary> {
+    const started = process.hrtime.bigint();
+    if (this.o.apply && existsSync(this.o.stateFile)) {
+      const restored = restoreFromStateFile(this.o.stateFile, this.client.netns);
+      this.log({ action: 'timeouts-restored', why: 'state file left by an earlier guard', values: restored, stateFile: this.o.stateFile });
+    }
+    const sleep = (ms: number) =>
+      new Promise<void>((res) => {
+        const t = setTimeout(res, ms);
+        signal.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
+      });
+    let last = sumCpu(await this.client.statsPerCpu());
+    let lastCpuAt = 0;
+    let delta = { drop: 0, earlyDrop: 0, insertFailed: 0 };
+    let pressure = false;
+    let coping = false;
+    let calmSince = 0;
+    this.log({ action: 'start', apply: this.o.apply, high: this.o.high, low: this.o.low, netns: this.client.netns ?? null });
+    try {
+      while (!signal.aborted) {
+        if (this.refreshError) throw this.refreshError;
+        const st = await this.client.stats();
+        const count = st.entries ?? 0;
+        const max = this.o.maxEntries ?? st.maxEntries ?? 0;
+        if (Date.now() - lastCpuAt >= 1000 || !pressure) {
+          const cpu = sumCpu(await this.client.statsPerCpu());
+          delta = { drop: cpu.drop - last.drop, earlyDrop: cpu.earlyDrop - last.earlyDrop, insertFailed: cpu.insertFailed - last.insertFailed };
+          last = cpu;
+          lastCpuAt = Date.now();
+        }
+        this.summary.maxCount = Math.max(this.summary.maxCount, count);
+        const high = Math.floor(max * this.o.high);
+        const low = Math.floor(max * this.o.low);
+        // The kernel copes alone with what early_drop can evict (non-assured entries):
+        // early_drop rising while nothing is dropped means exactly that, so stand back.
+        const kernelCoping = delta.earlyDrop > 0 && delta.drop === 0;
+        const over = max > 0 && !kernelCoping && (count >= high || (delta.drop > 0 && count >= low) || (pressure && this.o.apply && count > low));
+        if (kernelCoping && count >= high && !coping) this.log({ action: 'stand-by', why: 'early_drop is evicting non-assured entries and nothing is dropped: the kernel copes', count, max, ...delta });
+        coping = kernelCoping && count >= high;
+        if (over) {
+          if (!pressure) {
+            pressure = true;
+            this.summary.episodes++;
+            this.log({ action: 'pressure-start', count, max, high, low, ...delta });
+          }
+          calmSince = 0;
+          this.shorten();
+          this.summary.cycles++;
+          if (!this.o.apply) {
+            // Dry run: rank and report what would go, at the normal pace.
+            await this.refresh(low, signal);
+            this.log({ action: 'evict', dryRun: true, why: `count ${count} over the watermark`, need: count - low, chosen: Math.min(count - low, this.ranked.length) });
+            await sleep(this.o.intervalMs);
+            continue;
+          }
+          const need = count - low;
+          const left = this.ranked.length - this.pos;
+          const stale = Date.now() - this.rankedAt > 5000;
+          if (left < need * 4 || stale) {
+            const r = this.refresh(low, signal);
+            if (left === 0 || stale) await r; // nothing (trustworthy) to evict until the view is in
+          }
+          const take = Math.min(need, this.ranked.length - this.pos);
+          if (take > 0) {
+            const batch = this.ranked.slice(this.pos, this.pos + take);
+            this.pos += take;
+            await this.evictNow(batch);
+          }
+          this.flushWindow(false, { count, need });
+          await sleep(Math.min(this.o.intervalMs, 20));
+          continue;
+        }
+        if (pressure && count < low) {
+          this.flushWindow(true);
+          calmSince ||= Date.now();
+          if (Date.now() - calmSince >= this.o.calmSeconds * 1000) {
+            pressure = false;
+            this.ranked = [];
+            this.pos = 0;
+            this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds });
+            if (this.o.apply) this.restore();
+            else this.changed = undefined;
+          }
+        } else if (count >= low) calmSince = 0;
+        this.flushWindow(false);
+        await sleep(this.o.intervalMs);
+      }
+    } finally {
+      this.flushWindow(true);
+      if (this.refreshing) await this.refreshing;
+      this.ranked = [];
+      this.restore();
+      this.summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.log({ action: 'summary', ...this.summary });
+    }
+    return this.summary;
+  }
+
+  private async evictNow(victims: Victim[]): Promise<void> {
+    const r = await this.client.deleteMany(victims.map((v) => v.entry.key));
+    const w = this.window;
+    if (w.batches === 0) w.at = Date.now();
+    w.batches++;
+    w.deleted += r.deleted;
+    w.missing += r.missing;
+    w.refused += r.failed;
+    if (r.firstError && !w.error) w.error = r.firstError.message;
+    for (const v of victims) {
+      w.bySteps[v.step] = (w.bySteps[v.step] ?? 0) + 1;
+      this.summary.bySteps[v.step]++;
+    }
+    this.summary.evictions += r.deleted;
+    this.summary.missing += r.missing;
+    this.summary.refused += r.failed;
+    if (r.failed > 0 && r.deleted === 0) {
+      this.flushWindow(true);
+      throw r.firstError ?? new Error('guard: every delete was refused');
+    }
+  }
+}
+
+let cache: { netns: string | undefined; at: number; v: ConntrackSysctls } | undefined;
+function readConntrackSysctlsCached(netns: string | undefined): ConntrackSysctls {
+  if (cache && cache.netns === netns && Date.now() - cache.at < 5000) return cache.v;
+  cache = { netns, at: Date.now(), v: readConntrackSysctls(netns) };
+  return cache.v;
+}

@@ -1,0 +1,4 @@
+/** The guard: policy (pure), view (what it sees of the table), and the Guard loop. */
+export { Guard, SHORT_TIMEOUTS, defaultStateFile, restoreFromStateFile, type GuardOptions, type GuardRecord, type GuardSummary } from './guard.js';
+export { chooseVictims, fairTake, rankForCycles, stepOf, prefixKey, type GuardEntry, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
+export { SnapshotView, guardEntryOf, type GuardView } from './view.js';
