@@ -8,7 +8,8 @@
  */
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
 import type { Builder } from '../netlink/builder.js';
-import { type Reader, attrLen, attrType, getU32be, nextAttr } from '../netlink/reader.js';
+import { AttrCursor } from '../netlink/attr-cursor.js';
+import { type Reader, getU32be } from '../netlink/reader.js';
 import * as C from './constants.js';
 import type { CpuStats, ExpectCpuStats, GlobalStats } from './model.js';
 
@@ -35,13 +36,11 @@ export const CPU_STATS_FIELDS: readonly (readonly [number, CpuKey, string])[] = 
 
 export function decodeCpuStats(r: Reader, cpu: number, start: number, end: number): CpuStats {
   const s: CpuStats = { cpu };
-  for (let off = start; off < end; ) {
-    const len = attrLen(r, off, end);
-    const type = attrType(r, off);
+  for (const a = new AttrCursor(r, start, end); a.next(); ) {
+    const type = a.type;
     const f = type >= 1 && type <= 15 ? CPU_STATS_FIELDS[type - 1]! : undefined;
-    if (f) s[f[1]] = getU32be(r, off + 4, len - 4, f[2]);
-    else s.unknown = keepUnknown(s.unknown, r, off, len);
-    off = nextAttr(off, len, end);
+    if (f) s[f[1]] = getU32be(r, a.p, a.n, f[2]);
+    else s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
   }
   return s;
 }
@@ -56,14 +55,12 @@ export function encodeCpuStats(b: Builder, s: CpuStats): void {
 
 export function decodeGlobalStats(r: Reader, start: number, end: number): GlobalStats {
   const s: GlobalStats = {};
-  for (let off = start; off < end; ) {
-    const len = attrLen(r, off, end);
-    switch (attrType(r, off)) {
-      case C.CTA_STATS_GLOBAL_ENTRIES: s.entries = getU32be(r, off + 4, len - 4, 'CTA_STATS_GLOBAL_ENTRIES'); break;
-      case C.CTA_STATS_GLOBAL_MAX_ENTRIES: s.maxEntries = getU32be(r, off + 4, len - 4, 'CTA_STATS_GLOBAL_MAX_ENTRIES'); break;
-      default: s.unknown = keepUnknown(s.unknown, r, off, len);
+  for (const a = new AttrCursor(r, start, end); a.next(); ) {
+    switch (a.type) {
+      case C.CTA_STATS_GLOBAL_ENTRIES: s.entries = getU32be(r, a.p, a.n, 'CTA_STATS_GLOBAL_ENTRIES'); break;
+      case C.CTA_STATS_GLOBAL_MAX_ENTRIES: s.maxEntries = getU32be(r, a.p, a.n, 'CTA_STATS_GLOBAL_MAX_ENTRIES'); break;
+      default: s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
     }
-    off = nextAttr(off, len, end);
   }
   return s;
 }
@@ -76,15 +73,13 @@ export function encodeGlobalStats(b: Builder, s: GlobalStats): void {
 
 export function decodeExpectCpuStats(r: Reader, cpu: number, start: number, end: number): ExpectCpuStats {
   const s: ExpectCpuStats = { cpu };
-  for (let off = start; off < end; ) {
-    const len = attrLen(r, off, end);
-    switch (attrType(r, off)) {
-      case C.CTA_STATS_EXP_NEW: s.new = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_NEW'); break;
-      case C.CTA_STATS_EXP_CREATE: s.create = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_CREATE'); break;
-      case C.CTA_STATS_EXP_DELETE: s.delete = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_DELETE'); break;
-      default: s.unknown = keepUnknown(s.unknown, r, off, len);
+  for (const a = new AttrCursor(r, start, end); a.next(); ) {
+    switch (a.type) {
+      case C.CTA_STATS_EXP_NEW: s.new = getU32be(r, a.p, a.n, 'CTA_STATS_EXP_NEW'); break;
+      case C.CTA_STATS_EXP_CREATE: s.create = getU32be(r, a.p, a.n, 'CTA_STATS_EXP_CREATE'); break;
+      case C.CTA_STATS_EXP_DELETE: s.delete = getU32be(r, a.p, a.n, 'CTA_STATS_EXP_DELETE'); break;
+      default: s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
     }
-    off = nextAttr(off, len, end);
   }
   return s;
 }
