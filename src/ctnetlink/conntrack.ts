@@ -15,14 +15,16 @@
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
 import type { Builder } from '../netlink/builder.js';
 import { NetlinkDecodeError, rethrowIn } from '../netlink/errors.js';
-import { AttrCursor } from '../netlink/attr-cursor.js';
 import {
   type Reader,
+  attrLen,
+  attrType,
   getBytes,
   getStringz,
   getU16be,
   getU32be,
   getU64be,
+  nextAttr,
 } from '../netlink/reader.js';
 import * as C from './constants.js';
 import type { Conntrack } from './model.js';
@@ -117,12 +119,15 @@ export function decodeConntrack(r: Reader, family: number, start: number, end: n
   const ct: Conntrack = { family };
   let last = -1;
   let canonical = true;
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const off = a.off;
-    const p = a.p;
-    const n = a.n;
-    const type = a.type;
-    if (type === C.CTA_STATUS && n === 0) continue;
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    const type = attrType(r, off);
+    if (type === C.CTA_STATUS && n === 0) {
+      off = nextAttr(off, len, end);
+      continue;
+    }
     const rank = rankOf(layout, type);
     if (rank <= last && rank !== UNKNOWN_RANK) canonical = false;
     else if (rank < last) canonical = false;
@@ -148,9 +153,11 @@ export function decodeConntrack(r: Reader, family: number, start: number, end: n
       case C.CTA_ZONE: ct.zone = getU16be(r, p, n, 'CTA_ZONE'); break;
       case C.CTA_SECCTX:
         decodeNested('CTA_SECCTX', off, () => {
-          for (const b = new AttrCursor(r, p, p + n); b.next(); ) {
-            if (b.type === C.CTA_SECCTX_NAME) ct.secctx = getStringz(r, b.p, b.n, 'CTA_SECCTX_NAME');
-            else ct.secctxUnknown = keepUnknown(ct.secctxUnknown, r, b.off, b.len);
+          for (let o2 = p; o2 < p + n; ) {
+            const l2 = attrLen(r, o2, p + n);
+            if (attrType(r, o2) === C.CTA_SECCTX_NAME) ct.secctx = getStringz(r, o2 + 4, l2 - 4, 'CTA_SECCTX_NAME');
+            else ct.secctxUnknown = keepUnknown(ct.secctxUnknown, r, o2, l2);
+            o2 = nextAttr(o2, l2, p + n);
           }
         });
         if (ct.secctx === undefined && ct.secctxUnknown === undefined) ct.secctxUnknown = [];
@@ -163,8 +170,9 @@ export function decodeConntrack(r: Reader, family: number, start: number, end: n
       case C.CTA_FILTER: ct.filter = decodeNested('CTA_FILTER', off, () => decodeFilter(r, p, p + n)); break;
       case C.CTA_STATUS_MASK: ct.statusMask = getU32be(r, p, n, 'CTA_STATUS_MASK'); break;
       case C.CTA_TIMESTAMP_EVENT: ct.eventTimestamp = getU64be(r, p, n, 'CTA_TIMESTAMP_EVENT'); break;
-      default: ct.unknown = keepUnknown(ct.unknown, r, off, a.len);
+      default: ct.unknown = keepUnknown(ct.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   if (!canonical) recordOrder(r, ct, start, end, layout);
   return ct;
@@ -174,9 +182,11 @@ export function decodeConntrack(r: Reader, family: number, start: number, end: n
 function recordOrder(r: Reader, ct: Conntrack, start: number, end: number, layout: Layout): void {
   const order: number[] = [];
   let seen = 0;
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const type = a.type;
-    if (type === C.CTA_STATUS && a.n === 0) continue;
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const type = attrType(r, off);
+    off = nextAttr(off, len, end);
+    if (type === C.CTA_STATUS && len === 4) continue;
     if (type >= 1 && type <= KNOWN_MAX) {
       if (seen & (1 << type)) continue;
       seen |= 1 << type;

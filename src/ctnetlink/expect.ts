@@ -9,8 +9,7 @@
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
 import type { Builder } from '../netlink/builder.js';
 import { rethrowIn } from '../netlink/errors.js';
-import { AttrCursor } from '../netlink/attr-cursor.js';
-import { type Reader, getStringz, getU16be, getU32be } from '../netlink/reader.js';
+import { type Reader, attrLen, attrType, getStringz, getU16be, getU32be, nextAttr } from '../netlink/reader.js';
 import * as C from './constants.js';
 import type { Expectation, Tuple } from './model.js';
 import { decodeTuple, encodeTuple } from './tuple.js';
@@ -25,13 +24,14 @@ function tupleIn(r: Reader, name: string, off: number, p: number, n: number): Tu
 
 export function decodeExpectation(r: Reader, family: number, start: number, end: number): Expectation {
   const x: Expectation = { family };
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
-      case C.CTA_EXPECT_MASTER: x.master = tupleIn(r, 'CTA_EXPECT_MASTER', a.off, p, n); break;
-      case C.CTA_EXPECT_TUPLE: x.tuple = tupleIn(r, 'CTA_EXPECT_TUPLE', a.off, p, n); break;
-      case C.CTA_EXPECT_MASK: x.mask = tupleIn(r, 'CTA_EXPECT_MASK', a.off, p, n); break;
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
+      case C.CTA_EXPECT_MASTER: x.master = tupleIn(r, 'CTA_EXPECT_MASTER', off, p, n); break;
+      case C.CTA_EXPECT_TUPLE: x.tuple = tupleIn(r, 'CTA_EXPECT_TUPLE', off, p, n); break;
+      case C.CTA_EXPECT_MASK: x.mask = tupleIn(r, 'CTA_EXPECT_MASK', off, p, n); break;
       case C.CTA_EXPECT_TIMEOUT: x.timeout = getU32be(r, p, n, 'CTA_EXPECT_TIMEOUT'); break;
       case C.CTA_EXPECT_ID: x.id = getU32be(r, p, n, 'CTA_EXPECT_ID'); break;
       case C.CTA_EXPECT_HELP_NAME: x.helpName = getStringz(r, p, n, 'CTA_EXPECT_HELP_NAME'); break;
@@ -42,21 +42,24 @@ export function decodeExpectation(r: Reader, family: number, start: number, end:
       case C.CTA_EXPECT_NAT: {
         const nat: NonNullable<Expectation['nat']> = {};
         try {
-          for (const b = new AttrCursor(r, p, p + n); b.next(); ) {
-            switch (b.type) {
-              case C.CTA_EXPECT_NAT_DIR: nat.dir = getU32be(r, b.p, b.n, 'CTA_EXPECT_NAT_DIR'); break;
-              case C.CTA_EXPECT_NAT_TUPLE: nat.tuple = tupleIn(r, 'CTA_EXPECT_NAT_TUPLE', b.off, b.p, b.n); break;
-              default: nat.unknown = keepUnknown(nat.unknown, r, b.off, b.len);
+          for (let o2 = p; o2 < p + n; ) {
+            const l2 = attrLen(r, o2, p + n);
+            switch (attrType(r, o2)) {
+              case C.CTA_EXPECT_NAT_DIR: nat.dir = getU32be(r, o2 + 4, l2 - 4, 'CTA_EXPECT_NAT_DIR'); break;
+              case C.CTA_EXPECT_NAT_TUPLE: nat.tuple = tupleIn(r, 'CTA_EXPECT_NAT_TUPLE', o2, o2 + 4, l2 - 4); break;
+              default: nat.unknown = keepUnknown(nat.unknown, r, o2, l2);
             }
+            o2 = nextAttr(o2, l2, p + n);
           }
         } catch (e) {
-          rethrowIn('CTA_EXPECT_NAT', e, a.off);
+          rethrowIn('CTA_EXPECT_NAT', e, off);
         }
         x.nat = nat;
         break;
       }
-      default: x.unknown = keepUnknown(x.unknown, r, a.off, a.len);
+      default: x.unknown = keepUnknown(x.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return x;
 }

@@ -29,8 +29,7 @@ import { decodeDonePayload, decodeErrorPayload, encodeDonePayload, encodeErrorPa
 import { NetlinkDecodeError, rethrowIn } from '../netlink/errors.js';
 import { keepUnknown, putUnknown, type RawAttribute } from '../netlink/attribute.js';
 import { messageLen, nextMessage, readHeader, type NlMsgHeader } from '../netlink/message.js';
-import { AttrCursor } from '../netlink/attr-cursor.js';
-import { Reader, getBytes } from '../netlink/reader.js';
+import { Reader, attrLen, getBytes, nextAttr } from '../netlink/reader.js';
 import { NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP } from '../nfnetlink/constants.js';
 import { NFGENMSG_LEN, msgTypeOf, readNfgenmsg, subsysOf } from '../nfnetlink/header.js';
 import * as C from './constants.js';
@@ -87,7 +86,11 @@ function layoutOf(msg: number, flags: number, seq: number): Layout {
 
 function rawAttrs(r: Reader, start: number, end: number): RawAttribute[] | undefined {
   let out: RawAttribute[] | undefined;
-  for (const a = new AttrCursor(r, start, end); a.next(); ) out = keepUnknown(out, r, a.off, a.len);
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    out = keepUnknown(out, r, off, len);
+    off = nextAttr(off, len, end);
+  }
   return out;
 }
 

@@ -18,10 +18,10 @@
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
 import type { Builder } from '../netlink/builder.js';
 import { NetlinkDecodeError, rethrowIn } from '../netlink/errors.js';
-import { NLA_HDRLEN } from '../netlink/constants.js';
-import { AttrCursor } from '../netlink/attr-cursor.js';
 import {
   type Reader,
+  attrLen,
+  attrType,
   getBytes,
   getStringz,
   getU16be,
@@ -29,6 +29,7 @@ import {
   getU32host,
   getU64be,
   getU8,
+  nextAttr,
 } from '../netlink/reader.js';
 import { addressBytes, formatIpv4, formatIpv6 } from './address.js';
 import * as C from './constants.js';
@@ -48,74 +49,82 @@ import type {
 } from './model.js';
 
 function tcpFlags(r: Reader, p: number, n: number, name: string): TcpFlags {
-  if (n !== 2) throw new NetlinkDecodeError(`expected 2-byte payload, got ${n} bytes`, p - NLA_HDRLEN, [name]);
+  if (n !== 2) throw new NetlinkDecodeError(`expected 2-byte payload, got ${n} bytes`, p - 4, [name]);
   return { flags: r.bytes[p]!, mask: r.bytes[p + 1]! };
 }
 
 function decodeTcp(r: Reader, start: number, end: number): TcpInfo {
   const t: TcpInfo = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_PROTOINFO_TCP_STATE: t.state = getU8(r, p, n, 'CTA_PROTOINFO_TCP_STATE'); break;
       case C.CTA_PROTOINFO_TCP_WSCALE_ORIGINAL: t.wscaleOriginal = getU8(r, p, n, 'CTA_PROTOINFO_TCP_WSCALE_ORIGINAL'); break;
       case C.CTA_PROTOINFO_TCP_WSCALE_REPLY: t.wscaleReply = getU8(r, p, n, 'CTA_PROTOINFO_TCP_WSCALE_REPLY'); break;
       case C.CTA_PROTOINFO_TCP_FLAGS_ORIGINAL: t.flagsOriginal = tcpFlags(r, p, n, 'CTA_PROTOINFO_TCP_FLAGS_ORIGINAL'); break;
       case C.CTA_PROTOINFO_TCP_FLAGS_REPLY: t.flagsReply = tcpFlags(r, p, n, 'CTA_PROTOINFO_TCP_FLAGS_REPLY'); break;
-      default: t.unknown = keepUnknown(t.unknown, r, a.off, a.len);
+      default: t.unknown = keepUnknown(t.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return t;
 }
 
 function decodeSctp(r: Reader, start: number, end: number): SctpInfo {
   const s: SctpInfo = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_PROTOINFO_SCTP_STATE: s.state = getU8(r, p, n, 'CTA_PROTOINFO_SCTP_STATE'); break;
       case C.CTA_PROTOINFO_SCTP_VTAG_ORIGINAL: s.vtagOriginal = getU32be(r, p, n, 'CTA_PROTOINFO_SCTP_VTAG_ORIGINAL'); break;
       case C.CTA_PROTOINFO_SCTP_VTAG_REPLY: s.vtagReply = getU32be(r, p, n, 'CTA_PROTOINFO_SCTP_VTAG_REPLY'); break;
-      default: s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
+      default: s.unknown = keepUnknown(s.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return s;
 }
 
 function decodeDccp(r: Reader, start: number, end: number): DccpInfo {
   const d: DccpInfo = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_PROTOINFO_DCCP_STATE: d.state = getU8(r, p, n, 'CTA_PROTOINFO_DCCP_STATE'); break;
       case C.CTA_PROTOINFO_DCCP_ROLE: d.role = getU8(r, p, n, 'CTA_PROTOINFO_DCCP_ROLE'); break;
       case C.CTA_PROTOINFO_DCCP_HANDSHAKE_SEQ: d.handshakeSeq = getU64be(r, p, n, 'CTA_PROTOINFO_DCCP_HANDSHAKE_SEQ'); break;
-      case C.CTA_PROTOINFO_DCCP_PAD: if (n !== 0) d.unknown = keepUnknown(d.unknown, r, a.off, a.len); break;
-      default: d.unknown = keepUnknown(d.unknown, r, a.off, a.len);
+      case C.CTA_PROTOINFO_DCCP_PAD: if (n !== 0) d.unknown = keepUnknown(d.unknown, r, off, len); break;
+      default: d.unknown = keepUnknown(d.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return d;
 }
 
 export function decodeProtoInfo(r: Reader, start: number, end: number): ProtoInfo {
   const pi: ProtoInfo = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    const type = a.type;
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    const type = attrType(r, off);
     try {
       switch (type) {
         case C.CTA_PROTOINFO_TCP: pi.tcp = decodeTcp(r, p, p + n); break;
         case C.CTA_PROTOINFO_SCTP: pi.sctp = decodeSctp(r, p, p + n); break;
         case C.CTA_PROTOINFO_DCCP: pi.dccp = decodeDccp(r, p, p + n); break;
-        default: pi.unknown = keepUnknown(pi.unknown, r, a.off, a.len);
+        default: pi.unknown = keepUnknown(pi.unknown, r, off, len);
       }
     } catch (e) {
-      rethrowIn(type === C.CTA_PROTOINFO_TCP ? 'CTA_PROTOINFO_TCP' : type === C.CTA_PROTOINFO_SCTP ? 'CTA_PROTOINFO_SCTP' : 'CTA_PROTOINFO_DCCP', e, a.off);
+      rethrowIn(type === C.CTA_PROTOINFO_TCP ? 'CTA_PROTOINFO_TCP' : type === C.CTA_PROTOINFO_SCTP ? 'CTA_PROTOINFO_SCTP' : 'CTA_PROTOINFO_DCCP', e, off);
     }
+    off = nextAttr(off, len, end);
   }
   return pi;
 }
@@ -157,15 +166,17 @@ export function encodeProtoInfo(b: Builder, pi: ProtoInfo): void {
 
 export function decodeCounters(r: Reader, start: number, end: number): Counters {
   const c: Counters = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_COUNTERS_PACKETS: c.packets = getU64be(r, p, n, 'CTA_COUNTERS_PACKETS'); break;
       case C.CTA_COUNTERS_BYTES: c.bytes = getU64be(r, p, n, 'CTA_COUNTERS_BYTES'); break;
-      case C.CTA_COUNTERS_PAD: if (n !== 0) c.unknown = keepUnknown(c.unknown, r, a.off, a.len); break;
-      default: c.unknown = keepUnknown(c.unknown, r, a.off, a.len);
+      case C.CTA_COUNTERS_PAD: if (n !== 0) c.unknown = keepUnknown(c.unknown, r, off, len); break;
+      default: c.unknown = keepUnknown(c.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return c;
 }
@@ -180,15 +191,17 @@ export function encodeCounters(b: Builder, type: number, c: Counters): void {
 
 export function decodeTimestamps(r: Reader, start: number, end: number): Timestamps {
   const t: Timestamps = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_TIMESTAMP_START: t.start = getU64be(r, p, n, 'CTA_TIMESTAMP_START'); break;
       case C.CTA_TIMESTAMP_STOP: t.stop = getU64be(r, p, n, 'CTA_TIMESTAMP_STOP'); break;
-      case C.CTA_TIMESTAMP_PAD: if (n !== 0) t.unknown = keepUnknown(t.unknown, r, a.off, a.len); break;
-      default: t.unknown = keepUnknown(t.unknown, r, a.off, a.len);
+      case C.CTA_TIMESTAMP_PAD: if (n !== 0) t.unknown = keepUnknown(t.unknown, r, off, len); break;
+      default: t.unknown = keepUnknown(t.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return t;
 }
@@ -203,15 +216,17 @@ export function encodeTimestamps(b: Builder, t: Timestamps): void {
 
 export function decodeSeqAdj(r: Reader, start: number, end: number): SeqAdj {
   const s: SeqAdj = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_SEQADJ_CORRECTION_POS: s.correctionPos = getU32be(r, p, n, 'CTA_SEQADJ_CORRECTION_POS'); break;
       case C.CTA_SEQADJ_OFFSET_BEFORE: s.offsetBefore = getU32be(r, p, n, 'CTA_SEQADJ_OFFSET_BEFORE'); break;
       case C.CTA_SEQADJ_OFFSET_AFTER: s.offsetAfter = getU32be(r, p, n, 'CTA_SEQADJ_OFFSET_AFTER'); break;
-      default: s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
+      default: s.unknown = keepUnknown(s.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return s;
 }
@@ -227,15 +242,17 @@ export function encodeSeqAdj(b: Builder, type: number, s: SeqAdj): void {
 
 export function decodeSynproxy(r: Reader, start: number, end: number): Synproxy {
   const s: Synproxy = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_SYNPROXY_ISN: s.isn = getU32be(r, p, n, 'CTA_SYNPROXY_ISN'); break;
       case C.CTA_SYNPROXY_ITS: s.its = getU32be(r, p, n, 'CTA_SYNPROXY_ITS'); break;
       case C.CTA_SYNPROXY_TSOFF: s.tsoff = getU32be(r, p, n, 'CTA_SYNPROXY_TSOFF'); break;
-      default: s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
+      default: s.unknown = keepUnknown(s.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return s;
 }
@@ -251,14 +268,16 @@ export function encodeSynproxy(b: Builder, s: Synproxy): void {
 
 export function decodeHelper(r: Reader, start: number, end: number): Helper {
   const h: Helper = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_HELP_NAME: h.name = getStringz(r, p, n, 'CTA_HELP_NAME'); break;
       case C.CTA_HELP_INFO: h.info = getBytes(r, p, n); break;
-      default: h.unknown = keepUnknown(h.unknown, r, a.off, a.len);
+      default: h.unknown = keepUnknown(h.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return h;
 }
@@ -272,35 +291,40 @@ export function encodeHelper(b: Builder, h: Helper): void {
 }
 
 function natIp(r: Reader, p: number, n: number, want: number, name: string): string {
-  if (n !== want) throw new NetlinkDecodeError(`expected ${want}-byte address, got ${n} bytes`, p - NLA_HDRLEN, [name]);
+  if (n !== want) throw new NetlinkDecodeError(`expected ${want}-byte address, got ${n} bytes`, p - 4, [name]);
   return want === 4 ? formatIpv4(r.bytes, p) : formatIpv6(r.bytes, p);
 }
 
 export function decodeNat(r: Reader, start: number, end: number): NatRange {
   const nat: NatRange = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_NAT_V4_MINIP: nat.minIp = natIp(r, p, n, 4, 'CTA_NAT_V4_MINIP'); break;
       case C.CTA_NAT_V4_MAXIP: nat.maxIp = natIp(r, p, n, 4, 'CTA_NAT_V4_MAXIP'); break;
       case C.CTA_NAT_V6_MINIP: nat.minIp = natIp(r, p, n, 16, 'CTA_NAT_V6_MINIP'); break;
       case C.CTA_NAT_V6_MAXIP: nat.maxIp = natIp(r, p, n, 16, 'CTA_NAT_V6_MAXIP'); break;
       case C.CTA_NAT_PROTO:
-        try {
-          for (const b = new AttrCursor(r, p, p + n); b.next(); ) {
-            switch (b.type) {
-              case C.CTA_PROTONAT_PORT_MIN: nat.minPort = getU16be(r, b.p, b.n, 'CTA_PROTONAT_PORT_MIN'); break;
-              case C.CTA_PROTONAT_PORT_MAX: nat.maxPort = getU16be(r, b.p, b.n, 'CTA_PROTONAT_PORT_MAX'); break;
-              default: nat.unknownProto = keepUnknown(nat.unknownProto, r, b.off, b.len);
+        for (let o2 = p; o2 < p + n; ) {
+          let l2 = 0;
+          try {
+            l2 = attrLen(r, o2, p + n);
+            switch (attrType(r, o2)) {
+              case C.CTA_PROTONAT_PORT_MIN: nat.minPort = getU16be(r, o2 + 4, l2 - 4, 'CTA_PROTONAT_PORT_MIN'); break;
+              case C.CTA_PROTONAT_PORT_MAX: nat.maxPort = getU16be(r, o2 + 4, l2 - 4, 'CTA_PROTONAT_PORT_MAX'); break;
+              default: nat.unknownProto = keepUnknown(nat.unknownProto, r, o2, l2);
             }
+          } catch (e) {
+            rethrowIn('CTA_NAT_PROTO', e, off);
           }
-        } catch (e) {
-          rethrowIn('CTA_NAT_PROTO', e, a.off);
+          o2 = nextAttr(o2, l2, p + n);
         }
         break;
-      default: nat.unknown = keepUnknown(nat.unknown, r, a.off, a.len);
+      default: nat.unknown = keepUnknown(nat.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return nat;
 }
@@ -328,14 +352,16 @@ export function encodeNat(b: Builder, type: number, nat: NatRange, path: string)
 
 export function decodeFilter(r: Reader, start: number, end: number): TupleFilter {
   const f: TupleFilter = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case C.CTA_FILTER_ORIG_FLAGS: f.origFlags = getU32host(r, p, n, 'CTA_FILTER_ORIG_FLAGS'); break;
       case C.CTA_FILTER_REPLY_FLAGS: f.replyFlags = getU32host(r, p, n, 'CTA_FILTER_REPLY_FLAGS'); break;
-      default: f.unknown = keepUnknown(f.unknown, r, a.off, a.len);
+      default: f.unknown = keepUnknown(f.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return f;
 }

@@ -8,8 +8,7 @@
  */
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
 import type { Builder } from '../netlink/builder.js';
-import { AttrCursor } from '../netlink/attr-cursor.js';
-import { type Reader, getU32be } from '../netlink/reader.js';
+import { type Reader, attrLen, attrType, getU32be, nextAttr } from '../netlink/reader.js';
 import * as C from './constants.js';
 import type { CpuStats, ExpectCpuStats, GlobalStats } from './model.js';
 
@@ -36,11 +35,13 @@ export const CPU_STATS_FIELDS: readonly (readonly [number, CpuKey, string])[] = 
 
 export function decodeCpuStats(r: Reader, cpu: number, start: number, end: number): CpuStats {
   const s: CpuStats = { cpu };
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const type = a.type;
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const type = attrType(r, off);
     const f = type >= 1 && type <= 15 ? CPU_STATS_FIELDS[type - 1]! : undefined;
-    if (f) s[f[1]] = getU32be(r, a.p, a.n, f[2]);
-    else s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
+    if (f) s[f[1]] = getU32be(r, off + 4, len - 4, f[2]);
+    else s.unknown = keepUnknown(s.unknown, r, off, len);
+    off = nextAttr(off, len, end);
   }
   return s;
 }
@@ -55,12 +56,14 @@ export function encodeCpuStats(b: Builder, s: CpuStats): void {
 
 export function decodeGlobalStats(r: Reader, start: number, end: number): GlobalStats {
   const s: GlobalStats = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    switch (a.type) {
-      case C.CTA_STATS_GLOBAL_ENTRIES: s.entries = getU32be(r, a.p, a.n, 'CTA_STATS_GLOBAL_ENTRIES'); break;
-      case C.CTA_STATS_GLOBAL_MAX_ENTRIES: s.maxEntries = getU32be(r, a.p, a.n, 'CTA_STATS_GLOBAL_MAX_ENTRIES'); break;
-      default: s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    switch (attrType(r, off)) {
+      case C.CTA_STATS_GLOBAL_ENTRIES: s.entries = getU32be(r, off + 4, len - 4, 'CTA_STATS_GLOBAL_ENTRIES'); break;
+      case C.CTA_STATS_GLOBAL_MAX_ENTRIES: s.maxEntries = getU32be(r, off + 4, len - 4, 'CTA_STATS_GLOBAL_MAX_ENTRIES'); break;
+      default: s.unknown = keepUnknown(s.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return s;
 }
@@ -73,13 +76,15 @@ export function encodeGlobalStats(b: Builder, s: GlobalStats): void {
 
 export function decodeExpectCpuStats(r: Reader, cpu: number, start: number, end: number): ExpectCpuStats {
   const s: ExpectCpuStats = { cpu };
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    switch (a.type) {
-      case C.CTA_STATS_EXP_NEW: s.new = getU32be(r, a.p, a.n, 'CTA_STATS_EXP_NEW'); break;
-      case C.CTA_STATS_EXP_CREATE: s.create = getU32be(r, a.p, a.n, 'CTA_STATS_EXP_CREATE'); break;
-      case C.CTA_STATS_EXP_DELETE: s.delete = getU32be(r, a.p, a.n, 'CTA_STATS_EXP_DELETE'); break;
-      default: s.unknown = keepUnknown(s.unknown, r, a.off, a.len);
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    switch (attrType(r, off)) {
+      case C.CTA_STATS_EXP_NEW: s.new = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_NEW'); break;
+      case C.CTA_STATS_EXP_CREATE: s.create = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_CREATE'); break;
+      case C.CTA_STATS_EXP_DELETE: s.delete = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_DELETE'); break;
+      default: s.unknown = keepUnknown(s.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return s;
 }

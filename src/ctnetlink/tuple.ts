@@ -13,9 +13,7 @@
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
 import type { Builder } from '../netlink/builder.js';
 import { rethrowIn } from '../netlink/errors.js';
-import { NLA_HDRLEN } from '../netlink/constants.js';
-import { AttrCursor } from '../netlink/attr-cursor.js';
-import { type Reader, getU16be, getU8 } from '../netlink/reader.js';
+import { type Reader, attrLen, attrType, getU16be, getU8, nextAttr } from '../netlink/reader.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
 import { addressBytes, formatIpv4, formatIpv6 } from './address.js';
 import {
@@ -41,30 +39,33 @@ import type { Tuple } from './model.js';
 
 function ipAttr(r: Reader, p: number, n: number, want: number, name: string): string {
   if (n !== want) {
-    throw new NetlinkDecodeError(`expected ${want}-byte address, got ${n} bytes`, p - NLA_HDRLEN, [name]);
+    throw new NetlinkDecodeError(`expected ${want}-byte address, got ${n} bytes`, p - 4, [name]);
   }
   return want === 4 ? formatIpv4(r.bytes, p) : formatIpv6(r.bytes, p);
 }
 
 function decodeIp(r: Reader, t: Tuple, start: number, end: number): void {
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case CTA_IP_V4_SRC: t.src = ipAttr(r, p, n, 4, 'CTA_IP_V4_SRC'); break;
       case CTA_IP_V4_DST: t.dst = ipAttr(r, p, n, 4, 'CTA_IP_V4_DST'); break;
       case CTA_IP_V6_SRC: t.src = ipAttr(r, p, n, 16, 'CTA_IP_V6_SRC'); break;
       case CTA_IP_V6_DST: t.dst = ipAttr(r, p, n, 16, 'CTA_IP_V6_DST'); break;
-      default: t.unknownIp = keepUnknown(t.unknownIp, r, a.off, a.len);
+      default: t.unknownIp = keepUnknown(t.unknownIp, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
 }
 
 function decodeProto(r: Reader, t: Tuple, start: number, end: number): void {
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case CTA_PROTO_NUM: t.proto = getU8(r, p, n, 'CTA_PROTO_NUM'); break;
       case CTA_PROTO_SRC_PORT: t.srcPort = getU16be(r, p, n, 'CTA_PROTO_SRC_PORT'); break;
       case CTA_PROTO_DST_PORT: t.dstPort = getU16be(r, p, n, 'CTA_PROTO_DST_PORT'); break;
@@ -74,35 +75,38 @@ function decodeProto(r: Reader, t: Tuple, start: number, end: number): void {
       case CTA_PROTO_ICMPV6_ID: t.icmpId = getU16be(r, p, n, 'CTA_PROTO_ICMPV6_ID'); break;
       case CTA_PROTO_ICMPV6_TYPE: t.icmpType = getU8(r, p, n, 'CTA_PROTO_ICMPV6_TYPE'); break;
       case CTA_PROTO_ICMPV6_CODE: t.icmpCode = getU8(r, p, n, 'CTA_PROTO_ICMPV6_CODE'); break;
-      default: t.unknownProto = keepUnknown(t.unknownProto, r, a.off, a.len);
+      default: t.unknownProto = keepUnknown(t.unknownProto, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
 }
 
 /** Decode the payload [start, end) of a tuple nest. */
 export function decodeTuple(r: Reader, start: number, end: number): Tuple {
   const t: Tuple = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case CTA_TUPLE_IP:
         try {
           decodeIp(r, t, p, p + n);
         } catch (e) {
-          rethrowIn('CTA_TUPLE_IP', e, a.off);
+          rethrowIn('CTA_TUPLE_IP', e, off);
         }
         break;
       case CTA_TUPLE_PROTO:
         try {
           decodeProto(r, t, p, p + n);
         } catch (e) {
-          rethrowIn('CTA_TUPLE_PROTO', e, a.off);
+          rethrowIn('CTA_TUPLE_PROTO', e, off);
         }
         break;
       case CTA_TUPLE_ZONE: t.zone = getU16be(r, p, n, 'CTA_TUPLE_ZONE'); break;
-      default: t.unknown = keepUnknown(t.unknown, r, a.off, a.len);
+      default: t.unknown = keepUnknown(t.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return t;
 }

@@ -4,7 +4,6 @@
  */
 import type { Builder } from './builder.js';
 import type { Reader } from './reader.js';
-import { NLA_HDRLEN } from './constants.js';
 import { attrRawType, getBytes } from './reader.js';
 
 export interface RawAttribute {
@@ -17,7 +16,7 @@ export interface RawAttribute {
 /** Append the attribute at `off` (header validated, length `len`) to `list`. */
 export function keepUnknown(list: RawAttribute[] | undefined, r: Reader, off: number, len: number): RawAttribute[] {
   const out = list ?? [];
-  out.push({ type: attrRawType(r, off), data: getBytes(r, off + NLA_HDRLEN, len - NLA_HDRLEN) });
+  out.push({ type: attrRawType(r, off), data: getBytes(r, off + 4, len - 4) });
   return out;
 }
 

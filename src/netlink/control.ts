@@ -19,7 +19,6 @@ import type { Builder } from './builder.js';
 import {
   NLM_F_ACK_TLVS,
   NLM_F_CAPPED,
-  NLA_HDRLEN,
   NLMSG_HDRLEN,
   NLMSGERR_ATTR_COOKIE,
   NLMSGERR_ATTR_MISS_NEST,
@@ -31,8 +30,7 @@ import {
 } from './constants.js';
 import { NetlinkDecodeError, rethrowIn } from './errors.js';
 import { type NlMsgHeader, readHeader } from './message.js';
-import { AttrCursor } from './attr-cursor.js';
-import { type Reader, getBytes, getStringz, getU32host } from './reader.js';
+import { type Reader, attrLen, attrType, getBytes, getStringz, getU32host, nextAttr } from './reader.js';
 
 // enum netlink_policy_type_attr
 export const NL_POLICY_TYPE_ATTR_TYPE = 1;
@@ -96,21 +94,22 @@ export interface DonePayload {
 }
 
 function s64(r: Reader, p: number, n: number, name: string): bigint {
-  if (n !== 8) throw new NetlinkDecodeError(`expected 8-byte payload, got ${n} bytes`, p - NLA_HDRLEN, [name]);
+  if (n !== 8) throw new NetlinkDecodeError(`expected 8-byte payload, got ${n} bytes`, p - 4, [name]);
   return r.view.getBigInt64(p, r.le);
 }
 
 function u64(r: Reader, p: number, n: number, name: string): bigint {
-  if (n !== 8) throw new NetlinkDecodeError(`expected 8-byte payload, got ${n} bytes`, p - NLA_HDRLEN, [name]);
+  if (n !== 8) throw new NetlinkDecodeError(`expected 8-byte payload, got ${n} bytes`, p - 4, [name]);
   return r.view.getBigUint64(p, r.le);
 }
 
 function decodePolicy(r: Reader, start: number, end: number): PolicyInfo {
   const pol: PolicyInfo = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case NL_POLICY_TYPE_ATTR_TYPE: pol.type = getU32host(r, p, n, 'NL_POLICY_TYPE_ATTR_TYPE'); break;
       case NL_POLICY_TYPE_ATTR_MIN_VALUE_S: pol.minValueS = s64(r, p, n, 'NL_POLICY_TYPE_ATTR_MIN_VALUE_S'); break;
       case NL_POLICY_TYPE_ATTR_MAX_VALUE_S: pol.maxValueS = s64(r, p, n, 'NL_POLICY_TYPE_ATTR_MAX_VALUE_S'); break;
@@ -122,9 +121,10 @@ function decodePolicy(r: Reader, start: number, end: number): PolicyInfo {
       case NL_POLICY_TYPE_ATTR_POLICY_MAXTYPE: pol.policyMaxType = getU32host(r, p, n, 'NL_POLICY_TYPE_ATTR_POLICY_MAXTYPE'); break;
       case NL_POLICY_TYPE_ATTR_BITFIELD32_MASK: pol.bitfield32Mask = getU32host(r, p, n, 'NL_POLICY_TYPE_ATTR_BITFIELD32_MASK'); break;
       case NL_POLICY_TYPE_ATTR_MASK: pol.mask = u64(r, p, n, 'NL_POLICY_TYPE_ATTR_MASK'); break;
-      case NL_POLICY_TYPE_ATTR_PAD: if (n !== 0) pol.unknown = keepUnknown(pol.unknown, r, a.off, a.len); break;
-      default: pol.unknown = keepUnknown(pol.unknown, r, a.off, a.len);
+      case NL_POLICY_TYPE_ATTR_PAD: if (n !== 0) pol.unknown = keepUnknown(pol.unknown, r, off, len); break;
+      default: pol.unknown = keepUnknown(pol.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return pol;
 }
@@ -156,10 +156,11 @@ function encodePolicy(b: Builder, pol: PolicyInfo): void {
 /** Decode the ext-ack TLVs in [start, end). */
 export function decodeExtAck(r: Reader, start: number, end: number): ExtAck {
   const ack: ExtAck = {};
-  for (const a = new AttrCursor(r, start, end); a.next(); ) {
-    const p = a.p;
-    const n = a.n;
-    switch (a.type) {
+  for (let off = start; off < end; ) {
+    const len = attrLen(r, off, end);
+    const p = off + 4;
+    const n = len - 4;
+    switch (attrType(r, off)) {
       case NLMSGERR_ATTR_MSG: ack.message = getStringz(r, p, n, 'NLMSGERR_ATTR_MSG'); break;
       case NLMSGERR_ATTR_OFFS: ack.offset = getU32host(r, p, n, 'NLMSGERR_ATTR_OFFS'); break;
       case NLMSGERR_ATTR_COOKIE: ack.cookie = getBytes(r, p, n); break;
@@ -167,13 +168,14 @@ export function decodeExtAck(r: Reader, start: number, end: number): ExtAck {
         try {
           ack.policy = decodePolicy(r, p, p + n);
         } catch (e) {
-          rethrowIn('NLMSGERR_ATTR_POLICY', e, a.off);
+          rethrowIn('NLMSGERR_ATTR_POLICY', e, off);
         }
         break;
       case NLMSGERR_ATTR_MISS_TYPE: ack.missingType = getU32host(r, p, n, 'NLMSGERR_ATTR_MISS_TYPE'); break;
       case NLMSGERR_ATTR_MISS_NEST: ack.missingNest = getU32host(r, p, n, 'NLMSGERR_ATTR_MISS_NEST'); break;
-      default: ack.unknown = keepUnknown(ack.unknown, r, a.off, a.len);
+      default: ack.unknown = keepUnknown(ack.unknown, r, off, len);
     }
+    off = nextAttr(off, len, end);
   }
   return ack;
 }
