@@ -33,6 +33,7 @@ import {
   SO_SNDBUF,
   SO_SNDBUFFORCE,
 } from '../netlink/constants.js';
+import type { ReceiveItem } from '../client/transport.js';
 import { ErrnoError, fromNativeError, type ErrnoContext } from './errno.js';
 import { loadNative, META_STRIDE, RECV_FLAG_OVERRUN, RECV_FLAG_TRUNCATED, type NativeSocket } from './native.js';
 
@@ -61,19 +62,8 @@ export interface NetlinkSocketOptions {
   readAhead?: boolean;
 }
 
-/** One received datagram. `data` is a view into the batch's buffer (borrowed, not copied). */
-export interface ReceivedDatagram {
-  data: Uint8Array;
-  /** Sender port id; 0 for the kernel. */
-  pid: number;
-  /** Multicast group mask the datagram was sent to (bit g-1 for group g); 0 for unicast. */
-  groups: number;
-  /** The datagram was longer than `data` (MSG_TRUNC); the rest is lost. */
-  truncated: boolean;
-}
-
-/** A received datagram, or the point where the kernel dropped messages (ENOBUFS). */
-export type ReceiveItem = ReceivedDatagram | { overrun: true };
+// The receive types are the transport seam's (client/transport.ts); this socket implements them.
+export type { ReceiveItem, ReceivedDatagram } from '../client/transport.js';
 
 /** Option names for error messages, and the capability each needs. */
 const OPTIONS: Record<string, { name: string; capability?: ErrnoContext['capability'] }> = {
