@@ -1,3 +1,4 @@
+/// <reference types="node" />
 /**
  * Output formats of ctevents, one line per message (no trailing newline):
  *
