@@ -4,9 +4,10 @@
  */
 import type { CpuStats, GlobalStats } from '../ctnetlink/model.js';
 import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
-import { createFormatter, formatCpuStatsConntrack, isoTime, procPortidResolver, type LineFormatter } from '../format/index.js';
-import { readFileInNetns } from '../socket/netlink-socket.js';
+import { createFormatter, formatCpuStatsConntrack, isoTime, type LineFormatter } from '../format/index.js';
+import { procPortidResolver } from '../host/progname.js';
 import type { Format } from './args.js';
+import type { NetnsFileReader } from './host.js';
 
 export type { LineFormatter } from '../format/index.js';
 
@@ -16,12 +17,14 @@ export type { LineFormatter } from '../format/index.js';
  * one is given; `read` does not (a capture's processes are long gone, and a live process
  * with the same port id would be the wrong name).
  */
-export function formatterFor(f: Format, run: { live: boolean; netns?: string }): LineFormatter {
+export function formatterFor(f: Format, run: { live: boolean; netns?: string; readNetnsFile?: NetnsFileReader }): LineFormatter {
   if (f !== 'conntrack') return createFormatter(f);
   if (!run.live) return createFormatter(f, { conntrack: { progname: () => undefined } });
-  if (run.netns === undefined) return createFormatter(f);
+  if (run.netns === undefined) return createFormatter(f, { conntrack: { progname: procPortidResolver() } });
   const netns = run.netns;
-  const table = () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
+  const read = run.readNetnsFile;
+  if (read === undefined) throw new Error('formatterFor: a live run in another namespace needs readNetnsFile');
+  const table = () => Buffer.from(read(netns, '/proc/thread-self/net/netlink')).toString('latin1');
   return createFormatter(f, { conntrack: { progname: procPortidResolver('/proc', table) } });
 }
 

@@ -9,6 +9,7 @@ import type { Format, Options } from './args.js';
 import { compileFilter, type CompiledFilter } from './filter.js';
 import { LineWriter, type OutStream } from './output.js';
 import { formatterFor, overrunLine, type LineFormatter } from './formats.js';
+import { netnsFileReader } from './host.js';
 
 export interface Io {
   stdout: OutStream;
@@ -41,7 +42,10 @@ export class Session {
     this.io = io;
     this.filter = compileFilter(opts.filters);
     this.formatName = opts.format;
-    this.format = formatterFor(opts.format, { live: opts.command !== 'read', ...(opts.netns !== undefined ? { netns: opts.netns } : {}) });
+    this.format = formatterFor(opts.format, {
+      live: opts.command !== 'read',
+      ...(opts.netns !== undefined ? { netns: opts.netns, readNetnsFile: netnsFileReader } : {}),
+    });
     this.out = new LineWriter(io.stdout, () => this.stop.abort('pipe closed'));
   }
 
