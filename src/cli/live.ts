@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { ConntrackClient } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
-import type { Message } from '../ctnetlink/model.js';
 import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
 import { nfType, type NfGenMsg } from '../nfnetlink/header.js';
 import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
@@ -50,13 +49,12 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
     for (const it of items) {
       if (it.kind === 'event') {
         if (!s.filter.match(it.conntrack)) continue;
-        const m: Message = { kind: 'conntrack', header: it.header, nfgen: nfgenOf(it.conntrack.family), event: it.type, conntrack: it.conntrack };
-        s.print(m, it.receivedNs);
+        s.print(it.message, it.receivedNs);
         if (s.countEvent(it.type)) break;
       } else if (it.kind === 'overrun') {
         s.overrun(it.lost, it.receivedNs);
       } else if (it.kind === 'expect') {
-        s.print({ kind: 'expect', header: it.header, nfgen: nfgenOf(it.expect.family), event: it.type, expect: it.expect }, it.receivedNs);
+        s.print(it.message, it.receivedNs);
       } else if (it.kind === 'decode-error') {
         s.io.stderr.write(`ctevents: undecodable datagram skipped: ${it.error.message}\n`);
       }
