@@ -20,7 +20,7 @@ import {
 import { NetlinkDecodeError, NetlinkEncodeError, rethrowIn } from '../netlink/errors.js';
 import { messageLen, nextMessage, readHeader } from '../netlink/message.js';
 import { Reader } from '../netlink/reader.js';
-import { NFGENMSG_LEN, msgTypeOf, readNfgenmsg, subsysOf } from './header.js';
+import { NFGENMSG_LEN, msgTypeOf, putNfgenmsg, readNfgenmsg, subsysOf } from './header.js';
 import { type NfnlMessageBase, type NfnlRegistry, nfnlSubsystems } from './registry.js';
 
 /** What the nfnetlink codec produces with a registry of subsystems decoding to M. */
@@ -82,7 +82,7 @@ export function encodeNfnlMessageInto<M extends NfnlMessageBase>(registry: NfnlR
       const sm = m as M;
       const sub = registry.forKind(sm.kind);
       if (sub === undefined) throw new NetlinkEncodeError(`no registered nfnetlink subsystem encodes messages of kind '${sm.kind}'`);
-      b.putNfgenmsg(sm.nfgen.family, sm.nfgen.version, sm.nfgen.resId);
+      putNfgenmsg(b, sm.nfgen.family, sm.nfgen.version, sm.nfgen.resId);
       sub.encode(b, sm);
     }
   }
