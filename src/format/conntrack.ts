@@ -62,6 +62,7 @@ import { dccpStateName, sctpStateName, tcpStateName } from '../ctnetlink/status.
 import { msgTypeOf } from '../nfnetlink/header.js';
 import type { FormatContext } from './index.js';
 import { flat, slots, u32 } from './pieces.js';
+import { CPU_NAMES, familyName, protoName } from './names.js';
 
 /** `conntrack -o ...` options and the outside world the printer consults. */
 export interface ConntrackFormatOptions {
@@ -89,26 +90,7 @@ export interface ConntrackFormatOptions {
   now?: () => bigint;
 }
 
-const PROTO_NAMES: Record<number, string> = {
-  [IPPROTO_TCP]: 'tcp',
-  [IPPROTO_UDP]: 'udp',
-  [IPPROTO_UDPLITE]: 'udplite',
-  [IPPROTO_ICMP]: 'icmp',
-  [IPPROTO_ICMPV6]: 'icmpv6',
-  [IPPROTO_SCTP]: 'sctp',
-  [IPPROTO_GRE]: 'gre',
-  [IPPROTO_DCCP]: 'dccp',
-};
-
-/** Layer-4 protocol name as conntrack prints it: "tcp", ..., or "unknown". */
-export function protoName(proto: number): string {
-  return PROTO_NAMES[proto] ?? 'unknown';
-}
-
-/** Layer-3 name of an nfgen family: "ipv4", "ipv6" or "unknown". */
-export function familyName(family: number): string {
-  return family === 2 ? 'ipv4' : family === 10 ? 'ipv6' : 'unknown';
-}
+export { familyName, protoName } from './names.js';
 
 const PORT_PROTOS = new Set([IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IPPROTO_SCTP, IPPROTO_DCCP]);
 const NS_PER_S = 1_000_000_000n;
@@ -335,12 +317,6 @@ export function formatExpectationConntrack(x: Expectation, event?: CtEventName):
   return s.endsWith(' ') ? s.slice(0, -1) : s;
 }
 
-/** Per-CPU counters in `conntrack -S` order and names; kernels newer than 1.4.7 know get unknown1..4. */
-const CPU_NAMES: Record<string, string> = {
-  searched: 'searched', found: 'found', new: 'new', invalid: 'invalid', ignore: 'ignore', delete: 'delete',
-  deleteList: 'delete_list', insert: 'insert', insertFailed: 'insert_failed', drop: 'drop', earlyDrop: 'early_drop',
-  error: 'error', searchRestart: 'search_restart', clashResolve: 'clash_resolve', chainTooLong: 'chaintoolong',
-};
 
 function u32Attr(data: Uint8Array): number | undefined {
   return data.length >= 4 ? new DataView(data.buffer, data.byteOffset, 4).getUint32(0, false) : undefined;

@@ -92,6 +92,7 @@ import type { NlMsgHeader } from '../netlink/message.js';
 import { familyName, protoName } from './conntrack.js';
 import type { FormatContext } from './index.js';
 import { flat, slots, u32 } from './pieces.js';
+import { CPU_NAMES } from './names.js';
 
 /** A JSON value as this module builds it (no bigint: 64-bit values are strings already). */
 export type JsonValue = string | number | boolean | JsonValue[] | { [key: string]: JsonValue };
@@ -412,12 +413,6 @@ function echoed(e: ErrorPayload): Obj {
   put(o, 'payload', e.requestPayload && hex(e.requestPayload));
   return o;
 }
-
-const CPU_NAMES: Record<string, string> = {
-  searched: 'searched', found: 'found', new: 'new', invalid: 'invalid', ignore: 'ignore', delete: 'delete',
-  deleteList: 'delete_list', insert: 'insert', insertFailed: 'insert_failed', drop: 'drop', earlyDrop: 'early_drop',
-  error: 'error', searchRestart: 'search_restart', clashResolve: 'clash_resolve', chainTooLong: 'chaintoolong',
-};
 
 function typeOf(m: Message): string {
   switch (m.kind) {
