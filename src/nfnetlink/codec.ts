@@ -18,7 +18,7 @@ import {
   otherMessage,
 } from '../netlink/control-message.js';
 import { NetlinkDecodeError, NetlinkEncodeError, rethrowIn } from '../netlink/errors.js';
-import { messageLen, nextMessage, readHeader } from '../netlink/message.js';
+import { type NlMsgHeader, messageLen, nextMessage, readHeader } from '../netlink/message.js';
 import { Reader } from '../netlink/reader.js';
 import { NFGENMSG_LEN, msgTypeOf, putNfgenmsg, readNfgenmsg, subsysOf } from './header.js';
 import { type NfnlMessageBase, type NfnlRegistry, nfnlSubsystems } from './registry.js';
@@ -33,17 +33,19 @@ export function nfnlTypeName(type: number, registry: NfnlRegistry<any> = nfnlSub
   return name ?? `0x${type.toString(16).padStart(4, '0')}`;
 }
 
+function decodeBody<M extends NfnlMessageBase>(registry: NfnlRegistry<M>, r: Reader, header: NlMsgHeader, p: number, end: number): NfnlMessage<M> {
+  if (header.type < NLMSG_MIN_TYPE) return decodeControl(r, header, p, end);
+  const sub = registry.get(subsysOf(header.type));
+  if (sub === undefined || !sub.knows(msgTypeOf(header.type))) return otherMessage(r, header, p, end);
+  const nfgen = readNfgenmsg(r, p, end);
+  return sub.decode(r, header, nfgen, p + NFGENMSG_LEN, end);
+}
+
 /** Decode the message at `off` (already length-checked to `len` bytes). */
 export function decodeNfnlMessageAt<M extends NfnlMessageBase>(registry: NfnlRegistry<M>, r: Reader, off: number, len: number): NfnlMessage<M> {
   const header = readHeader(r, off);
-  const end = off + len;
-  const p = off + NLMSG_HDRLEN;
   try {
-    if (header.type < NLMSG_MIN_TYPE) return decodeControl(r, header, p, end);
-    const sub = registry.get(subsysOf(header.type));
-    if (sub === undefined || !sub.knows(msgTypeOf(header.type))) return otherMessage(r, header, p, end);
-    const nfgen = readNfgenmsg(r, p, end);
-    return sub.decode(r, header, nfgen, p + NFGENMSG_LEN, end);
+    return decodeBody(registry, r, header, off + NLMSG_HDRLEN, off + len);
   } catch (e) {
     return rethrowIn(nfnlTypeName(header.type, registry), e, off);
   }
