@@ -63,6 +63,7 @@ import { msgTypeOf } from '../nfnetlink/header.js';
 import type { FormatContext } from './index.js';
 import { flat, slots, u32 } from './pieces.js';
 import { CPU_NAMES, familyName, protoName } from './names.js';
+import { formatCountConntrack, formatCpuStatsConntrack, formatExpectCpuStatsConntrack } from './conntrack-stats.js';
 
 /** `conntrack -o ...` options and the outside world the printer consults. */
 export interface ConntrackFormatOptions {
@@ -317,44 +318,7 @@ export function formatExpectationConntrack(x: Expectation, event?: CtEventName):
   return s.endsWith(' ') ? s.slice(0, -1) : s;
 }
 
-
-function u32Attr(data: Uint8Array): number | undefined {
-  return data.length >= 4 ? new DataView(data.buffer, data.byteOffset, 4).getUint32(0, false) : undefined;
-}
-
-/**
- * A `conntrack -S` line, trailing space included: "cpu=0   \tfound=0 invalid=0 ... chaintoolong=0 ".
- * Only counters present in the message are printed; attribute types 16-19 print as unknown1-4.
- */
-export function formatCpuStatsConntrack(st: CpuStats): string {
-  let s = `cpu=${String(st.cpu).padEnd(4, ' ')}\t`;
-  for (const [, key] of CPU_STATS_FIELDS) {
-    const v = st[key];
-    if (v !== undefined) s += `${CPU_NAMES[key]}=${v >>> 0} `;
-  }
-  const extra = new Map<number, number>();
-  for (const a of st.unknown ?? []) {
-    const t = a.type & 0x3fff;
-    const v = u32Attr(a.data);
-    if (t >= 16 && t <= 19 && v !== undefined) extra.set(t, v);
-  }
-  for (let t = 16; t <= 19; t++) if (extra.has(t)) s += `unknown${t - 15}=${extra.get(t)} `;
-  return s;
-}
-
-/** A `conntrack -S expect` line: "cpu=0   \texpect_new=0 expect_create=0 expect_delete=0 ". */
-export function formatExpectCpuStatsConntrack(st: ExpectCpuStats): string {
-  let s = `cpu=${String(st.cpu).padEnd(4, ' ')}\t`;
-  if (st.new !== undefined) s += `expect_new=${st.new >>> 0} `;
-  if (st.create !== undefined) s += `expect_create=${st.create >>> 0} `;
-  if (st.delete !== undefined) s += `expect_delete=${st.delete >>> 0} `;
-  return s;
-}
-
-/** The `conntrack -C` line: the entry count as printf("%d"). */
-export function formatCountConntrack(n: number): string {
-  return String(n | 0);
-}
+export { formatCountConntrack, formatCpuStatsConntrack, formatExpectCpuStatsConntrack } from './conntrack-stats.js';
 
 /** "[1795532820.745528]\t" as `conntrack -E -o timestamp` prefixes events ("[%-.8ld.%-.6ld]\t"). */
 function timestampPrefix(ns: bigint): string {
