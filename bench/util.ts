@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createNetns as createSharedNetns } from '../tools/netns.js';
 
 /** Package root: bench/util.ts is one level down, build/bench/util.js two. */
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -135,28 +136,14 @@ export const RULESET = `table inet ctbench {
  */
 export function createNetns(tag: string): BenchNetns {
   installCleanup();
-  const name = `ctbench-${process.pid}-${tag}-${++nsCounter}`;
-  sh('ip', ['netns', 'add', name]);
-  namespaces.add(name);
-  const prefix = ['ip', 'netns', 'exec', name];
-  const exec = (cmd: string, args: string[] = [], input?: string) => sh('ip', ['netns', 'exec', name, cmd, ...args], input);
-  exec('ip', ['link', 'set', 'lo', 'up']);
-  exec('nft', ['-f', '-'], RULESET);
-  exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_udp_timeout=3600']);
-  exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_events=1']);
-  return {
-    name,
-    prefix,
-    exec,
-    remove: () => {
-      try {
-        sh('ip', ['netns', 'del', name]);
-      } catch {
-        /* gone */
-      }
-      namespaces.delete(name);
-    },
-  };
+  const ns = createSharedNetns({
+    name: `ctbench-${process.pid}-${tag}-${++nsCounter}`,
+    ruleset: RULESET,
+    sysctls: ['net.netfilter.nf_conntrack_udp_timeout=3600', 'net.netfilter.nf_conntrack_events=1'],
+    onCreate: (n) => namespaces.add(n),
+    onRemove: (n) => namespaces.delete(n),
+  });
+  return { name: ns.name, prefix: ['ip', 'netns', 'exec', ns.name], exec: ns.exec, remove: ns.remove };
 }
 
 /** Entries in the namespace's table (`conntrack -C`). */

@@ -14,10 +14,10 @@ import {
   formatCountConntrack,
   formatCpuStatsConntrack,
   formatMessage as formatConntrack,
-  parseConnlabelConf,
-  procPortidResolver,
   type ConntrackFormatOptions,
 } from '../src/format/conntrack.js';
+import { parseConnlabelConf } from '../src/host/connlabel.js';
+import { procPortidResolver } from '../src/host/progname.js';
 import { createFormatter, FORMAT_NAMES } from '../src/format/index.js';
 import { formatMessage as formatJson, isoTime, stringifyJson, toJson } from '../src/format/json.js';
 import { createTextFormatter, formatMessage as formatText } from '../src/format/text.js';

@@ -8,6 +8,7 @@
  * a Linux 6.18 kernel (test/fixtures/kernel/corpus.jsonl) and are repeated here inline.
  */
 import { describe, expect, it } from 'vitest';
+import { putNfgenmsg } from '../src/nfnetlink/header.js';
 import { Builder } from '../src/netlink/builder.js';
 import { NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_MULTI } from '../src/netlink/constants.js';
 import {
@@ -233,7 +234,7 @@ describe('builder', () => {
   it('writes a message with nlmsg_len back-patched', () => {
     const b = new Builder();
     b.beginMessage(0x0101, 0x0301, 7, 0);
-    b.putNfgenmsg(2, 0, 0);
+    putNfgenmsg(b, 2, 0, 0);
     b.putU32be(8, 5);
     b.endMessage();
     expect(toHex(b.finish())).toBe(
@@ -317,7 +318,7 @@ describe('builder', () => {
     b.putU32host(4, 0x01020304);
     b.putU8Pair(5, 0x23, 0x01);
     b.putRawU32host(-22);
-    b.putNfgenmsg(10, 1, 0x0102);
+    putNfgenmsg(b, 10, 1, 0x0102);
     b.putRaw(fromHex('aa bb cc'));
     expect(b.finish()).toEqual(
       fromHex(`

@@ -9,7 +9,7 @@ import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPS_DST_NAT_DON
 import type { Conntrack, Expectation, Tuple } from '../ctnetlink/model.js';
 import type { KernelFilter } from '../ctnetlink/requests.js';
 import { parseStatus, parseTcpState } from '../ctnetlink/status.js';
-import { CONNLABEL_CONF, loadConnlabels } from '../format/index.js';
+import { CONNLABEL_CONF, loadConnlabels } from '../host/connlabel.js';
 import { UsageError, type FilterOptions } from './args.js';
 
 export const PROTO_NUMBERS: Record<string, number> = {
@@ -56,9 +56,9 @@ function canonical(bytes: Uint8Array): string {
   return bytes.length === 4 ? formatIpv4(bytes, 0) : formatIpv6(bytes, 0);
 }
 
+/** Whether the address `text` (as the decoder writes it) lies in the prefix of `a`. */
 function inPrefix(a: AddressMatch, text: string | undefined): boolean {
   if (text === undefined) return false;
-  if (a.exact !== undefined) return text === a.exact;
   const b = text.includes(':') ? parseIpv6(text) : parseIpv4(text);
   if (!b || b.length !== a.bytes.length) return false;
   let bits = a.prefix;
@@ -67,6 +67,32 @@ function inPrefix(a: AddressMatch, text: string | undefined): boolean {
     if ((b[i]! & mask) !== (a.bytes[i]! & mask)) return false;
   }
   return true;
+}
+
+/** Distinct addresses remembered per CIDR filter before the memo starts over. */
+const MEMO_LIMIT = 65536;
+
+/**
+ * The per-entry test of one address filter, built once: a whole address compares the
+ * decoder's text with the canonical text computed at parse time; a CIDR prefix parses each
+ * distinct address text once and remembers the answer (a table repeats its addresses, and
+ * the decoder hands out the same text for the same IPv4 address), so entries are matched
+ * without re-parsing strings on the hot path.
+ */
+function addressTest(a: AddressMatch): (text: string | undefined) => boolean {
+  const exact = a.exact;
+  if (exact !== undefined) return (text) => text === exact;
+  const memo = new Map<string, boolean>();
+  return (text) => {
+    if (text === undefined) return false;
+    let hit = memo.get(text);
+    if (hit === undefined) {
+      hit = inPrefix(a, text);
+      if (memo.size >= MEMO_LIMIT) memo.clear();
+      memo.set(text, hit);
+    }
+    return hit;
+  };
 }
 
 function u32(opt: string, s: string): number {
@@ -173,7 +199,10 @@ export function compileFilter(f: FilterOptions): CompiledFilter {
   }
   if (sport !== undefined) tests.push((ct) => ct.orig?.srcPort === sport);
   if (dport !== undefined) tests.push((ct) => ct.orig?.dstPort === dport);
-  for (const [a, dir, side] of parsedAddrs) tests.push((ct) => inPrefix(a, ct[dir]?.[side]));
+  for (const [a, dir, side] of parsedAddrs) {
+    const test = addressTest(a);
+    tests.push((ct) => test(ct[dir]?.[side]));
+  }
 
   // The kernel's tuple filter (CTA_FILTER) matches exact addresses, the protocol, and
   // ports of TCP and UDP; anything else stays in the tool.

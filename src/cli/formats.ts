@@ -8,10 +8,12 @@ import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
 import { IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU } from '../ctnetlink/constants.js';
 import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
 import { nfType } from '../nfnetlink/header.js';
-import { createFormatter, formatCpuStatsConntrack, isoTime, loadConnlabels, procPortidResolver, type ConntrackFormatOptions, type LineFormatter } from '../format/index.js';
+import { createFormatter, formatCpuStatsConntrack, isoTime, type ConntrackFormatOptions, type LineFormatter } from '../format/index.js';
 import { createXmlFormatter } from '../format/xml.js';
-import { readFileInNetns } from '../socket/netlink-socket.js';
+import { loadConnlabels } from '../host/connlabel.js';
+import { procPortidResolver } from '../host/progname.js';
 import type { Format, OutputFlags } from './args.js';
+import type { NetnsFileReader } from './host.js';
 
 export type { LineFormatter } from '../format/index.js';
 
@@ -21,7 +23,10 @@ export type { LineFormatter } from '../format/index.js';
  * one is given; `read` does not (a capture's processes are long gone, and a live process
  * with the same port id would be the wrong name).
  */
-export function formatterFor(f: Format, run: { live: boolean; netns?: string; output?: OutputFlags; progname?: (portid: number) => string | undefined }): LineFormatter {
+export function formatterFor(
+  f: Format,
+  run: { live: boolean; netns?: string; output?: OutputFlags; progname?: (portid: number) => string | undefined; readNetnsFile?: NetnsFileReader },
+): LineFormatter {
   if (f === 'text' || f === 'json') return createFormatter(f);
   const o: ConntrackFormatOptions = {};
   const out = run.output ?? {};
@@ -35,18 +40,21 @@ export function formatterFor(f: Format, run: { live: boolean; netns?: string; ou
   }
   if (!run.live) o.progname = () => undefined;
   else if (run.progname !== undefined) o.progname = run.progname;
-  else if (run.netns !== undefined) {
+  else if (run.netns === undefined) o.progname = procPortidResolver();
+  else {
     const netns = run.netns;
-    const table = () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
+    const read = run.readNetnsFile;
+    if (read === undefined) throw new Error('formatterFor: a live run in another namespace needs readNetnsFile');
+    const table = () => Buffer.from(read(netns, '/proc/thread-self/net/netlink')).toString('latin1');
     o.progname = procPortidResolver('/proc', table);
   }
   return f === 'xml' ? createXmlFormatter(o) : createFormatter(f, { conntrack: o });
 }
 
 /** The socket table of the namespace the events come from (this process's own without --netns). */
-export function netlinkTable(netns: string | undefined): () => string {
+export function netlinkTable(netns: string | undefined, readNetnsFile: NetnsFileReader): () => string {
   if (netns === undefined) return () => readFileSync('/proc/net/netlink', 'latin1');
-  return () => Buffer.from(readFileInNetns(netns, '/proc/thread-self/net/netlink')).toString('latin1');
+  return () => Buffer.from(readNetnsFile(netns, '/proc/thread-self/net/netlink')).toString('latin1');
 }
 
 /**

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { ConntrackClient } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
-import type { Conntrack as Entry, Message } from '../ctnetlink/model.js';
+import type { Conntrack as Entry } from '../ctnetlink/model.js';
 import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
 import { nfType, type NfGenMsg } from '../nfnetlink/header.js';
 import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
@@ -62,13 +62,12 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
     for (const it of items) {
       if (it.kind === 'event') {
         if (!s.filter.match(it.conntrack)) continue;
-        const m: Message = { kind: 'conntrack', header: it.header, nfgen: nfgenOf(it.conntrack.family), event: it.type, conntrack: it.conntrack };
-        if (s.record(m, it.receivedNs, it.type)) break;
+        if (s.record(it.message, it.receivedNs, it.type)) break;
       } else if (it.kind === 'overrun') {
         s.overrun(it.lost, it.receivedNs, it.source);
       } else if (it.kind === 'expect') {
         if (!s.filter.empty && !s.filter.matchExpect(it.expect)) continue;
-        if (s.record({ kind: 'expect', header: it.header, nfgen: nfgenOf(it.expect.family), event: it.type, expect: it.expect }, it.receivedNs, 'expect')) break;
+        if (s.record(it.message, it.receivedNs, 'expect')) break;
       } else if (it.kind === 'netns-gone') {
         s.warn(`ctevents: network namespace ${s.opts.netns ?? ''} was deleted; no new process can enter it, listening on to what is still inside`);
       } else if (it.kind === 'decode-error') {

@@ -10,6 +10,7 @@ import { compileFilter, type CompiledFilter } from './filter.js';
 import { LineWriter, type OutStream } from './output.js';
 import { xmlFooter, xmlHeader } from '../format/xml.js';
 import { formatterFor, netlinkTable, overrunLine, type LineFormatter } from './formats.js';
+import { netnsFileReader } from './host.js';
 import { createPortidResolver, type PortidResolver } from './progname.js';
 
 export interface Io {
@@ -51,9 +52,14 @@ export class Session {
     this.formatName = opts.format;
     const live = opts.command !== 'read';
     // conntrack -E names the requester of an event; we look it up as the datagram arrives.
-    if (live && (opts.format === 'conntrack' || opts.format === 'xml')) this.portids = createPortidResolver(netlinkTable(opts.netns));
+    if (live && (opts.format === 'conntrack' || opts.format === 'xml')) this.portids = createPortidResolver(netlinkTable(opts.netns, netnsFileReader));
     const progname = this.portids?.name;
-    this.format = formatterFor(opts.format, { live, output: opts.output, ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(progname ? { progname } : {}) });
+    this.format = formatterFor(opts.format, {
+      live,
+      output: opts.output,
+      ...(opts.netns !== undefined ? { netns: opts.netns, readNetnsFile: netnsFileReader } : {}),
+      ...(progname ? { progname } : {}),
+    });
     // `--write -`: stdout carries the capture, the lines go nowhere.
     this.out = new LineWriter(opts.write === '-' ? DISCARD : io.stdout, () => this.stop.abort('pipe closed'));
   }

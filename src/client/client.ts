@@ -33,6 +33,7 @@ import {
 import { NetlinkSocket } from '../socket/netlink-socket.js';
 import { ClosedError, RequestChannel } from './requests.js';
 import { Subscription, type SubscriptionOptions } from './events.js';
+import { TimeoutClient } from './timeouts.js';
 import type { Transport, TransportFactory, TransportOptions } from './transport.js';
 import { deleteMany, deleteWhere, type DeleteCounts, type DeleteFilter, type DeleteManyOptions, type DeleteWhereOptions, type DeleteWhereResult, type EvictHost } from './evict.js';
 
@@ -138,6 +139,14 @@ export class ConntrackClient {
   private track<T extends { close(): void }>(x: T): T {
     this.open.add(x);
     return x;
+  }
+
+  /**
+   * Timeout policies and the namespace's default timeouts (cttimeout), on a socket of
+   * their own; closed with the client.
+   */
+  timeouts(): TimeoutClient {
+    return this.track(new TimeoutClient(this.transport({ receiveBufferSize: 1024 * 1024 })));
   }
 
   /** Subscribe to conntrack events. Iterate the result; close() it (or break) to stop. */

@@ -22,26 +22,40 @@
  * addon right after recvmsg, ns resolution), or Date.now() where a transport has none.
  */
 import { decodeDatagram } from '../ctnetlink/message.js';
-import type { Conntrack, EventType, Expectation } from '../ctnetlink/model.js';
+import type { Conntrack, EventType, Expectation, Message } from '../ctnetlink/model.js';
 import type { NlMsgHeader } from '../netlink/message.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
 import type { ReceiveItem, Transport } from './transport.js';
 
+/**
+ * A conntrack event as a domain record: its type decided once, by the decoder (ctnetlink
+ * subsystem.ts), the family, the port id of the process that caused it (nlmsg_pid, absent
+ * for the kernel's own changes) and the receive time. `message` is the decoded message as
+ * it came (for printers and recorders: nothing needs to rebuild one).
+ */
 export interface ConntrackEvent {
   kind: 'event';
   type: EventType;
   conntrack: Conntrack;
+  /** nfgenmsg family: 2 AF_INET, 10 AF_INET6. */
+  family: number;
+  /** Netlink port id of the process whose request caused the event, if any. */
+  portid?: number;
   header: NlMsgHeader;
   /** When the datagram was received (ns since the epoch). */
   receivedNs: bigint;
+  message: Message & { kind: 'conntrack' };
 }
 
 export interface ExpectEvent {
   kind: 'expect';
   type: 'new' | 'destroy';
   expect: Expectation;
+  family: number;
+  portid?: number;
   header: NlMsgHeader;
   receivedNs: bigint;
+  message: Message & { kind: 'expect' };
 }
 
 export interface OverrunMarker {
@@ -178,9 +192,19 @@ export class Subscription implements AsyncIterable<EventItem> {
       }
       for (const m of ms) {
         if (m.kind === 'conntrack' && m.event) {
-          this.queue.push({ kind: 'event', type: m.event, conntrack: m.conntrack, header: m.header, receivedNs });
+          const pid = m.header.pid >>> 0;
+          this.queue.push(
+            pid === 0
+              ? { kind: 'event', type: m.event, conntrack: m.conntrack, family: m.nfgen.family, header: m.header, receivedNs, message: m }
+              : { kind: 'event', type: m.event, conntrack: m.conntrack, family: m.nfgen.family, portid: pid, header: m.header, receivedNs, message: m },
+          );
         } else if (m.kind === 'expect' && m.event) {
-          this.queue.push({ kind: 'expect', type: m.event, expect: m.expect, header: m.header, receivedNs });
+          const pid = m.header.pid >>> 0;
+          this.queue.push(
+            pid === 0
+              ? { kind: 'expect', type: m.event, expect: m.expect, family: m.nfgen.family, header: m.header, receivedNs, message: m }
+              : { kind: 'expect', type: m.event, expect: m.expect, family: m.nfgen.family, portid: pid, header: m.header, receivedNs, message: m },
+          );
         }
       }
     }

@@ -1,11 +1,40 @@
 /**
- * The transport seam: whole datagrams in and out. The live NetlinkSocket implements it;
+ * The transport seam: whole datagrams in and out, and the types that cross it (owned
+ * here; socket/netlink-socket.ts implements them). The live NetlinkSocket implements it;
  * tests and offline tools can implement it over recorded captures, so the client's
  * framing and matching code runs unchanged on real kernel bytes.
  */
-import type { ReceiveItem } from '../socket/netlink-socket.js';
+/**
+ * One received datagram (the live NetlinkSocket produces these). `data` is a view into
+ * the batch's buffer (borrowed, not copied).
+ */
+export interface ReceivedDatagram {
+  data: Uint8Array;
+  /** Sender port id; 0 for the kernel. */
+  pid: number;
+  /** Multicast group mask the datagram was sent to (bit g-1 for group g); 0 for unicast. */
+  groups: number;
+  /** The datagram was longer than `data` (MSG_TRUNC); the rest is lost. */
+  truncated: boolean;
+  /** Receive time, ns since the epoch (CLOCK_REALTIME right after recvmsg). */
+  timestampNs?: bigint;
+}
 
-export type { ReceiveItem, ReceivedDatagram } from '../socket/netlink-socket.js';
+/**
+ * Where messages were lost: `kernel` (ENOBUFS: the socket's receive queue overflowed;
+ * the kernel's own count is SO_MEMINFO's drops) or `buffer` (the receive thread's buffer
+ * was full: `lost` messages were read and discarded).
+ */
+export interface OverrunItem {
+  overrun: true;
+  source?: 'kernel' | 'buffer';
+  /** For `buffer`: netlink messages discarded at this point. */
+  lost?: number;
+  timestampNs?: bigint;
+}
+
+/** A received datagram, or the point where messages were dropped. */
+export type ReceiveItem = ReceivedDatagram | OverrunItem;
 
 export interface Transport {
   /** Our port id (nlmsg_pid of replies addressed to us). */

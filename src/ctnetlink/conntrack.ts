@@ -13,6 +13,7 @@
  * CTA_TIMESTAMP_EVENT alignment pad (it reuses CTA_TIMESTAMP_PAD = 3) and is skipped.
  */
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
+import { NLA_HDRLEN } from '../netlink/constants.js';
 import type { Builder } from '../netlink/builder.js';
 import { NetlinkDecodeError, rethrowIn } from '../netlink/errors.js';
 import {
@@ -121,8 +122,8 @@ export function decodeConntrack(r: Reader, family: number, start: number, end: n
   let canonical = true;
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     const type = attrType(r, off);
     if (type === C.CTA_STATUS && n === 0) {
       off = nextAttr(off, len, end);
@@ -155,7 +156,7 @@ export function decodeConntrack(r: Reader, family: number, start: number, end: n
         decodeNested('CTA_SECCTX', off, () => {
           for (let o2 = p; o2 < p + n; ) {
             const l2 = attrLen(r, o2, p + n);
-            if (attrType(r, o2) === C.CTA_SECCTX_NAME) ct.secctx = getStringz(r, o2 + 4, l2 - 4, 'CTA_SECCTX_NAME');
+            if (attrType(r, o2) === C.CTA_SECCTX_NAME) ct.secctx = getStringz(r, o2 + NLA_HDRLEN, l2 - NLA_HDRLEN, 'CTA_SECCTX_NAME');
             else ct.secctxUnknown = keepUnknown(ct.secctxUnknown, r, o2, l2);
             o2 = nextAttr(o2, l2, p + n);
           }

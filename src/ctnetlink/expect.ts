@@ -7,6 +7,7 @@
  *   CTA_EXPECT_NAT > CTA_EXPECT_NAT_DIR u32 BE, CTA_EXPECT_NAT_TUPLE (tuple nest)
  */
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
+import { NLA_HDRLEN } from '../netlink/constants.js';
 import type { Builder } from '../netlink/builder.js';
 import { rethrowIn } from '../netlink/errors.js';
 import { type Reader, attrLen, attrType, getStringz, getU16be, getU32be, nextAttr } from '../netlink/reader.js';
@@ -26,8 +27,8 @@ export function decodeExpectation(r: Reader, family: number, start: number, end:
   const x: Expectation = { family };
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_EXPECT_MASTER: x.master = tupleIn(r, 'CTA_EXPECT_MASTER', off, p, n); break;
       case C.CTA_EXPECT_TUPLE: x.tuple = tupleIn(r, 'CTA_EXPECT_TUPLE', off, p, n); break;
@@ -45,8 +46,8 @@ export function decodeExpectation(r: Reader, family: number, start: number, end:
           for (let o2 = p; o2 < p + n; ) {
             const l2 = attrLen(r, o2, p + n);
             switch (attrType(r, o2)) {
-              case C.CTA_EXPECT_NAT_DIR: nat.dir = getU32be(r, o2 + 4, l2 - 4, 'CTA_EXPECT_NAT_DIR'); break;
-              case C.CTA_EXPECT_NAT_TUPLE: nat.tuple = tupleIn(r, 'CTA_EXPECT_NAT_TUPLE', o2, o2 + 4, l2 - 4); break;
+              case C.CTA_EXPECT_NAT_DIR: nat.dir = getU32be(r, o2 + NLA_HDRLEN, l2 - NLA_HDRLEN, 'CTA_EXPECT_NAT_DIR'); break;
+              case C.CTA_EXPECT_NAT_TUPLE: nat.tuple = tupleIn(r, 'CTA_EXPECT_NAT_TUPLE', o2, o2 + NLA_HDRLEN, l2 - NLA_HDRLEN); break;
               default: nat.unknown = keepUnknown(nat.unknown, r, o2, l2);
             }
             o2 = nextAttr(o2, l2, p + n);

@@ -293,3 +293,6 @@ export type Message =
   | (Base & { kind: 'overrun' })
   /** Anything else (other subsystems, unknown types): kept as raw payload bytes. */
   | (Base & { kind: 'other'; payload: Uint8Array });
+
+/** The nfnetlink kinds of Message (what the ctnetlink subsystems decode to). */
+export type CtnetlinkMessage = Extract<Message, { nfgen: NfGenMsg }>;

@@ -16,6 +16,7 @@
  * Zero-length *_PAD attributes (64-bit alignment on some architectures) are skipped.
  */
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
+import { NLA_HDRLEN } from '../netlink/constants.js';
 import type { Builder } from '../netlink/builder.js';
 import { NetlinkDecodeError, rethrowIn } from '../netlink/errors.js';
 import {
@@ -49,7 +50,7 @@ import type {
 } from './model.js';
 
 function tcpFlags(r: Reader, p: number, n: number, name: string): TcpFlags {
-  if (n !== 2) throw new NetlinkDecodeError(`expected 2-byte payload, got ${n} bytes`, p - 4, [name]);
+  if (n !== 2) throw new NetlinkDecodeError(`expected 2-byte payload, got ${n} bytes`, p - NLA_HDRLEN, [name]);
   return { flags: r.bytes[p]!, mask: r.bytes[p + 1]! };
 }
 
@@ -57,8 +58,8 @@ function decodeTcp(r: Reader, start: number, end: number): TcpInfo {
   const t: TcpInfo = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_PROTOINFO_TCP_STATE: t.state = getU8(r, p, n, 'CTA_PROTOINFO_TCP_STATE'); break;
       case C.CTA_PROTOINFO_TCP_WSCALE_ORIGINAL: t.wscaleOriginal = getU8(r, p, n, 'CTA_PROTOINFO_TCP_WSCALE_ORIGINAL'); break;
@@ -76,8 +77,8 @@ function decodeSctp(r: Reader, start: number, end: number): SctpInfo {
   const s: SctpInfo = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_PROTOINFO_SCTP_STATE: s.state = getU8(r, p, n, 'CTA_PROTOINFO_SCTP_STATE'); break;
       case C.CTA_PROTOINFO_SCTP_VTAG_ORIGINAL: s.vtagOriginal = getU32be(r, p, n, 'CTA_PROTOINFO_SCTP_VTAG_ORIGINAL'); break;
@@ -93,8 +94,8 @@ function decodeDccp(r: Reader, start: number, end: number): DccpInfo {
   const d: DccpInfo = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_PROTOINFO_DCCP_STATE: d.state = getU8(r, p, n, 'CTA_PROTOINFO_DCCP_STATE'); break;
       case C.CTA_PROTOINFO_DCCP_ROLE: d.role = getU8(r, p, n, 'CTA_PROTOINFO_DCCP_ROLE'); break;
@@ -111,8 +112,8 @@ export function decodeProtoInfo(r: Reader, start: number, end: number): ProtoInf
   const pi: ProtoInfo = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     const type = attrType(r, off);
     try {
       switch (type) {
@@ -168,8 +169,8 @@ export function decodeCounters(r: Reader, start: number, end: number): Counters 
   const c: Counters = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_COUNTERS_PACKETS: c.packets = getU64be(r, p, n, 'CTA_COUNTERS_PACKETS'); break;
       case C.CTA_COUNTERS_BYTES: c.bytes = getU64be(r, p, n, 'CTA_COUNTERS_BYTES'); break;
@@ -193,8 +194,8 @@ export function decodeTimestamps(r: Reader, start: number, end: number): Timesta
   const t: Timestamps = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_TIMESTAMP_START: t.start = getU64be(r, p, n, 'CTA_TIMESTAMP_START'); break;
       case C.CTA_TIMESTAMP_STOP: t.stop = getU64be(r, p, n, 'CTA_TIMESTAMP_STOP'); break;
@@ -218,8 +219,8 @@ export function decodeSeqAdj(r: Reader, start: number, end: number): SeqAdj {
   const s: SeqAdj = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_SEQADJ_CORRECTION_POS: s.correctionPos = getU32be(r, p, n, 'CTA_SEQADJ_CORRECTION_POS'); break;
       case C.CTA_SEQADJ_OFFSET_BEFORE: s.offsetBefore = getU32be(r, p, n, 'CTA_SEQADJ_OFFSET_BEFORE'); break;
@@ -244,8 +245,8 @@ export function decodeSynproxy(r: Reader, start: number, end: number): Synproxy 
   const s: Synproxy = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_SYNPROXY_ISN: s.isn = getU32be(r, p, n, 'CTA_SYNPROXY_ISN'); break;
       case C.CTA_SYNPROXY_ITS: s.its = getU32be(r, p, n, 'CTA_SYNPROXY_ITS'); break;
@@ -270,8 +271,8 @@ export function decodeHelper(r: Reader, start: number, end: number): Helper {
   const h: Helper = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_HELP_NAME: h.name = getStringz(r, p, n, 'CTA_HELP_NAME'); break;
       case C.CTA_HELP_INFO: h.info = getBytes(r, p, n); break;
@@ -291,7 +292,7 @@ export function encodeHelper(b: Builder, h: Helper): void {
 }
 
 function natIp(r: Reader, p: number, n: number, want: number, name: string): string {
-  if (n !== want) throw new NetlinkDecodeError(`expected ${want}-byte address, got ${n} bytes`, p - 4, [name]);
+  if (n !== want) throw new NetlinkDecodeError(`expected ${want}-byte address, got ${n} bytes`, p - NLA_HDRLEN, [name]);
   return want === 4 ? formatIpv4(r.bytes, p) : formatIpv6(r.bytes, p);
 }
 
@@ -299,8 +300,8 @@ export function decodeNat(r: Reader, start: number, end: number): NatRange {
   const nat: NatRange = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_NAT_V4_MINIP: nat.minIp = natIp(r, p, n, 4, 'CTA_NAT_V4_MINIP'); break;
       case C.CTA_NAT_V4_MAXIP: nat.maxIp = natIp(r, p, n, 4, 'CTA_NAT_V4_MAXIP'); break;
@@ -312,8 +313,8 @@ export function decodeNat(r: Reader, start: number, end: number): NatRange {
           try {
             l2 = attrLen(r, o2, p + n);
             switch (attrType(r, o2)) {
-              case C.CTA_PROTONAT_PORT_MIN: nat.minPort = getU16be(r, o2 + 4, l2 - 4, 'CTA_PROTONAT_PORT_MIN'); break;
-              case C.CTA_PROTONAT_PORT_MAX: nat.maxPort = getU16be(r, o2 + 4, l2 - 4, 'CTA_PROTONAT_PORT_MAX'); break;
+              case C.CTA_PROTONAT_PORT_MIN: nat.minPort = getU16be(r, o2 + NLA_HDRLEN, l2 - NLA_HDRLEN, 'CTA_PROTONAT_PORT_MIN'); break;
+              case C.CTA_PROTONAT_PORT_MAX: nat.maxPort = getU16be(r, o2 + NLA_HDRLEN, l2 - NLA_HDRLEN, 'CTA_PROTONAT_PORT_MAX'); break;
               default: nat.unknownProto = keepUnknown(nat.unknownProto, r, o2, l2);
             }
           } catch (e) {
@@ -354,8 +355,8 @@ export function decodeFilter(r: Reader, start: number, end: number): TupleFilter
   const f: TupleFilter = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case C.CTA_FILTER_ORIG_FLAGS: f.origFlags = getU32host(r, p, n, 'CTA_FILTER_ORIG_FLAGS'); break;
       case C.CTA_FILTER_REPLY_FLAGS: f.replyFlags = getU32host(r, p, n, 'CTA_FILTER_REPLY_FLAGS'); break;

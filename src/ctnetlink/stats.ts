@@ -7,6 +7,7 @@
  * Counters are emitted in enum order, which the encoder follows.
  */
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
+import { NLA_HDRLEN } from '../netlink/constants.js';
 import type { Builder } from '../netlink/builder.js';
 import { type Reader, attrLen, attrType, getU32be, nextAttr } from '../netlink/reader.js';
 import * as C from './constants.js';
@@ -39,7 +40,7 @@ export function decodeCpuStats(r: Reader, cpu: number, start: number, end: numbe
     const len = attrLen(r, off, end);
     const type = attrType(r, off);
     const f = type >= 1 && type <= 15 ? CPU_STATS_FIELDS[type - 1]! : undefined;
-    if (f) s[f[1]] = getU32be(r, off + 4, len - 4, f[2]);
+    if (f) s[f[1]] = getU32be(r, off + NLA_HDRLEN, len - NLA_HDRLEN, f[2]);
     else s.unknown = keepUnknown(s.unknown, r, off, len);
     off = nextAttr(off, len, end);
   }
@@ -59,8 +60,8 @@ export function decodeGlobalStats(r: Reader, start: number, end: number): Global
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
     switch (attrType(r, off)) {
-      case C.CTA_STATS_GLOBAL_ENTRIES: s.entries = getU32be(r, off + 4, len - 4, 'CTA_STATS_GLOBAL_ENTRIES'); break;
-      case C.CTA_STATS_GLOBAL_MAX_ENTRIES: s.maxEntries = getU32be(r, off + 4, len - 4, 'CTA_STATS_GLOBAL_MAX_ENTRIES'); break;
+      case C.CTA_STATS_GLOBAL_ENTRIES: s.entries = getU32be(r, off + NLA_HDRLEN, len - NLA_HDRLEN, 'CTA_STATS_GLOBAL_ENTRIES'); break;
+      case C.CTA_STATS_GLOBAL_MAX_ENTRIES: s.maxEntries = getU32be(r, off + NLA_HDRLEN, len - NLA_HDRLEN, 'CTA_STATS_GLOBAL_MAX_ENTRIES'); break;
       default: s.unknown = keepUnknown(s.unknown, r, off, len);
     }
     off = nextAttr(off, len, end);
@@ -79,9 +80,9 @@ export function decodeExpectCpuStats(r: Reader, cpu: number, start: number, end:
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
     switch (attrType(r, off)) {
-      case C.CTA_STATS_EXP_NEW: s.new = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_NEW'); break;
-      case C.CTA_STATS_EXP_CREATE: s.create = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_CREATE'); break;
-      case C.CTA_STATS_EXP_DELETE: s.delete = getU32be(r, off + 4, len - 4, 'CTA_STATS_EXP_DELETE'); break;
+      case C.CTA_STATS_EXP_NEW: s.new = getU32be(r, off + NLA_HDRLEN, len - NLA_HDRLEN, 'CTA_STATS_EXP_NEW'); break;
+      case C.CTA_STATS_EXP_CREATE: s.create = getU32be(r, off + NLA_HDRLEN, len - NLA_HDRLEN, 'CTA_STATS_EXP_CREATE'); break;
+      case C.CTA_STATS_EXP_DELETE: s.delete = getU32be(r, off + NLA_HDRLEN, len - NLA_HDRLEN, 'CTA_STATS_EXP_DELETE'); break;
       default: s.unknown = keepUnknown(s.unknown, r, off, len);
     }
     off = nextAttr(off, len, end);

@@ -11,6 +11,7 @@
  * The kernel emits IP, PROTO, ZONE in this order and so does the encoder.
  */
 import { keepUnknown, putUnknown } from '../netlink/attribute.js';
+import { NLA_HDRLEN } from '../netlink/constants.js';
 import type { Builder } from '../netlink/builder.js';
 import { rethrowIn } from '../netlink/errors.js';
 import { type Reader, attrLen, attrType, getU16be, getU8, nextAttr } from '../netlink/reader.js';
@@ -39,7 +40,7 @@ import type { Tuple } from './model.js';
 
 function ipAttr(r: Reader, p: number, n: number, want: number, name: string): string {
   if (n !== want) {
-    throw new NetlinkDecodeError(`expected ${want}-byte address, got ${n} bytes`, p - 4, [name]);
+    throw new NetlinkDecodeError(`expected ${want}-byte address, got ${n} bytes`, p - NLA_HDRLEN, [name]);
   }
   return want === 4 ? formatIpv4(r.bytes, p) : formatIpv6(r.bytes, p);
 }
@@ -47,8 +48,8 @@ function ipAttr(r: Reader, p: number, n: number, want: number, name: string): st
 function decodeIp(r: Reader, t: Tuple, start: number, end: number): void {
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case CTA_IP_V4_SRC: t.src = ipAttr(r, p, n, 4, 'CTA_IP_V4_SRC'); break;
       case CTA_IP_V4_DST: t.dst = ipAttr(r, p, n, 4, 'CTA_IP_V4_DST'); break;
@@ -63,8 +64,8 @@ function decodeIp(r: Reader, t: Tuple, start: number, end: number): void {
 function decodeProto(r: Reader, t: Tuple, start: number, end: number): void {
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case CTA_PROTO_NUM: t.proto = getU8(r, p, n, 'CTA_PROTO_NUM'); break;
       case CTA_PROTO_SRC_PORT: t.srcPort = getU16be(r, p, n, 'CTA_PROTO_SRC_PORT'); break;
@@ -86,8 +87,8 @@ export function decodeTuple(r: Reader, start: number, end: number): Tuple {
   const t: Tuple = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case CTA_TUPLE_IP:
         try {

@@ -34,7 +34,6 @@
  * Where conntrack reads the clock (delta-time of live entries, the -o timestamp prefix)
  * we use ctx.timestampNs, the receive time, so a line is a pure function of its input.
  */
-import { closeSync, opendirSync, openSync, readFileSync, readlinkSync, type Dir } from 'node:fs';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
 import {
   IPCTNL_MSG_CT_DELETE,
@@ -63,6 +62,8 @@ import { dccpStateName, sctpStateName, tcpStateName } from '../ctnetlink/status.
 import { msgTypeOf } from '../nfnetlink/header.js';
 import type { FormatContext } from './index.js';
 import { flat, slots, u32 } from './pieces.js';
+import { CPU_NAMES, familyName, protoName } from './names.js';
+import { formatCountConntrack, formatCpuStatsConntrack, formatExpectCpuStatsConntrack } from './conntrack-stats.js';
 
 /** `conntrack -o ...` options and the outside world the printer consults. */
 export interface ConntrackFormatOptions {
@@ -75,40 +76,22 @@ export interface ConntrackFormatOptions {
   /** -o timestamp: events start with "[<sec>.<usec>]\t" taken from ctx.timestampNs. */
   timestamp?: boolean;
   /**
-   * -o labels: bit -> name (see loadConnlabels). conntrack prints labels only with
+   * -o labels: bit -> name (see loadConnlabels in src/host/connlabel.ts). conntrack prints labels only with
    * -o labels and a readable /etc/xtables/connlabel.conf; without a map nothing is printed.
    */
   labels?: ReadonlyMap<number, string>;
   /**
-   * Name of the process holding netlink port `portid`, for the [USERSPACE] suffix. Default:
-   * a shared procPortidResolver(), i.e. the live /proc of this process's network namespace,
-   * as conntrack does. Pass `() => undefined` when formatting a capture.
+   * Name of the process holding netlink port `portid`, for the [USERSPACE] suffix. The
+   * formatter does no I/O: without a provider no name is printed. Live output passes
+   * procPortidResolver() (src/host/progname.ts: the /proc of the events' namespace, as
+   * conntrack does); a capture passes nothing.
    */
   progname?: (portid: number) => string | undefined;
   /** Clock for delta-time when ctx.timestampNs is absent (ns since the epoch). Default Date.now(). */
   now?: () => bigint;
 }
 
-const PROTO_NAMES: Record<number, string> = {
-  [IPPROTO_TCP]: 'tcp',
-  [IPPROTO_UDP]: 'udp',
-  [IPPROTO_UDPLITE]: 'udplite',
-  [IPPROTO_ICMP]: 'icmp',
-  [IPPROTO_ICMPV6]: 'icmpv6',
-  [IPPROTO_SCTP]: 'sctp',
-  [IPPROTO_GRE]: 'gre',
-  [IPPROTO_DCCP]: 'dccp',
-};
-
-/** Layer-4 protocol name as conntrack prints it: "tcp", ..., or "unknown". */
-export function protoName(proto: number): string {
-  return PROTO_NAMES[proto] ?? 'unknown';
-}
-
-/** Layer-3 name of an nfgen family: "ipv4", "ipv6" or "unknown". */
-export function familyName(family: number): string {
-  return family === 2 ? 'ipv4' : family === 10 ? 'ipv6' : 'unknown';
-}
+export { familyName, protoName } from './names.js';
 
 const PORT_PROTOS = new Set([IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IPPROTO_SCTP, IPPROTO_DCCP]);
 const NS_PER_S = 1_000_000_000n;
@@ -335,50 +318,7 @@ export function formatExpectationConntrack(x: Expectation, event?: CtEventName):
   return s.endsWith(' ') ? s.slice(0, -1) : s;
 }
 
-/** Per-CPU counters in `conntrack -S` order and names; kernels newer than 1.4.7 know get unknown1..4. */
-const CPU_NAMES: Record<string, string> = {
-  searched: 'searched', found: 'found', new: 'new', invalid: 'invalid', ignore: 'ignore', delete: 'delete',
-  deleteList: 'delete_list', insert: 'insert', insertFailed: 'insert_failed', drop: 'drop', earlyDrop: 'early_drop',
-  error: 'error', searchRestart: 'search_restart', clashResolve: 'clash_resolve', chainTooLong: 'chaintoolong',
-};
-
-function u32Attr(data: Uint8Array): number | undefined {
-  return data.length >= 4 ? new DataView(data.buffer, data.byteOffset, 4).getUint32(0, false) : undefined;
-}
-
-/**
- * A `conntrack -S` line, trailing space included: "cpu=0   \tfound=0 invalid=0 ... chaintoolong=0 ".
- * Only counters present in the message are printed; attribute types 16-19 print as unknown1-4.
- */
-export function formatCpuStatsConntrack(st: CpuStats): string {
-  let s = `cpu=${String(st.cpu).padEnd(4, ' ')}\t`;
-  for (const [, key] of CPU_STATS_FIELDS) {
-    const v = st[key];
-    if (v !== undefined) s += `${CPU_NAMES[key]}=${v >>> 0} `;
-  }
-  const extra = new Map<number, number>();
-  for (const a of st.unknown ?? []) {
-    const t = a.type & 0x3fff;
-    const v = u32Attr(a.data);
-    if (t >= 16 && t <= 19 && v !== undefined) extra.set(t, v);
-  }
-  for (let t = 16; t <= 19; t++) if (extra.has(t)) s += `unknown${t - 15}=${extra.get(t)} `;
-  return s;
-}
-
-/** A `conntrack -S expect` line: "cpu=0   \texpect_new=0 expect_create=0 expect_delete=0 ". */
-export function formatExpectCpuStatsConntrack(st: ExpectCpuStats): string {
-  let s = `cpu=${String(st.cpu).padEnd(4, ' ')}\t`;
-  if (st.new !== undefined) s += `expect_new=${st.new >>> 0} `;
-  if (st.create !== undefined) s += `expect_create=${st.create >>> 0} `;
-  if (st.delete !== undefined) s += `expect_delete=${st.delete >>> 0} `;
-  return s;
-}
-
-/** The `conntrack -C` line: the entry count as printf("%d"). */
-export function formatCountConntrack(n: number): string {
-  return String(n | 0);
-}
+export { formatCountConntrack, formatCpuStatsConntrack, formatExpectCpuStatsConntrack } from './conntrack-stats.js';
 
 /** "[1795532820.745528]\t" as `conntrack -E -o timestamp` prefixes events ("[%-.8ld.%-.6ld]\t"). */
 function timestampPrefix(ns: bigint): string {
@@ -402,8 +342,6 @@ function expEventName(m: Message & { kind: 'expect' }): CtEventName | undefined 
   return undefined;
 }
 
-let sharedResolver: ((portid: number) => string | undefined) | undefined;
-
 /** A formatMessage with fixed options (see ConntrackFormatOptions). */
 export function createConntrackFormatter(o: ConntrackFormatOptions = {}): (m: Message, ctx?: FormatContext) => string | undefined {
   return (m, ctx = {}) => {
@@ -417,7 +355,7 @@ export function createConntrackFormatter(o: ConntrackFormatOptions = {}): (m: Me
         if (o.timestamp) line = timestampPrefix(nowNs(ctx, o)) + line;
         const pid = m.header.pid >>> 0;
         if (pid !== 0) {
-          const prog = (o.progname ?? (sharedResolver ??= procPortidResolver()))(pid);
+          const prog = o.progname?.(pid);
           line += prog === undefined ? ` [USERSPACE] portid=${pid}` : ` [USERSPACE] portid=${pid} progname=${prog}`;
         }
         return line;
@@ -450,213 +388,8 @@ const defaultFormatter = createConntrackFormatter();
 
 /**
  * What conntrack prints for this message (without the newline), or undefined when it
- * prints nothing. Default options: `conntrack -E` / `-L` without -o, progname from /proc.
+ * prints nothing. Default options: `conntrack -E` / `-L` without -o, no progname provider.
  */
 export function formatMessage(m: Message, ctx: FormatContext = {}): string | undefined {
   return defaultFormatter(m, ctx);
 }
-
-// ------------------------------------------------------------------------ connlabel.conf
-
-/** Where conntrack (libnetfilter_conntrack) reads label names. */
-export const CONNLABEL_CONF = '/etc/xtables/connlabel.conf';
-
-/** strtoul(s, &end, 0) on an ASCII string: [value, index after the number] or undefined. */
-function strtoul0(s: string): [number, number] | undefined {
-  let i = 0;
-  while (i < s.length && ' \t\n\v\f\r'.includes(s[i]!)) i++;
-  let neg = false;
-  if (s[i] === '+' || s[i] === '-') neg = s[i++] === '-';
-  let base = 10;
-  if (s[i] === '0' && (s[i + 1] === 'x' || s[i + 1] === 'X') && /[0-9a-fA-F]/.test(s[i + 2] ?? '')) {
-    base = 16;
-    i += 2;
-  } else if (s[i] === '0') base = 8;
-  const digits = base === 16 ? /[0-9a-fA-F]/ : base === 8 ? /[0-7]/ : /[0-9]/;
-  const from = i;
-  let v = 0;
-  while (i < s.length && digits.test(s[i]!)) v = Math.min(v * base + parseInt(s[i++]!, base), Number.MAX_SAFE_INTEGER);
-  if (i === from) return undefined;
-  return [neg && v !== 0 ? Number.MAX_SAFE_INTEGER : v, i];
-}
-
-const SPACE = ' \f\r\t\v';
-
-/**
- * Label names from connlabel.conf text, by libnetfilter_conntrack's rules: "<bit> <name>"
- * per line, '#' in the first column comments, bit (strtoul base 0) below 1024, the first
- * line for a bit and for a name wins, names only of [A-Za-z0-9 -]. Lines are read in
- * 1023-byte pieces like fgets with a 1024-byte buffer.
- */
-export function parseConnlabelConf(text: string): Map<number, string> {
-  const map = new Map<number, string>();
-  const names = new Set<string>();
-  const pieces: string[] = [];
-  for (const raw of text.split(/(?<=\n)/)) for (let i = 0; i < raw.length; i += 1023) pieces.push(raw.slice(i, i + 1023));
-  for (const piece of pieces) {
-    if (piece[0] === '#') continue;
-    const num = strtoul0(piece);
-    if (num === undefined || num[0] >= 1024 || map.has(num[0])) continue;
-    let label = piece.slice(num[1]);
-    let a = 0;
-    while (a < label.length && SPACE.includes(label[a]!)) a++;
-    label = label.slice(a);
-    const nl = label.indexOf('\n');
-    if (nl >= 0) label = label.slice(0, nl);
-    let e = label.length;
-    while (e > 1 && SPACE.includes(label[e - 1]!)) e--;
-    label = label.slice(0, e);
-    if (label === '' || !/^[A-Za-z0-9 -]*$/.test(label) || names.has(label)) continue;
-    names.add(label);
-    map.set(num[0], label);
-  }
-  return map;
-}
-
-/**
- * The label map conntrack -o labels uses, or undefined when the file cannot be read or
- * names no label (conntrack then prints no labels at all).
- */
-export function loadConnlabels(path: string = CONNLABEL_CONF): Map<number, string> | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'latin1');
-  } catch {
-    return undefined;
-  }
-  const map = parseConnlabelConf(text);
-  return map.size > 0 ? map : undefined;
-}
-
-// ------------------------------------------------------------------------ progname lookup
-
-function openDir(path: string): Dir | undefined {
-  try {
-    return opendirSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-/** /proc/<pid>/stat "pid (comm) ...": comm up to the first ')' (fscanf "%*u (%m[^)]"). */
-function pidName(proc: string, pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`${proc}/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  const m = /^\s*\d+ \(([^)]+)/.exec(stat);
-  return m ? m[1] : undefined;
-}
-
-/** The name of `pid` when one of its fds is the socket `inode`. */
-function portidToName(proc: string, pid: number, inode: string): string | undefined {
-  const dir = openDir(`${proc}/${pid}/fd/`);
-  if (dir === undefined) return undefined;
-  try {
-    for (let ent = dir.readSync(); ent !== null; ent = dir.readSync()) {
-      if (!ent.isSymbolicLink()) continue;
-      let target: string;
-      try {
-        target = readlinkSync(`${proc}/${pid}/fd/${ent.name}`);
-      } catch {
-        continue;
-      }
-      if (target.length > 128) continue;
-      const m = /^socket:\[(\d+)\]/.exec(target);
-      if (m && m[1] === inode) return pidName(proc, pid);
-    }
-  } finally {
-    dir.closeSync();
-  }
-  return undefined;
-}
-
-function nameByPortid(proc: string, portid: number, inode: string): string | undefined {
-  // Many netlink users take their process id as port id: try that process first.
-  const first = portidToName(proc, portid, inode);
-  if (first !== undefined) return first;
-  const dir = openDir(proc);
-  if (dir === undefined) return undefined;
-  try {
-    for (let ent = dir.readSync(); ent !== null; ent = dir.readSync()) {
-      if (!ent.isDirectory() || !/^\d+$/.test(ent.name)) continue;
-      const pid = Number(ent.name);
-      if (pid <= 1 || pid === portid) continue;
-      const name = portidToName(proc, pid, inode);
-      if (name !== undefined) return name;
-    }
-  } finally {
-    dir.closeSync();
-  }
-  return undefined;
-}
-
-/**
- * conntrack -E's way of naming the process behind an event's nlmsg_pid: find the
- * NETLINK_NETFILTER socket with that port id in <proc>/net/netlink (this process's network
- * namespace), then the process holding that socket inode (/proc/<portid>/fd first, then
- * every /proc/<pid>/fd in directory order), and take the comm field of its
- * /proc/<pid>/stat. Undefined when the socket or the process is gone. Like conntrack it
- * remembers the last (portid, inode) answer, found or not.
- *
- * `netlinkTable` reads the socket table of the namespace the events come from; by default
- * <proc>/net/netlink, this process's own. A caller whose sockets live in another namespace
- * passes a reader for that namespace's table (conntrack runs inside it and reads its own).
- */
-export function procPortidResolver(
-  proc: string = '/proc',
-  netlinkTable: () => string = () => {
-    const fd = openSync(`${proc}/net/netlink`, 'r');
-    try {
-      return readFileSync(fd, 'latin1');
-    } finally {
-      closeSync(fd);
-    }
-  },
-): (portid: number) => string | undefined {
-  let lastPortid = 0;
-  let lastInode = '';
-  let lastName: string | undefined;
-  // The socket table, parsed, reused for up to TABLE_TTL_MS: a flush makes hundreds of
-  // thousands of events carrying the same port id, and reading the table for each one
-  // (about 17 µs) would make the printer fall behind the kernel. A port id missing from
-  // the cached copy always triggers a fresh read, so new sockets are found as conntrack
-  // would find them.
-  let inodes: Map<number, string> | undefined;
-  let readAt = 0;
-  const load = (): Map<number, string> | undefined => {
-    let table: string;
-    try {
-      table = netlinkTable();
-    } catch {
-      return undefined;
-    }
-    const m = new Map<number, string>();
-    for (const line of table.split('\n')) {
-      // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || !/^[0-9a-fA-F]+$/.test(f[0]!) || !/^\d+$/.test(f[9]!)) continue;
-      if (Number(f[1]) !== 12) continue;
-      m.set(Number(f[2]) >>> 0, f[9]!);
-    }
-    readAt = Date.now();
-    return m;
-  };
-  return (portid) => {
-    let inode = Date.now() - readAt < TABLE_TTL_MS ? inodes?.get(portid) : undefined;
-    if (inode === undefined) {
-      inodes = load();
-      inode = inodes?.get(portid);
-      if (inode === undefined) return undefined;
-    }
-    if (lastPortid === portid && lastInode === inode) return lastName;
-    lastName = nameByPortid(proc, portid, inode);
-    lastPortid = portid;
-    lastInode = inode;
-    return lastName;
-  };
-}
-
-const TABLE_TTL_MS = 1000;

@@ -1,3 +1,4 @@
+/// <reference types="node" />
 /**
  * Output formats of ctevents, one line per message (no trailing newline):
  *
@@ -42,7 +43,6 @@ export function createFormatter(name: FormatName, options: FormatOptions = {}): 
 }
 
 export {
-  CONNLABEL_CONF,
   createConntrackFormatter,
   ctime,
   familyName,
@@ -52,9 +52,6 @@ export {
   formatExpectCpuStatsConntrack,
   formatExpectationConntrack,
   formatMessage as formatConntrackMessage,
-  loadConnlabels,
-  parseConnlabelConf,
-  procPortidResolver,
   protoName,
   type ConntrackFormatOptions,
   type CtEventName,
@@ -70,3 +67,6 @@ export {
   type JsonObject,
   type JsonValue,
 } from './json.js';
+// Host providers for the conntrack format's options (they read files; the formatters do not).
+export { CONNLABEL_CONF, loadConnlabels, parseConnlabelConf } from '../host/connlabel.js';
+export { procPortidResolver } from '../host/progname.js';

@@ -62,6 +62,7 @@ import type { NlMsgHeader } from '../netlink/message.js';
 import { msgTypeOf, subsysOf } from '../nfnetlink/header.js';
 import type { FormatContext } from './index.js';
 import { flat, slots, u32 } from './pieces.js';
+import { CPU_NAMES } from './names.js';
 
 export interface TextFormatOptions {
   /** Prefix the time with the date ("2026-11-24 15:07:01.745528"). */
@@ -291,12 +292,6 @@ function expectBody(x: Expectation): string {
   kv('unknown', unknownTypes(x.unknown));
   return parts.join(' ');
 }
-
-const CPU_NAMES: Record<string, string> = {
-  searched: 'searched', found: 'found', new: 'new', invalid: 'invalid', ignore: 'ignore', delete: 'delete',
-  deleteList: 'delete_list', insert: 'insert', insertFailed: 'insert_failed', drop: 'drop', earlyDrop: 'early_drop',
-  error: 'error', searchRestart: 'search_restart', clashResolve: 'clash_resolve', chainTooLong: 'chaintoolong',
-};
 
 function cpuStats(s: CpuStats): string {
   let out = `stats cpu=${s.cpu}`;

@@ -3,6 +3,7 @@
  * re-emitted verbatim (flag bits included), after the known attributes of their nest.
  */
 import type { Builder } from './builder.js';
+import { NLA_HDRLEN } from './constants.js';
 import type { Reader } from './reader.js';
 import { attrRawType, getBytes } from './reader.js';
 
@@ -16,7 +17,7 @@ export interface RawAttribute {
 /** Append the attribute at `off` (header validated, length `len`) to `list`. */
 export function keepUnknown(list: RawAttribute[] | undefined, r: Reader, off: number, len: number): RawAttribute[] {
   const out = list ?? [];
-  out.push({ type: attrRawType(r, off), data: getBytes(r, off + 4, len - 4) });
+  out.push({ type: attrRawType(r, off), data: getBytes(r, off + NLA_HDRLEN, len - NLA_HDRLEN) });
   return out;
 }
 

@@ -1,6 +1,8 @@
 /**
  * Message builder: appends headers and attributes into one growable buffer and
  * back-patches nlmsg_len and nest lengths. Padding bytes are always written as zero.
+ * It knows netlink only: family headers such as nfgenmsg are written by their layer
+ * (nfnetlink/header.ts putNfgenmsg) with putRaw / putRawU16be.
  *
  * Header fields (nlmsghdr, nlattr) are written in the builder's byte order (host order
  * by default); payload helpers say their order in their name (U16be, U32be, U32host...).
@@ -84,18 +86,17 @@ export class Builder {
     this.buf.set(bytes, off);
   }
 
+  /** Raw bytes of a fixed family header (e.g. struct nfgenmsg), padded to 4; returns their offset. */
+  putStruct(bytes: ArrayLike<number>): number {
+    const off = this.reserve(bytes.length);
+    this.buf.set(bytes, off);
+    return off;
+  }
+
   /** A u32 in header byte order, not wrapped in an attribute (e.g. NLMSG_DONE's status). */
   putRawU32host(value: number): void {
     const off = this.reserve(4);
     this.view.setUint32(off, value >>> 0, this.le);
-  }
-
-  /** Raw bytes of the nfgenmsg header: family, version, res_id (big-endian). */
-  putNfgenmsg(family: number, version: number, resId: number): void {
-    const off = this.reserve(4);
-    this.buf[off] = family;
-    this.buf[off + 1] = version;
-    this.view.setUint16(off + 2, resId, false);
   }
 
   private attrHeader(type: number, payload: number): number {

@@ -19,6 +19,7 @@ import type { Builder } from './builder.js';
 import {
   NLM_F_ACK_TLVS,
   NLM_F_CAPPED,
+  NLA_HDRLEN,
   NLMSG_HDRLEN,
   NLMSGERR_ATTR_COOKIE,
   NLMSGERR_ATTR_MISS_NEST,
@@ -94,12 +95,12 @@ export interface DonePayload {
 }
 
 function s64(r: Reader, p: number, n: number, name: string): bigint {
-  if (n !== 8) throw new NetlinkDecodeError(`expected 8-byte payload, got ${n} bytes`, p - 4, [name]);
+  if (n !== 8) throw new NetlinkDecodeError(`expected 8-byte payload, got ${n} bytes`, p - NLA_HDRLEN, [name]);
   return r.view.getBigInt64(p, r.le);
 }
 
 function u64(r: Reader, p: number, n: number, name: string): bigint {
-  if (n !== 8) throw new NetlinkDecodeError(`expected 8-byte payload, got ${n} bytes`, p - 4, [name]);
+  if (n !== 8) throw new NetlinkDecodeError(`expected 8-byte payload, got ${n} bytes`, p - NLA_HDRLEN, [name]);
   return r.view.getBigUint64(p, r.le);
 }
 
@@ -107,8 +108,8 @@ function decodePolicy(r: Reader, start: number, end: number): PolicyInfo {
   const pol: PolicyInfo = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case NL_POLICY_TYPE_ATTR_TYPE: pol.type = getU32host(r, p, n, 'NL_POLICY_TYPE_ATTR_TYPE'); break;
       case NL_POLICY_TYPE_ATTR_MIN_VALUE_S: pol.minValueS = s64(r, p, n, 'NL_POLICY_TYPE_ATTR_MIN_VALUE_S'); break;
@@ -158,8 +159,8 @@ export function decodeExtAck(r: Reader, start: number, end: number): ExtAck {
   const ack: ExtAck = {};
   for (let off = start; off < end; ) {
     const len = attrLen(r, off, end);
-    const p = off + 4;
-    const n = len - 4;
+    const p = off + NLA_HDRLEN;
+    const n = len - NLA_HDRLEN;
     switch (attrType(r, off)) {
       case NLMSGERR_ATTR_MSG: ack.message = getStringz(r, p, n, 'NLMSGERR_ATTR_MSG'); break;
       case NLMSGERR_ATTR_OFFS: ack.offset = getU32host(r, p, n, 'NLMSGERR_ATTR_OFFS'); break;

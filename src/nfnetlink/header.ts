@@ -9,6 +9,7 @@
  *   +----------------+-----------------+------------------------+
  *   res_id is the CPU number in per-CPU stats replies and 0 elsewhere in ctnetlink.
  */
+import type { Builder } from '../netlink/builder.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
 import type { Reader } from '../netlink/reader.js';
 
@@ -38,4 +39,9 @@ export function readNfgenmsg(r: Reader, off: number, end: number): NfGenMsg {
     throw new NetlinkDecodeError(`${end - off} payload bytes, too short for struct nfgenmsg (4)`, off, ['nfgenmsg']);
   }
   return { family: r.bytes[off]!, version: r.bytes[off + 1]!, resId: r.view.getUint16(off + 2, false) };
+}
+
+/** Append struct nfgenmsg (family, version, res_id big-endian) to the message being built. */
+export function putNfgenmsg(b: Builder, family: number, version: number, resId: number): void {
+  b.putStruct([family & 0xff, version & 0xff, (resId >> 8) & 0xff, resId & 0xff]);
 }

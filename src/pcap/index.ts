@@ -1,3 +1,4 @@
+/// <reference types="node" />
 /**
  * pcap layer: reading classic pcap / pcapng captures (streaming or in memory), extracting
  * netlink datagrams from nlmon frames, and writing nlmon-compatible pcap files. A transport

@@ -41,6 +41,7 @@ import {
   SO_SNDBUFFORCE,
 } from '../netlink/constants.js';
 import { statSync } from 'node:fs';
+import type { ReceiveItem } from '../client/transport.js';
 import { ErrnoError, fromNativeError, type ErrnoContext } from './errno.js';
 import { loadNative, META_STRIDE, RECV_FLAG_LOCAL_DROP, RECV_FLAG_OVERRUN, RECV_FLAG_TRUNCATED, type NativeSocket } from './native.js';
 
@@ -77,34 +78,8 @@ export interface NetlinkSocketOptions {
   receiveThread?: number;
 }
 
-/** One received datagram. `data` is a view into the batch's buffer (borrowed, not copied). */
-export interface ReceivedDatagram {
-  data: Uint8Array;
-  /** Sender port id; 0 for the kernel. */
-  pid: number;
-  /** Multicast group mask the datagram was sent to (bit g-1 for group g); 0 for unicast. */
-  groups: number;
-  /** The datagram was longer than `data` (MSG_TRUNC); the rest is lost. */
-  truncated: boolean;
-  /** Receive time, ns since the epoch (CLOCK_REALTIME right after recvmsg). */
-  timestampNs?: bigint;
-}
-
-/**
- * Where messages were lost: `kernel` (ENOBUFS: the socket's receive queue overflowed;
- * the kernel's own count is SO_MEMINFO's drops) or `buffer` (the receive thread's buffer
- * was full: `lost` messages were read and discarded).
- */
-export interface OverrunItem {
-  overrun: true;
-  source?: 'kernel' | 'buffer';
-  /** For `buffer`: netlink messages discarded at this point. */
-  lost?: number;
-  timestampNs?: bigint;
-}
-
-/** A received datagram, or the point where messages were dropped. */
-export type ReceiveItem = ReceivedDatagram | OverrunItem;
+// The receive types are the transport seam's (client/transport.ts); this socket implements them.
+export type { OverrunItem, ReceiveItem, ReceivedDatagram } from '../client/transport.js';
 
 /** Option names for error messages, and the capability each needs. */
 const OPTIONS: Record<string, { name: string; capability?: ErrnoContext['capability'] }> = {
