@@ -36,7 +36,7 @@ export {
   ExpositionError,
   MetricsServer,
   renderMetrics,
-  LiveSource,
+  TableSource,
   type MetricsSource,
   type MetricsServerOptions,
 } from './metrics/index.js';

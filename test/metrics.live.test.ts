@@ -340,12 +340,11 @@ describe.skipIf(skip)('ctevents metrics (live)', () => {
 
   it('detects lost events, resyncs with a dump and comes back in sync', async () => {
     const { ConntrackClient } = await import('../src/client/client.js');
-    const { LiveSource } = await import('../src/metrics/live-source.js');
+    const { TableSource } = await import('../src/metrics/table-source.js');
     const client = await ConntrackClient.open({ netns: ns.name, receiveBufferSize: 8192 });
-    const src = new LiveSource(client, { netns: ns.name, sampleIntervalMs: 200, onError: () => {} });
+    const src = new TableSource(client, { netns: ns.name, sampleIntervalMs: 200, onError: () => {} });
     try {
       await src.start();
-      await src.ready;
       expect(src.inSync()).toBe(true);
       udpFlows(ns, 30000, 3000); // this process is blocked meanwhile: the 8 KiB queue overflows
       await waitFor('a loss', () => src.events().lost > 0 || undefined);
