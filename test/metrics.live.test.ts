@@ -356,6 +356,42 @@ describe.skipIf(skip)('ctevents metrics (live)', () => {
     }
   });
 
+  it('answers scrapes from memory: no dump per scrape (every dump is a counted resync)', async () => {
+    const { ConntrackClient } = await import('../src/client/client.js');
+    const { TableSource } = await import('../src/metrics/table-source.js');
+    const { MetricsServer } = await import('../src/metrics/server.js');
+    const client = await ConntrackClient.open({ netns: ns.name });
+    const src = new TableSource(client, { netns: ns.name, onError: () => {} });
+    let server: InstanceType<typeof MetricsServer> | undefined;
+    try {
+      await src.start();
+      server = new MetricsServer([src], { top: 3 });
+      const { port } = await server.listen('127.0.0.1', 0);
+      let dumps = 0;
+      const open = client.openTransport.bind(client);
+      client.openTransport = ((o: Parameters<typeof client.openTransport>[0]) => {
+        if (!o.groups) dumps++; // a dump socket (the event socket has multicast groups)
+        return open(o);
+      }) as typeof client.openTransport;
+      const resyncs0 = src.resyncs();
+      for (let i = 0; i < 30; i++) {
+        const r = await httpGet(port, '/metrics');
+        expect(r.status).toBe(200);
+        expect(r.body.match(/^ctevents_top_source_entries\{/gm)?.length ?? 0).toBeLessThanOrEqual(3);
+      }
+      expect(dumps).toBe(src.resyncs() - resyncs0);
+      expect(dumps).toBeLessThan(30);
+      // The spy does see the table's dumps.
+      await src.mirror!.resync('manual');
+      expect(dumps).toBeGreaterThanOrEqual(1);
+      expect(dumps).toBe(src.resyncs() - resyncs0);
+    } finally {
+      await server?.close();
+      src.stop();
+      await client.close();
+    }
+  });
+
   it('the built CLI serves and stops cleanly on SIGTERM; bad options exit 2', async () => {
     const bin = join(root, 'dist/cli/ctevents.js');
     const p = spawn(process.execPath, [bin, 'metrics', '--netns', ns.name, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
