@@ -94,6 +94,10 @@ export class TableSource implements MetricsSource {
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
       ...(this.opts.receiveBufferSize !== undefined ? { receiveBufferSize: this.opts.receiveBufferSize } : {}),
     });
+    if (this.stopped) {
+      t.close();
+      return;
+    }
     this.table = t;
     this.lastDumpAt = Date.now();
     t.on('overrun', () => this.scheduleResync());
