@@ -11,7 +11,7 @@ import type { CpuStats } from '../ctnetlink/model.js';
 
 /** Entries per group of the mirrored table. Keys are label values. */
 export interface GroupCounts {
-  /** By layer-4 protocol name (`tcp`, `udp`, `icmp`, `icmpv6`, or the number). */
+  /** By layer-4 protocol name (`tcp`, `udp`, `icmp`, `ipv6-icmp`, ...: /etc/protocols names, or the number). */
   protocol: ReadonlyMap<string, number>;
   /** TCP entries by state name (`ESTABLISHED`, `TIME_WAIT`, ...; `NONE` when unknown). */
   tcpState: ReadonlyMap<string, number>;
