@@ -3,8 +3,9 @@
  * beside prometheus-node-exporter (conntrack collector only) on the same namespace:
  *
  *   1. scrape latency and bytes at 250,000 and 1,000,000 entries (curl's time_total, median
- *      / p95 / max of N scrapes, both scraped the same way); for 1M, nf_conntrack_max is
- *      raised (a GLOBAL sysctl) and restored on every exit path (finally, exit, signals);
+ *      / p95 / max of N scrapes, both scraped the same way), the exporter's RSS (its table
+ *      mirror) and the resyncs the mirror took; for 1M, nf_conntrack_max is raised (a
+ *      GLOBAL sysctl) and restored on every exit path (finally, exit, signals);
  *   2. CPU of the exporter while the table churns at 50,000 new flows/s (bench/churn.c,
  *      UDP unreplied timeout 3 s in the namespace, so entries expire as fast as they come:
  *      ~100k events/s), beside `conntrack -E > /dev/null` following the same events; plus
@@ -207,6 +208,9 @@ export async function benchMetrics(o: MetricsBenchOptions = {}): Promise<Metrics
         rows.push([`metrics ${label}`, `ctevents metrics, text 0.0.4 (${scrapes} scrapes)`, `${stats(ours)}; ${fmtInt(bytes)} bytes${startup}`]);
         rows.push([`metrics ${label}`, `ctevents metrics, OpenMetrics`, `${stats(om)}; ${fmtInt(omBytes)} bytes`]);
         rows.push([`metrics ${label}`, `ctevents metrics RSS`, `${rssMiB(exp.pid).toFixed(0)} MiB`]);
+        // Dumps the table mirror took by itself so far (lost events, or confirming the
+        // entries that predate its subscription); scrapes never dump.
+        rows.push([`metrics ${label}`, `ctevents metrics mirror resyncs so far`, String(sample(scrapeText(exp.port), 'ctevents_mirror_resyncs_total') ?? '?')]);
         if (ne) {
           const theirs: number[] = [];
           let nb = 0;

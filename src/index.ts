@@ -91,7 +91,7 @@ export {
   ExpositionError,
   MetricsServer,
   renderMetrics,
-  LiveSource,
+  TableSource,
   type MetricsSource,
   type MetricsServerOptions,
 } from './metrics/index.js';

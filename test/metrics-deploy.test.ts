@@ -27,7 +27,7 @@ function servedNames(): Set<string> {
     topDestinationPorts: () => [{ key: '80', protocol: 'tcp', entries: 1 }],
     events: () => ({ new: 1, update: 0, destroy: 0, lost: 0, overruns: 0 }),
     kernel: () => ({ entries: 1, max: 10, cpus: [{ cpu: 0 }], buckets: 10, entryBytes: 256, sampledAt: Date.now() }),
-    diagnosis: () => 'ok',
+    diagnoses: () => ['ok'],
     guardActions: () => new Map([['evict', 1]]),
   };
   const names = new Set<string>();

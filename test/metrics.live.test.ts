@@ -340,18 +340,53 @@ describe.skipIf(skip)('ctevents metrics (live)', () => {
 
   it('detects lost events, resyncs with a dump and comes back in sync', async () => {
     const { ConntrackClient } = await import('../src/client/client.js');
-    const { LiveSource } = await import('../src/metrics/live-source.js');
+    const { TableSource } = await import('../src/metrics/table-source.js');
     const client = await ConntrackClient.open({ netns: ns.name, receiveBufferSize: 8192 });
-    const src = new LiveSource(client, { netns: ns.name, sampleIntervalMs: 200, onError: () => {} });
+    const src = new TableSource(client, { netns: ns.name, sampleIntervalMs: 200, onError: () => {} });
     try {
       await src.start();
-      await src.ready;
       expect(src.inSync()).toBe(true);
       udpFlows(ns, 30000, 3000); // this process is blocked meanwhile: the 8 KiB queue overflows
       await waitFor('a loss', () => src.events().lost > 0 || undefined);
       await waitFor('back in sync', () => (src.inSync() && src.resyncs() >= 1 && src.mirrorEntries() === src.kernel()?.entries) || undefined, 30_000);
       expect(src.counts().protocol.get('udp')).toBeGreaterThanOrEqual(3000);
     } finally {
+      src.stop();
+      await client.close();
+    }
+  });
+
+  it('answers scrapes from memory: no dump per scrape (every dump is a counted resync)', async () => {
+    const { ConntrackClient } = await import('../src/client/client.js');
+    const { TableSource } = await import('../src/metrics/table-source.js');
+    const { MetricsServer } = await import('../src/metrics/server.js');
+    const client = await ConntrackClient.open({ netns: ns.name });
+    const src = new TableSource(client, { netns: ns.name, onError: () => {} });
+    let server: InstanceType<typeof MetricsServer> | undefined;
+    try {
+      await src.start();
+      server = new MetricsServer([src], { top: 3 });
+      const { port } = await server.listen('127.0.0.1', 0);
+      let dumps = 0;
+      const open = client.openTransport.bind(client);
+      client.openTransport = ((o: Parameters<typeof client.openTransport>[0]) => {
+        if (!o.groups) dumps++; // a dump socket (the event socket has multicast groups)
+        return open(o);
+      }) as typeof client.openTransport;
+      const resyncs0 = src.resyncs();
+      for (let i = 0; i < 30; i++) {
+        const r = await httpGet(port, '/metrics');
+        expect(r.status).toBe(200);
+        expect(r.body.match(/^ctevents_top_source_entries\{/gm)?.length ?? 0).toBeLessThanOrEqual(3);
+      }
+      expect(dumps).toBe(src.resyncs() - resyncs0);
+      expect(dumps).toBeLessThan(30);
+      // The spy does see the table's dumps.
+      await src.mirror!.resync('manual');
+      expect(dumps).toBeGreaterThanOrEqual(1);
+      expect(dumps).toBe(src.resyncs() - resyncs0);
+    } finally {
+      await server?.close();
       src.stop();
       await client.close();
     }

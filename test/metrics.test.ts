@@ -1,22 +1,21 @@
 /**
  * The exporter without a kernel: the exposition writer (both formats, escaping, naming
  * rules, errors), content negotiation, the families rendered from a fake MetricsSource
- * (checked by `promtool check metrics` when promtool is installed), TableCounts fed with
- * synthetic entries and events, top-N, the diagnosis, the HTTP server's routes and limits,
- * and the command line.
+ * (checked by `promtool check metrics` when promtool is installed), the pressure analysis'
+ * diagnoses as gauge labels, the HTTP server's routes and limits, and the command line.
+ * (The table mirror behind the live source has its own tests: table-*.test.ts.)
  */
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { Conntrack, CpuStats } from '../src/ctnetlink/model.js';
-import { IPS_ASSURED } from '../src/ctnetlink/constants.js';
+import type { CpuStats } from '../src/ctnetlink/model.js';
 import { ExpositionError, ExpositionWriter, escapeLabelValue, formatValue, negotiate } from '../src/metrics/exposition.js';
-import { diagnose, readEntryObjectSize } from '../src/metrics/live-source.js';
 import { renderMetrics } from '../src/metrics/render.js';
 import { MetricsServer } from '../src/metrics/server.js';
-import type { KernelSample, MetricsSource } from '../src/metrics/source.js';
-import { TableCounts, topOf } from '../src/metrics/table-counts.js';
+import { DIAGNOSES, type KernelSample, type MetricsSource } from '../src/metrics/source.js';
+import { diagnosisLabels } from '../src/metrics/table-source.js';
+import { analyze, zeroTotals, type CpuTotals, type MirrorCounters, type PressureSample } from '../src/pressure/analyze.js';
 import { parseListen, parseMetricsArgs } from '../src/cli/metrics.js';
 import { UsageError } from '../src/cli/args.js';
 
@@ -129,10 +128,10 @@ function fakeSource(netns?: string, over: Partial<MetricsSource> = {}): MetricsS
       zone: new Map([['0', 1400], ['7', 100]]),
     }),
     topSources: (n) => [{ key: '10.0.0.1', entries: 700 }, { key: 'fe80::1"odd', entries: 3 }].slice(0, n),
-    topDestinationPorts: (n) => [{ key: '443', protocol: 'tcp', entries: 800 }].slice(0, n),
+    topDestinationPorts: (n) => [{ key: '443', protocol: 'tcp', entries: 800 }, { key: '53', entries: 90 }].slice(0, n),
     events: () => ({ new: 10, update: 20, destroy: 5, lost: 4, overruns: 1 }),
     kernel: () => kernel,
-    diagnosis: () => 'non_assured_flood',
+    diagnoses: () => ['non_assured_flood', 'events_lost'],
     ...over,
   };
 }
@@ -166,7 +165,9 @@ describe('rendered families', () => {
       'ctevents_events_total{type="update"} 20',
       'ctevents_events_lost_total 4',
       'ctevents_mirror_resyncs_total 2',
+      'ctevents_top_destination_port_entries{rank="2",port="53"} 90',
       'ctevents_diagnosis{diagnosis="non_assured_flood"} 1',
+      'ctevents_diagnosis{diagnosis="events_lost"} 1',
       'ctevents_diagnosis{diagnosis="ok"} 0',
     ]) {
       expect(lines, l).toContain(l);
@@ -194,7 +195,7 @@ describe('rendered families', () => {
   });
 
   it('renders before the first kernel sample without failing', () => {
-    const body = renderMetrics([fakeSource(undefined, { kernel: () => undefined, diagnosis: () => 'unknown' })], 'prometheus');
+    const body = renderMetrics([fakeSource(undefined, { kernel: () => undefined, diagnoses: () => ['unknown'] })], 'prometheus');
     expect(body).toContain('ctevents_up 0\n');
     expect(body).not.toMatch(/^node_nf_conntrack_entries /m);
   });
@@ -208,100 +209,37 @@ describe('rendered families', () => {
   });
 });
 
-function ct(id: number, o: { proto?: number; src?: string; dport?: number; state?: number; status?: number; zone?: number } = {}): Conntrack {
-  return {
-    family: 2,
-    id,
-    orig: { src: o.src ?? '10.0.0.1', dst: '10.0.0.2', proto: o.proto ?? 6, srcPort: 1000 + id, dstPort: o.dport ?? 80 },
-    ...(o.status !== undefined ? { status: o.status } : {}),
-    ...(o.zone !== undefined ? { zone: o.zone } : {}),
-    ...(o.state !== undefined ? { protoinfo: { tcp: { state: o.state } } } : {}),
-  } as Conntrack;
-}
-
-describe('TableCounts', () => {
-  it('follows inserts, updates (partial) and destroys', () => {
-    const t = new TableCounts();
-    t.upsert(ct(1, { state: 1, status: 0 }));
-    const udp = ct(2, { proto: 17, dport: 53, src: '10.0.0.9', status: IPS_ASSURED, zone: 3 });
-    t.upsert(udp);
-    t.upsert(ct(3, { state: 3, status: IPS_ASSURED }));
-    expect(t.size).toBe(3);
-    expect(t.byProtocol()).toEqual(new Map([['tcp', 2], ['udp', 1]]));
-    expect(t.byTcpState()).toEqual(new Map([['SYN_SENT', 1], ['ESTABLISHED', 1]]));
-    expect(t.assuredCount()).toBe(2);
-    expect(t.byZone()).toEqual(new Map([['0', 2], ['3', 1]]));
-    // An update without protoinfo keeps the state; with status it changes assured.
-    t.upsert(ct(1, { status: IPS_ASSURED }));
-    expect(t.byTcpState().get('SYN_SENT')).toBe(1);
-    expect(t.assuredCount()).toBe(3);
-    t.upsert(ct(1, { state: 3 }));
-    expect(t.byTcpState()).toEqual(new Map([['ESTABLISHED', 2]]));
-    expect(t.topSources(1)).toEqual([{ key: '10.0.0.1', entries: 2 }]);
-    expect(t.topDestinationPorts(5)).toEqual([
-      { key: '80', protocol: 'tcp', entries: 2 },
-      { key: '53', protocol: 'udp', entries: 1 },
-    ]);
-    t.remove(ct(1));
-    t.remove(ct(1)); // twice: ignored
-    t.remove(ct(99)); // unknown: ignored
-    t.remove({ family: 2, id: 2 } as Conntrack); // no tuple: ignored
-    expect(t.size).toBe(2);
-    t.remove(ct(2)); // another tuple (zone 0, tcp): not this entry
-    expect(t.size).toBe(2);
-    t.remove(udp);
-    t.remove(ct(3));
-    expect(t.size).toBe(0);
-    expect(t.byProtocol().size).toBe(0);
-    expect(t.byZone().size).toBe(0);
-    expect(t.topSources(10)).toEqual([]);
-    expect(t.assuredCount()).toBe(0);
+describe('diagnosis labels', () => {
+  const sample = (entries: number, f: Partial<CpuTotals>, mirror?: Partial<MirrorCounters>): PressureSample => ({
+    timeMs: 0,
+    entries,
+    max: 1000,
+    buckets: 1000,
+    stats: { ...zeroTotals(), ...f },
+    ...(mirror ? { mirror: { size: entries, new: 0, destroy: 0, lost: 0, destroyedUnexpired: 0, inSync: true, assured: 0, notAssured: entries, ...mirror } } : {}),
   });
-
-  it('keys entries by tuple and zone, not by the 32-bit CTA_ID (ids collide)', () => {
-    const t = new TableCounts();
-    const a = ct(5, { dport: 1 });
-    const b = { ...ct(5, { dport: 2 }), orig: { ...ct(5).orig, srcPort: a.orig!.srcPort, dstPort: 2 } } as Conntrack;
-    t.upsert(a);
-    t.upsert(b);
-    t.upsert(ct(5, { dport: 1, zone: 9 }));
-    expect(t.size).toBe(3);
-    t.remove(a);
-    expect(t.size).toBe(2);
-  });
-
-  it('topOf picks the n largest, ties by key, in one pass', () => {
-    const m = new Map<string, number>();
-    for (let i = 0; i < 1000; i++) m.set(`k${String(i).padStart(4, '0')}`, i % 97);
-    const top = topOf(m, 5);
-    expect(top.map((x) => x[1])).toEqual([96, 96, 96, 96, 96]);
-    expect(top.map((x) => x[0])).toEqual(['k0096', 'k0193', 'k0290', 'k0387', 'k0484']);
-    expect(topOf(m, 0)).toEqual([]);
-    expect(topOf(new Map([['a', 1]]), 10)).toEqual([['a', 1]]);
-    const sortedAll = [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 37);
-    expect(topOf(m, 37)).toEqual(sortedAll);
-  });
-});
-
-describe('diagnosis', () => {
-  const sample = (entries: number, f: Partial<CpuStats>): KernelSample => ({ entries, max: 1000, cpus: [cpu(0, f)], sampledAt: 0 });
+  const later = (s: PressureSample): PressureSample => ({ ...s, timeMs: 1000 });
   it.each([
-    [undefined, sample(10, {}), 'ok'],
-    [undefined, sample(950, {}), 'filling'],
-    [sample(10, {}), sample(20, {}), 'ok'],
-    [sample(1000, { drop: 5 }), sample(1000, { drop: 9 }), 'full_not_evictable'],
-    [sample(1000, { drop: 5, earlyDrop: 1 }), sample(1000, { drop: 5, earlyDrop: 40 }), 'non_assured_flood'],
-    [sample(100, { chainTooLong: 1 }), sample(100, { chainTooLong: 2 }), 'chains_too_long'],
-    [sample(100, { drop: 1 }), sample(100, { drop: 9 }), 'ok'],
-    [sample(960, {}), sample(960, {}), 'filling'],
+    [undefined, sample(10, {}), ['ok']],
+    [undefined, sample(950, {}), ['filling']],
+    [sample(10, {}), sample(20, {}), ['ok']],
+    [sample(1000, { drop: 5 }), sample(1000, { drop: 9 }), ['full_not_evictable']],
+    [sample(1000, { drop: 5, early_drop: 1 }), sample(1000, { drop: 5, early_drop: 40 }), ['non_assured_flood']],
+    [sample(100, { chaintoolong: 1 }), sample(100, { chaintoolong: 2 }), ['chains_too_long']],
+    [sample(100, { drop: 1 }), sample(100, { drop: 9 }), ['ok']],
+    [sample(960, {}), sample(960, {}), ['filling']],
+    [sample(990, {}, { destroyedUnexpired: 0 }), sample(990, {}, { destroyedUnexpired: 50 }), ['gc_evicting']],
+    [sample(10, {}, { lost: 0 }), sample(10, {}, { lost: 7, inSync: false }), ['events_lost']],
   ] as const)('%#', (prev, cur, want) => {
-    expect(diagnose(prev, cur)).toBe(want);
+    expect(diagnosisLabels(analyze(prev, prev ? later(cur) : cur))).toEqual(want);
   });
 
-  it('reads the slab object size', () => {
-    const text = 'slabinfo - version: 2.1\n# name ...\nnf_conntrack_expect      0      0    208   19    1 : tunables\nnf_conntrack         128    208    256   16    1 : tunables    0    0    0\n';
-    expect(readEntryObjectSize(text)).toBe(256);
-    expect(readEntryObjectSize('nothing here')).toBeUndefined();
+  it('is unknown before the first analysis, and every label is one of DIAGNOSES', () => {
+    expect(diagnosisLabels(undefined)).toEqual(['unknown']);
+    const r = analyze(sample(1000, { drop: 1, early_drop: 1, chaintoolong: 1 }), later(sample(1000, { drop: 90, early_drop: 2, chaintoolong: 5 })));
+    const labels = diagnosisLabels(r);
+    expect(labels.length).toBeGreaterThan(1);
+    for (const l of labels) expect(DIAGNOSES).toContain(l);
   });
 });
 

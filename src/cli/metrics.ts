@@ -1,12 +1,13 @@
 /**
  * `ctevents metrics`: a Prometheus exporter for the conntrack table of one or more network
- * namespaces. One ConntrackClient and LiveSource per namespace; one HTTP server. Runs until
+ * namespaces. One ConntrackClient and TableSource (a ConntrackTable mirror and a
+ * PressureSampler) per namespace; one HTTP server. Runs until
  * SIGINT / SIGTERM (or the given AbortSignal), then closes the server, the subscriptions
  * and the sockets, and exits 0.
  */
 import { parseArgs } from 'node:util';
 import { ConntrackClient } from '../client/client.js';
-import { LiveSource } from '../metrics/live-source.js';
+import { TableSource } from '../metrics/table-source.js';
 import { MetricsServer } from '../metrics/server.js';
 import { UsageError } from './args.js';
 import type { Io } from './session.js';
@@ -16,7 +17,8 @@ export const METRICS_HELP = `Usage: ctevents metrics [options]
 Serve the conntrack table's pressure to Prometheus: node_exporter's node_nf_conntrack_*
 families (same names and values) and ctevents_* (per-CPU counters, entries by protocol,
 TCP state, assured, zone, top sources and destination ports, events and losses, the
-diagnosis). Every scrape is answered from memory: events plus one dump at start.
+diagnosis). Every scrape is answered from memory: the live table mirror (events plus one
+dump at start) and the pressure sampler.
 
 Options:
   --listen HOST:PORT     address to serve on (default 127.0.0.1:9101; [::1]:9101 for IPv6)
@@ -117,7 +119,7 @@ export async function metrics(argv: readonly string[], io: Io, stop?: AbortSigna
     io.stderr.write(`ctevents metrics: ${msg}\n`);
   };
   const clients: ConntrackClient[] = [];
-  const sources: LiveSource[] = [];
+  const sources: TableSource[] = [];
   let server: MetricsServer | undefined;
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -131,7 +133,7 @@ export async function metrics(argv: readonly string[], io: Io, stop?: AbortSigna
     for (const ns of targets) {
       const client = await ConntrackClient.open({ ...(ns !== undefined ? { netns: ns } : {}), ...(opts.bufferSize !== undefined ? { receiveBufferSize: opts.bufferSize } : {}) });
       clients.push(client);
-      const src = new LiveSource(client, { ...(ns !== undefined ? { netns: ns } : {}), sampleIntervalMs: opts.intervalMs, onError });
+      const src = new TableSource(client, { ...(ns !== undefined ? { netns: ns } : {}), sampleIntervalMs: opts.intervalMs, onError });
       sources.push(src);
       await src.start();
     }

@@ -1,7 +1,6 @@
-/** The Prometheus exporter: exposition writer, the MetricsSource view, a live source, the HTTP server. */
+/** The Prometheus exporter: exposition writer, the MetricsSource view, its source over the table mirror, the HTTP server. */
 export { ExpositionWriter, ExpositionError, negotiate, escapeLabelValue, formatValue, CONTENT_TYPE, type ExpositionFormat, type FamilySpec, type Labels, type MetricType } from './exposition.js';
 export { DIAGNOSES, type Diagnosis, type MetricsSource, type GroupCounts, type TopEntry, type KernelSample, type EventCounts } from './source.js';
 export { renderMetrics, type RenderOptions } from './render.js';
-export { TableCounts, topOf, protoName } from './table-counts.js';
-export { LiveSource, diagnose, readBuckets, readEntryObjectSize, type LiveSourceOptions } from './live-source.js';
+export { TableSource, diagnosisLabels, type TableSourceOptions } from './table-source.js';
 export { MetricsServer, type MetricsServerOptions } from './server.js';

@@ -112,7 +112,7 @@ export function renderMetrics(sources: readonly MetricsSource[], format: Exposit
   sources.forEach((s, i) => w.sample(L(i), s.inSync() ? 1 : 0));
   w.family({ name: 'ctevents_mirror_entries', type: 'gauge', help: 'Entries held by the mirror.' });
   sources.forEach((s, i) => w.sample(L(i), s.mirrorEntries()));
-  w.family({ name: 'ctevents_mirror_resyncs', type: 'counter', help: 'Full dumps taken to rebuild the mirror after lost events.' });
+  w.family({ name: 'ctevents_mirror_resyncs', type: 'counter', help: 'Full dumps taken to repair the mirror (after lost events, or to confirm entries older than the subscription).' });
   sources.forEach((s, i) => w.sample(L(i), s.resyncs()));
 
   const counts = sources.map((s) => s.counts());
@@ -130,9 +130,9 @@ export function renderMetrics(sources: readonly MetricsSource[], format: Exposit
 
   w.family({ name: 'ctevents_top_source_entries', type: 'gauge', help: `Entries of the ${top} original-direction source addresses holding the most entries.` });
   sources.forEach((s, i) => s.topSources(top).forEach((t, r) => w.sample(L(i, { rank: String(r + 1), source: t.key }), t.entries)));
-  w.family({ name: 'ctevents_top_destination_port_entries', type: 'gauge', help: `Entries of the ${top} (protocol, original destination port) pairs holding the most entries.` });
+  w.family({ name: 'ctevents_top_destination_port_entries', type: 'gauge', help: `Entries of the ${top} original destination ports holding the most entries (TCP, UDP, UDP-Lite, SCTP and DCCP together unless a protocol label says otherwise).` });
   sources.forEach((s, i) =>
-    s.topDestinationPorts(top).forEach((t, r) => w.sample(L(i, { rank: String(r + 1), protocol: t.protocol ?? '', port: t.key }), t.entries)),
+    s.topDestinationPorts(top).forEach((t, r) => w.sample(L(i, t.protocol !== undefined ? { rank: String(r + 1), protocol: t.protocol, port: t.key } : { rank: String(r + 1), port: t.key }), t.entries)),
   );
 
   // Events.
@@ -149,10 +149,10 @@ export function renderMetrics(sources: readonly MetricsSource[], format: Exposit
   events.forEach((e, i) => w.sample(L(i), e.overruns));
 
   // Diagnosis.
-  w.family({ name: 'ctevents_diagnosis', type: 'gauge', help: 'The table pressure diagnosis: 1 for the current one, 0 for the others.' });
+  w.family({ name: 'ctevents_diagnosis', type: 'gauge', help: 'The table pressure diagnoses: 1 for each that applies now, 0 for the others.' });
   sources.forEach((s, i) => {
-    const d = s.diagnosis();
-    for (const x of DIAGNOSES) w.sample(L(i, { diagnosis: x }), x === d ? 1 : 0);
+    const d = s.diagnoses();
+    for (const x of DIAGNOSES) w.sample(L(i, { diagnosis: x }), d.includes(x) ? 1 : 0);
   });
 
   // Guard actions, when a guard runs in this process.

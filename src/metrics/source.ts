@@ -1,8 +1,8 @@
 /**
  * MetricsSource: the narrow, read-only view the exporter renders from. Every getter must
  * answer from memory in O(groups), never by asking the kernel: a scrape costs the same at
- * 1,000 and at 1,000,000 entries. Whoever keeps the numbers (the LiveSource of this folder,
- * or the table mirror and pressure sampler) implements it; the exporter does not care.
+ * 1,000 and at 1,000,000 entries. Whoever keeps the numbers implements it (TableSource:
+ * the table mirror and the pressure sampler); the exporter does not care.
  *
  * Kernel counters are passed as the kernel gives them (u32 per CPU); sums are computed by
  * the renderer.
@@ -11,7 +11,7 @@ import type { CpuStats } from '../ctnetlink/model.js';
 
 /** Entries per group of the mirrored table. Keys are label values. */
 export interface GroupCounts {
-  /** By layer-4 protocol name (`tcp`, `udp`, `icmp`, `icmpv6`, or the number). */
+  /** By layer-4 protocol name (`tcp`, `udp`, `icmp`, `ipv6-icmp`, ...: /etc/protocols names, or the number). */
   protocol: ReadonlyMap<string, number>;
   /** TCP entries by state name (`ESTABLISHED`, `TIME_WAIT`, ...; `NONE` when unknown). */
   tcpState: ReadonlyMap<string, number>;
@@ -25,7 +25,7 @@ export interface GroupCounts {
 export interface TopEntry {
   /** The label value: an address, or a port. */
   key: string;
-  /** For destination ports: the protocol name. */
+  /** For destination ports: the protocol name, when the source tells ports apart by protocol. */
   protocol?: string;
   entries: number;
 }
@@ -74,14 +74,14 @@ export interface MetricsSource {
   /** Undefined until the first sample arrived. */
   kernel(): KernelSample | undefined;
   /**
-   * The diagnosis now: one of DIAGNOSES. Reasons follow dos.md: drop rising while
-   * early_drop is flat = table full of entries the kernel may not evict; early_drop rising =
-   * non-assured flood; chaintoolong rising = too few buckets.
+   * The diagnoses that apply now (at least one), from DIAGNOSES: the pressure analysis'
+   * (src/pressure/analyze.ts, after dos.md) under label-friendly names; 'filling' is its
+   * 'ok' at 90 % fill or more; 'unknown' before the first analysis.
    */
-  diagnosis(): Diagnosis;
+  diagnoses(): readonly Diagnosis[];
   /** Guard actions by name, when a guard runs in this process (see setGuardActions). */
   guardActions?(): ReadonlyMap<string, number>;
 }
 
-export const DIAGNOSES = ['ok', 'filling', 'full_not_evictable', 'non_assured_flood', 'chains_too_long', 'unknown'] as const;
+export const DIAGNOSES = ['ok', 'filling', 'full_not_evictable', 'non_assured_flood', 'chains_too_long', 'gc_evicting', 'events_lost', 'unknown'] as const;
 export type Diagnosis = (typeof DIAGNOSES)[number];

@@ -21,6 +21,8 @@
  *   events-lost        this listener lost events (the mirror resyncs)
  */
 
+import type { CpuStats } from '../ctnetlink/model.js';
+
 /** Per-CPU counters summed (kernel names). */
 export interface CpuTotals {
   found: number;
@@ -57,6 +59,8 @@ export interface PressureSample {
   /** nf_conntrack slab object size, bytes */
   slabObjectSize?: number;
   stats: CpuTotals;
+  /** The per-CPU counters the totals were summed from (kept by PressureSampler). */
+  cpus?: readonly CpuStats[];
   mirror?: MirrorCounters;
 }
 

@@ -74,6 +74,11 @@ export class PressureSampler {
   /** The last report (undefined before the first next()). */
   last: PressureReport | undefined;
 
+  /** The sample the last report was computed from. */
+  get lastSample(): PressureSample | undefined {
+    return this.prev;
+  }
+
   constructor(client: ConntrackClient, opts: SamplerOptions = {}) {
     this.client = client;
     this.table = opts.table;
@@ -82,7 +87,7 @@ export class PressureSampler {
   /** One sample now. */
   async sample(): Promise<PressureSample> {
     const [g, cpus] = await Promise.all([this.client.stats(), this.client.statsPerCpu()]);
-    const s: PressureSample = { timeMs: performance.now(), entries: g.entries ?? 0, max: g.maxEntries ?? 0, stats: sumCpuStats(cpus) };
+    const s: PressureSample = { timeMs: performance.now(), entries: g.entries ?? 0, max: g.maxEntries ?? 0, stats: sumCpuStats(cpus), cpus };
     const b = readBuckets();
     if (b !== undefined) s.buckets = b;
     if (this.slab !== undefined) s.slabObjectSize = this.slab;
