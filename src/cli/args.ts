@@ -384,3 +384,19 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (opts.filters.state !== undefined && !opts.eventsGiven && (command === 'watch' || command === 'dump')) opts.events = ['new', 'update', 'destroy'];
   return opts;
 }
+
+/**
+ * One line in our words for an error thrown by node:util parseArgs (the commands with an
+ * option table of their own: top, metrics, guard), never Node's multi-line text.
+ */
+export function usageFromParseArgs(e: unknown, command: string): UsageError {
+  if (e instanceof UsageError) return e;
+  const msg = String((e as Error)?.message ?? e);
+  let m: RegExpExecArray | null;
+  if ((m = /^Unknown option '([^']+)'/.exec(msg))) return new UsageError(`unknown option ${m[1]} (see ctevents help ${command})`);
+  if ((m = /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(msg))) return new UsageError(`${m[1]} needs a value; for one that starts with a dash write ${m[1]}=VALUE`);
+  if ((m = /^Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument missing/.exec(msg))) return new UsageError(`${m[1]} needs a value`);
+  if ((m = /^Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(msg))) return new UsageError(`${m[1]} takes no value`);
+  if ((m = /^Unexpected argument '([^']+)'/.exec(msg))) return new UsageError(`${command}: unexpected argument ${m[1]}`);
+  return new UsageError(msg.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, ''));
+}

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ConntrackClient } from '../client/client.js';
 import type { Conntrack } from '../ctnetlink/model.js';
 import { Guard, type GuardOptions } from '../guard/guard.js';
-import { UsageError, type FilterOptions } from './args.js';
+import { UsageError, usageFromParseArgs, type FilterOptions } from './args.js';
 import { compileFilter } from './filter.js';
 import type { Io } from './session.js';
 
@@ -124,8 +124,7 @@ export async function runGuard(argv: readonly string[], io: Io): Promise<number>
       netns = v.netns;
     }
   } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    io.stderr.write(`ctevents: ${msg}\n`);
+    io.stderr.write(`ctevents: ${usageFromParseArgs(e, 'guard').message}\n`);
     return 2;
   }
   const client = await ConntrackClient.open(netns !== undefined ? { netns } : {});

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConntrackClient } from '../client/client.js';
 import { TableSource } from '../metrics/table-source.js';
 import { MetricsServer } from '../metrics/server.js';
-import { UsageError } from './args.js';
+import { UsageError, usageFromParseArgs } from './args.js';
 import type { Io } from './session.js';
 
 export const METRICS_HELP = `Usage: ctevents metrics [options]
@@ -81,7 +81,7 @@ export function parseMetricsArgs(argv: readonly string[]): MetricsOptions {
       },
     }));
   } catch (e) {
-    throw new UsageError(`metrics: ${(e as Error).message.split('\n')[0]}`);
+    throw usageFromParseArgs(e, 'metrics');
   }
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:9101');
   const interval = values.interval === undefined ? 1 : Number(values.interval);

@@ -10,7 +10,7 @@ import { ConntrackClient } from '../client/client.js';
 import { PressureSampler } from '../pressure/sampler.js';
 import { ConntrackTable } from '../table/table.js';
 import { GROUPINGS, type Grouping } from '../table/aggregates.js';
-import { UsageError } from './args.js';
+import { UsageError, usageFromParseArgs } from './args.js';
 import { LineWriter } from './output.js';
 import type { Io } from './session.js';
 import { TopRates, buildSnapshot, textLines } from './top-snapshot.js';
@@ -75,7 +75,7 @@ export function parseTopArgs(argv: readonly string[]): TopOptions {
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw usageFromParseArgs(e, 'top');
   }
   const v = parsed.values;
   const format = v.format;
