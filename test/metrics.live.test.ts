@@ -341,7 +341,7 @@ describe.skipIf(skip)('ctevents metrics (live)', () => {
   it('detects lost events, resyncs with a dump and comes back in sync', async () => {
     const { ConntrackClient } = await import('../src/client/client.js');
     const { TableSource } = await import('../src/metrics/table-source.js');
-    const client = await ConntrackClient.open({ netns: ns.name, receiveBufferSize: 8192 });
+    const client = await ConntrackClient.open({ netns: ns.name, receiveBufferSize: 8192, receiveThreadBuffer: 0 });
     const src = new TableSource(client, { netns: ns.name, sampleIntervalMs: 200, onError: () => {} });
     try {
       await src.start();

@@ -169,7 +169,13 @@ export class ConntrackClient {
    * buffer unless given); `readAhead`/`batchBytes` suit dumps.
    */
   openTransport(opts: TransportOptions): Transport {
-    const withBuffer = opts.groups && opts.receiveBufferSize === undefined ? { ...opts, receiveBufferSize: this.eventBuffer } : opts;
+    // Subscriptions get the client's event buffer and receive thread unless told otherwise.
+    let withBuffer = opts.groups && opts.receiveBufferSize === undefined ? { ...opts, receiveBufferSize: this.eventBuffer } : opts;
+    if (opts.groups && opts.receiveThread === undefined && this.threadBuffer > 0) withBuffer = { ...withBuffer, receiveThread: this.threadBuffer };
+    if (withBuffer.receiveThread === 0) {
+      const { receiveThread: _off, ...rest } = withBuffer;
+      withBuffer = rest;
+    }
     const t = this.track(this.transport(withBuffer));
     const close = t.close.bind(t);
     t.close = () => {

@@ -79,10 +79,11 @@ export interface RawEventHandlers {
 }
 
 /** Subscribe to NEW/UPDATE/DESTROY and feed the lean decoder. Returns the transport (close it to stop). */
-export function rawEvents(client: ConntrackClient, h: RawEventHandlers, receiveBufferSize?: number): Transport {
+export function rawEvents(client: ConntrackClient, h: RawEventHandlers, receiveBufferSize?: number, receiveThreadBuffer?: number): Transport {
   const t = client.openTransport({
     groups: [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE, NFNLGRP_CONNTRACK_DESTROY],
     ...(receiveBufferSize !== undefined ? { receiveBufferSize } : {}),
+    ...(receiveThreadBuffer !== undefined ? { receiveThread: receiveThreadBuffer } : {}),
   });
   let lastDrops = t.drops?.() ?? 0;
   const takeDrops = (): number | undefined => {
@@ -100,7 +101,9 @@ export function rawEvents(client: ConntrackClient, h: RawEventHandlers, receiveB
     (items) => {
       for (const item of items) {
         if ('overrun' in item) {
-          h.overrun(takeDrops());
+          // The receive thread's own backlog discarded `lost` messages; the kernel's drops
+          // are read from its counter.
+          h.overrun(item.source === 'buffer' ? item.lost : takeDrops());
           continue;
         }
         try {

@@ -43,6 +43,11 @@ export interface TableOptions extends AggregateOptions {
   timeouts?: TimeoutTable;
   /** Receive buffer of the event socket (default: the client's). */
   receiveBufferSize?: number;
+  /**
+   * Bytes the addon's receive thread may hold for the event socket while JavaScript is busy
+   * (default: the client's, 256 MiB; 0: no thread, the event loop reads the socket).
+   */
+  receiveThreadBuffer?: number;
   /** Resync by itself after an overrun (default true). */
   autoResync?: boolean;
   /** Rows allocated at start (default 4096; doubles as needed). */
@@ -194,6 +199,7 @@ export class ConntrackTable implements Iterable<TableEntry> {
         },
       },
       opts.receiveBufferSize,
+      opts.receiveThreadBuffer,
     );
     try {
       await t.sync('initial');
