@@ -8,7 +8,15 @@
  * line formats and their options), `ctevents/constants` (every kernel constant). Here: the
  * constants a client call needs (families, IP protocols, status bits, TCP states).
  */
-export { ConntrackClient, DEFAULT_EVENT_BUFFER, type ConntrackOptions, type DumpOptions, type EventsOptions } from './client/client.js';
+export {
+  ConntrackClient,
+  DEFAULT_EVENT_BUFFER,
+  type ConntrackOptions,
+  type DumpOptions,
+  type EntryRecord,
+  type EventsOptions,
+  type ExpectRecord,
+} from './client/client.js';
 export {
   Subscription,
   type ConntrackEvent,

@@ -4,7 +4,7 @@
  *
  *   conntrack-tools   NAME.conntrack.xml  (`conntrack -E/-L -o xml,id,ktimestamp`)
  *                     NAME.conntrack.txt  (`-o extended,id,ktimestamp` text, `-S`, `-C`, expect)
- *   Wireshark         NAME.tshark.json    (`tshark -T json`, reduced by captures/scripts/tshark.mjs)
+ *   Wireshark         NAME.tshark.json    (`tshark -T json`, reduced by tools/captures/tshark.ts)
  *
  * Events are matched in order (by id and type when the capture overran), dump/GET replies by
  * the seq of our request and the conntrack id. Nothing here needs root: it reads files. The
@@ -39,7 +39,7 @@ import {
   type OracleFlow,
 } from './helpers/captures-oracles.js';
 // The reducer the recorder used for NAME.tshark.json, reused for the live run.
-import { reduceTshark, tsharkJsonArgs } from '../captures/scripts/tshark.mjs';
+import { reduceTshark, tsharkJsonArgs } from '../tools/captures/tshark.js';
 
 const DIR = join(import.meta.dirname, '..', 'captures');
 const NLM_F_REQUEST = 0x1;

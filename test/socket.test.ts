@@ -7,6 +7,7 @@ import { endianness } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrnoError, fromNativeError } from '../src/socket/errno.js';
 import { NetlinkSocket, resolveNetnsPath, type ReceivedDatagram, type ReceiveItem } from '../src/socket/netlink-socket.js';
+import { createNetns, type Netns } from './helpers/live.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn('test/socket.test.ts: live netlink socket tests skipped: they must run as root');
@@ -123,6 +124,7 @@ describe('errno mapping', () => {
 
 describe.skipIf(!isRoot)('NetlinkSocket (live, root)', () => {
   const ns = `ctev-test-${process.pid}`;
+  let nsHandle: Netns | undefined;
   const opened: NetlinkSocket[] = [];
   const open = (opts?: Parameters<typeof NetlinkSocket.open>[0]) => {
     const s = NetlinkSocket.open(opts);
@@ -131,11 +133,11 @@ describe.skipIf(!isRoot)('NetlinkSocket (live, root)', () => {
   };
 
   beforeAll(() => {
-    sh('ip', ['netns', 'add', ns]);
+    nsHandle = createNetns({ name: ns, ruleset: null });
   });
   afterAll(() => {
     for (const s of opened) s.close();
-    spawnSync('ip', ['netns', 'del', ns]);
+    nsHandle?.remove();
   });
 
   it('opens, assigns a port id, closes idempotently', () => {
@@ -247,17 +249,13 @@ describe.skipIf(!isRoot)('NetlinkSocket (live, root)', () => {
 
   describe.skipIf(!hasNft)('overrun', () => {
     const ovr = `ctev-ovr-${process.pid}`;
+    let ovrHandle: Netns | undefined;
     beforeAll(() => {
-      sh('ip', ['netns', 'add', ovr]);
-      sh('ip', ['-n', ovr, 'link', 'set', 'lo', 'up']);
       // A rule that uses conntrack makes the netns track connections.
-      const nft = (...args: string[]) => sh('ip', ['netns', 'exec', ovr, 'nft', ...args]);
-      nft('add', 'table', 'inet', 't');
-      nft('add', 'chain', 'inet', 't', 'c', '{ type filter hook output priority 0; }');
-      nft('add', 'rule', 'inet', 't', 'c', 'ct', 'state', 'new', 'accept');
+      ovrHandle = createNetns({ name: ovr, ruleset: 'table inet t {\n  chain c { type filter hook output priority 0; ct state new accept; }\n}\n' });
     });
     afterAll(() => {
-      spawnSync('ip', ['netns', 'del', ovr]);
+      ovrHandle?.remove();
     });
 
     // One UDP datagram to each port in [from, to]: one new conntrack entry each.

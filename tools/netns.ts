@@ -2,7 +2,7 @@
  * The one namespace harness: throwaway network namespaces with loopback up and conntrack
  * enabled by an nftables ruleset, used by the tests (test/helpers/live.ts re-exports it),
  * the benchmarks (bench/util.ts: their own ruleset and sysctls, and a cleanup registry)
- * and the fixture recorders (tools/record-cttimeout.ts). Every namespace is removed by its
+ * and the fixture recorders (tools/record-cttimeout.ts, tools/captures/harness.ts). Every namespace is removed by its
  * remove() (and on a failed setup); sysctls set here are per namespace, never global.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -37,8 +37,8 @@ export interface NetnsOptions {
   /** Name prefix; the name is `${prefix}-${pid}-${n}` (default "ctev"), or exactly `name`. */
   prefix?: string;
   name?: string;
-  /** nftables ruleset loaded with nft -f - (default TRACK_ALL_RULESET). */
-  ruleset?: string;
+  /** nftables ruleset loaded with nft -f - (default TRACK_ALL_RULESET; null: none, the caller loads its own). */
+  ruleset?: string | null;
   /** More per-namespace sysctls, "key=value" as sysctl -w takes them. */
   sysctls?: readonly string[];
   /** Called with the name right after `ip netns add` and after removal (cleanup registries). */
@@ -65,7 +65,7 @@ export function createNetns(opts: NetnsOptions = {}): Netns {
   const exec = (cmd: string, args: string[] = [], input?: string) => sh('ip', ['netns', 'exec', name, cmd, ...args], input);
   try {
     exec('ip', ['link', 'set', 'lo', 'up']);
-    exec('nft', ['-f', '-'], opts.ruleset ?? TRACK_ALL_RULESET);
+    if (opts.ruleset !== null) exec('nft', ['-f', '-'], opts.ruleset ?? TRACK_ALL_RULESET);
     if (opts.acct) exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_acct=1']);
     if (opts.timestamp) exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
     for (const kv of opts.sysctls ?? []) exec('sysctl', ['-qw', kv]);

@@ -4,14 +4,9 @@
  * to a pcap file when --write is given.
  */
 import { readFileSync } from 'node:fs';
-import { ConntrackClient } from '../client/client.js';
+import { ConntrackClient, type EntryRecord } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
-import type { Conntrack as Entry } from '../ctnetlink/model.js';
-import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
-import { nfType, type NfGenMsg } from '../nfnetlink/header.js';
-import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
 import { expectStatsCpuRequest } from '../ctnetlink/requests.js';
-import { NLM_F_MULTI } from '../netlink/constants.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
 import { requesterPortids } from './progname.js';
@@ -38,17 +33,6 @@ async function openClient(s: Session): Promise<{ client: ConntrackClient; pcap: 
     throw e;
   }
   return { client, pcap };
-}
-
-/** Header of a dump reply, for printing entries the way `read` prints recorded ones. */
-const DUMP_HEADER = { type: nfType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW), flags: NLM_F_MULTI, seq: 0, pid: 0 };
-
-const NFGEN_INET = { family: 2, version: 0, resId: 0 };
-const NFGEN_INET6 = { family: 10, version: 0, resId: 0 };
-
-/** The nfgenmsg of a message about an entry of `family` (shared objects for IPv4 and IPv6). */
-function nfgenOf(family: number): NfGenMsg {
-  return family === 2 ? NFGEN_INET : family === 10 ? NFGEN_INET6 : { family, version: 0, resId: 0 };
 }
 
 /** Print subscription items until the session stops or the subscription ends. */
@@ -128,9 +112,10 @@ export async function dump(s: Session): Promise<number> {
     const now = BigInt(Date.now()) * 1_000_000n;
     try {
       outer: for await (const batch of dumpSource(s, client)) {
-        for (const ct of batch) {
-          if (!s.filter.match(ct)) continue;
-          if (s.record({ kind: 'conntrack', header: DUMP_HEADER, nfgen: nfgenOf(ct.family), conntrack: ct }, now, 'entries')) break outer;
+        // Each entry is printed in the message the kernel sent (its own header and nfgenmsg).
+        for (const m of batch) {
+          if (!s.filter.match(m.conntrack)) continue;
+          if (s.record(m, now, 'entries')) break outer;
         }
         // Lines go out in 64 KiB chunks (and whenever the loop waits for the kernel); wait
         // here only when the output asked us to.
@@ -159,15 +144,14 @@ export async function dump(s: Session): Promise<number> {
 }
 
 /** The entries a dump reads: the table (filtered in the kernel, --zero), or the dying or unconfirmed list. */
-async function* dumpSource(s: Session, client: ConntrackClient): AsyncGenerator<Entry[]> {
+async function* dumpSource(s: Session, client: ConntrackClient): AsyncGenerator<EntryRecord[]> {
   const family = s.filter.kernel.family ?? 0;
   const opts = { signal: s.stop.signal };
   if (s.opts.dying || s.opts.unconfirmed) {
-    const it = s.opts.dying ? client.dying(family, opts) : client.unconfirmed(family, opts);
-    for await (const ct of it) yield [ct];
+    yield* client.listRecords(s.opts.dying ? 'dying' : 'unconfirmed', family, opts);
     return;
   }
-  yield* client.dumpBatches(s.filter.empty ? undefined : s.filter.kernel, { ...opts, ...(s.opts.zero ? { zero: true } : {}) });
+  yield* client.dumpRecords(s.filter.empty ? undefined : s.filter.kernel, { ...opts, ...(s.opts.zero ? { zero: true } : {}) });
 }
 
 /** dump --expect: the expectation table (conntrack -L expect). */
@@ -176,10 +160,12 @@ export async function dumpExpect(s: Session): Promise<number> {
   let failed = true;
   try {
     const now = BigInt(Date.now()) * 1_000_000n;
-    for await (const x of client.expectations(s.filter.kernel.family ?? 0, undefined, { signal: s.stop.signal })) {
-      if (!s.filter.matchExpect(x)) continue;
-      if (s.record({ kind: 'expect', header: DUMP_HEADER, nfgen: nfgenOf(x.family), expect: x }, now, 'expect')) break;
-      if (s.out.blocked) await s.out.flush();
+    outer: for await (const batch of client.expectationRecords(s.filter.kernel.family ?? 0, undefined, { signal: s.stop.signal })) {
+      for (const m of batch) {
+        if (!s.filter.matchExpect(m.expect)) continue;
+        if (s.record(m, now, 'expect')) break outer;
+        if (s.out.blocked) await s.out.flush();
+      }
     }
     failed = false;
   } catch (e) {

@@ -18,9 +18,6 @@ import { parseIpv4, parseIpv6, formatIpv4, formatIpv6 } from '../ctnetlink/addre
 import { parseStatus, parseTcpState } from '../ctnetlink/status.js';
 import { ConntrackClient } from '../client/client.js';
 import { openPcapFile, type PcapFile } from '../pcap/index.js';
-import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
-import { nfType } from '../nfnetlink/header.js';
-import { IPCTNL_MSG_CT_NEW } from '../ctnetlink/constants.js';
 import { UsageError, type FilterOptions } from './args.js';
 import { PROTO_NUMBERS, compileFilter, parseLabels } from './filter.js';
 import type { Session } from './session.js';
@@ -136,14 +133,13 @@ async function withClient<T>(s: Session, fn: (c: ConntrackClient) => Promise<T>)
   }
 }
 
-const REPLY_HEADER = { type: nfType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW), flags: 0, seq: 0, pid: 0 };
-
 /** conntrack -G: print one entry. */
 export async function get(s: Session): Promise<number> {
   const ct = entryFromOptions(s.opts.filters, 'get');
   const key = { family: ct.family, orig: ct.orig!, ...(ct.zone !== undefined ? { zone: ct.zone } : {}) };
-  const entry = await withClient(s, (c) => c.get(key, s.opts.zero ? { zero: true } : {}));
-  s.print({ kind: 'conntrack', header: REPLY_HEADER, nfgen: { family: entry.family, version: 0, resId: 0 }, conntrack: entry }, BigInt(Date.now()) * 1_000_000n, 'entries');
+  // Printed in the reply message the kernel sent (its own header and nfgenmsg).
+  const reply = await withClient(s, (c) => c.getRecord(key, s.opts.zero ? { zero: true } : {}));
+  s.print(reply, BigInt(Date.now()) * 1_000_000n, 'entries');
   s.endDocument();
   await s.out.flush();
   return 0;

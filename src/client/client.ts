@@ -72,6 +72,15 @@ export interface DumpOptions {
   onDatagram?: (data: Uint8Array, timestampNs: bigint) => void;
 }
 
+/**
+ * A conntrack entry as the kernel sent it (dump entry, GET reply): the decoded message,
+ * its header and nfgenmsg as received, the entry in `conntrack`; no `event` (the decoder
+ * decided it is an entry).
+ */
+export type EntryRecord = Message & { kind: 'conntrack' };
+/** An expectation as the kernel sent it (dump entry): see EntryRecord. */
+export type ExpectRecord = Message & { kind: 'expect' };
+
 export const DEFAULT_EVENT_BUFFER = 64 * 1024 * 1024;
 export const DEFAULT_RECEIVE_THREAD_BUFFER = 256 * 1024 * 1024;
 const DUMP_BATCH_BYTES = 64 * 1024;
@@ -219,31 +228,62 @@ export class ConntrackClient {
     }
   }
 
+  /**
+   * The table as domain records, in batches as they arrive: each entry in the message the
+   * kernel sent (nlmsghdr and nfgenmsg as received, the type decided by the decoder: a dump
+   * entry carries no event), for printers and recorders that need no rebuilt header.
+   */
+  async *dumpRecords(filter?: KernelFilter, opts: DumpOptions = {}): AsyncGenerator<EntryRecord[]> {
+    yield* this.entryRecords(dumpRequest(filter, opts.zero ? { zero: true } : {}), 'dump', opts);
+  }
+
+  /** The dying or unconfirmed list as domain records (see dumpRecords). */
+  async *listRecords(list: 'dying' | 'unconfirmed', family = AF_UNSPEC, opts: DumpOptions = {}): AsyncGenerator<EntryRecord[]> {
+    if (list === 'dying') yield* this.entryRecords(dyingRequest(family), 'dump dying list', opts);
+    else yield* this.entryRecords(unconfirmedRequest(family), 'dump unconfirmed list', opts);
+  }
+
+  private async *entryRecords(req: Message, op: string, opts: DumpOptions): AsyncGenerator<EntryRecord[]> {
+    for await (const ms of this.dumpMessages(req, op, opts)) {
+      const out: EntryRecord[] = [];
+      for (const m of ms) if (m.kind === 'conntrack') out.push(m);
+      yield out;
+    }
+  }
+
   /** Entries on the dying list (awaiting DESTROY delivery). */
   async *dying(family = AF_UNSPEC, opts: DumpOptions = {}): AsyncGenerator<Entry> {
-    for await (const ms of this.dumpMessages(dyingRequest(family), 'dump dying list', opts)) {
-      for (const m of ms) if (m.kind === 'conntrack') yield m.conntrack;
-    }
+    for await (const ms of this.listRecords('dying', family, opts)) for (const m of ms) yield m.conntrack;
   }
 
   /** The unconfirmed list (always empty on current kernels). */
   async *unconfirmed(family = AF_UNSPEC, opts: DumpOptions = {}): AsyncGenerator<Entry> {
-    for await (const ms of this.dumpMessages(unconfirmedRequest(family), 'dump unconfirmed list', opts)) {
-      for (const m of ms) if (m.kind === 'conntrack') yield m.conntrack;
-    }
+    for await (const ms of this.listRecords('unconfirmed', family, opts)) for (const m of ms) yield m.conntrack;
   }
 
   /** Expectations, optionally of one master connection. */
   async *expectations(family = AF_UNSPEC, master?: Entry['orig'], opts: DumpOptions = {}): AsyncGenerator<Expectation> {
+    for await (const ms of this.expectationRecords(family, master, opts)) for (const m of ms) yield m.expect;
+  }
+
+  /** Expectations as domain records (the kernel's messages, see dumpRecords), in batches. */
+  async *expectationRecords(family = AF_UNSPEC, master?: Entry['orig'], opts: DumpOptions = {}): AsyncGenerator<ExpectRecord[]> {
     for await (const ms of this.dumpMessages(expectDumpRequest(family, master), 'dump expectations', opts)) {
-      for (const m of ms) if (m.kind === 'expect') yield m.expect;
+      const out: ExpectRecord[] = [];
+      for (const m of ms) if (m.kind === 'expect') out.push(m);
+      yield out;
     }
   }
 
   /** One entry by tuple; rejects with NetlinkError ENOENT if there is none. */
   async get(key: EntryKey, opts: { zero?: boolean } = {}): Promise<Entry> {
+    return (await this.getRecord(key, opts)).conntrack;
+  }
+
+  /** get() as a domain record: the kernel's reply message (header and nfgenmsg as received). */
+  async getRecord(key: EntryKey, opts: { zero?: boolean } = {}): Promise<EntryRecord> {
     const replies = await this.requests().request(getRequest(key, opts), opts.zero ? 'get-and-zero' : 'get');
-    for (const m of replies) if (m.kind === 'conntrack') return m.conntrack;
+    for (const m of replies) if (m.kind === 'conntrack') return m;
     throw new Error('get: the kernel acknowledged without sending the entry');
   }
 

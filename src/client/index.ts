@@ -1,4 +1,4 @@
-export { ConntrackClient, DEFAULT_EVENT_BUFFER, type ConntrackOptions, type EventsOptions, type DumpOptions } from './client.js';
+export { ConntrackClient, DEFAULT_EVENT_BUFFER, type ConntrackOptions, type EventsOptions, type DumpOptions, type EntryRecord, type ExpectRecord } from './client.js';
 export { Subscription, type EventItem, type ConntrackEvent, type ExpectEvent, type OverrunMarker, type DecodeFailure, type SubscriptionOptions } from './events.js';
 export { RequestChannel, ClosedError } from './requests.js';
 export type { Transport, TransportFactory, TransportOptions, ReceiveItem, ReceivedDatagram, OverrunItem } from './transport.js';

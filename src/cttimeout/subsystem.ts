@@ -9,6 +9,7 @@ import type { Reader } from '../netlink/reader.js';
 import { NFNL_SUBSYS_CTNETLINK_TIMEOUT } from '../nfnetlink/constants.js';
 import type { NfGenMsg } from '../nfnetlink/header.js';
 import { type NfnlSubsystem, NfnlRegistry, nfnlSubsystems } from '../nfnetlink/registry.js';
+import { checkTimeoutRequest } from './check.js';
 import { IPCTNL_MSG_TIMEOUT_MAX } from './constants.js';
 import type { TimeoutMessage } from './model.js';
 import { decodeTimeout, encodeTimeout } from './timeout.js';
@@ -29,6 +30,7 @@ export const CTTIMEOUT: NfnlSubsystem<TimeoutMessage> = {
     timeout: decodeTimeout(r, start, end),
   }),
   encode: (b: Builder, m: TimeoutMessage) => encodeTimeout(b, m.timeout),
+  checkRequest: checkTimeoutRequest,
 };
 
 /** A registry holding cttimeout alone (what the timeout client decodes with). */

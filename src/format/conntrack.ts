@@ -34,12 +34,8 @@
  * Where conntrack reads the clock (delta-time of live entries, the -o timestamp prefix)
  * we use ctx.timestampNs, the receive time, so a line is a pure function of its input.
  */
-import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
+import { NLM_F_REQUEST } from '../netlink/constants.js';
 import {
-  IPCTNL_MSG_CT_DELETE,
-  IPCTNL_MSG_CT_NEW,
-  IPCTNL_MSG_EXP_DELETE,
-  IPCTNL_MSG_EXP_NEW,
   IPPROTO_DCCP,
   IPPROTO_GRE,
   IPPROTO_ICMP,
@@ -56,13 +52,11 @@ import {
   NF_CT_EXPECT_PERMANENT,
   NF_CT_EXPECT_USERSPACE,
 } from '../ctnetlink/constants.js';
-import type { Conntrack, Counters, CpuStats, ExpectCpuStats, Expectation, Message, Tuple } from '../ctnetlink/model.js';
-import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
+import type { Conntrack, Counters, Expectation, Message, Tuple } from '../ctnetlink/model.js';
 import { dccpStateName, sctpStateName, tcpStateName } from '../ctnetlink/status.js';
-import { msgTypeOf } from '../nfnetlink/header.js';
 import type { FormatContext } from './index.js';
 import { flat, slots, u32 } from './pieces.js';
-import { CPU_NAMES, familyName, protoName } from './names.js';
+import { familyName, protoName } from './names.js';
 import { formatCountConntrack, formatCpuStatsConntrack, formatExpectCpuStatsConntrack } from './conntrack-stats.js';
 
 /** `conntrack -o ...` options and the outside world the printer consults. */
@@ -327,20 +321,13 @@ function timestampPrefix(ns: bigint): string {
   return `[${String(sec).padStart(8, '0')}.${String(usec).padStart(6, '0')}]\t`;
 }
 
-function ctEventName(m: Message & { kind: 'conntrack' }): CtEventName | undefined {
-  const t = msgTypeOf(m.header.type);
-  if (t === IPCTNL_MSG_CT_NEW) return m.header.flags & NLM_F_CREATE ? '[NEW]' : '[UPDATE]';
-  if (t === IPCTNL_MSG_CT_DELETE) return '[DESTROY]';
-  return undefined;
-}
-
-function expEventName(m: Message & { kind: 'expect' }): CtEventName | undefined {
-  const t = msgTypeOf(m.header.type);
-  // __parse_message of libnetfilter_conntrack: NEW needs NLM_F_CREATE or NLM_F_EXCL here.
-  if (t === IPCTNL_MSG_EXP_NEW) return m.header.flags & (NLM_F_CREATE | NLM_F_EXCL) ? '[NEW]' : '[UPDATE]';
-  if (t === IPCTNL_MSG_EXP_DELETE) return '[DESTROY]';
-  return undefined;
-}
+/**
+ * The bracketed event name of the type the decoder decided (ctnetlink/subsystem.ts). The
+ * kernel sets NLM_F_CREATE|NLM_F_EXCL together on every NEW event (conntrack and
+ * expectation), which is what libnetfilter_conntrack's __parse_message tests, so the
+ * decoder's 'new' / 'update' is the name conntrack prints.
+ */
+const EVENT_NAMES: Record<string, CtEventName> = { new: '[NEW]', update: '[UPDATE]', destroy: '[DESTROY]' };
 
 /** A formatMessage with fixed options (see ConntrackFormatOptions). */
 export function createConntrackFormatter(o: ConntrackFormatOptions = {}): (m: Message, ctx?: FormatContext) => string | undefined {
@@ -351,7 +338,7 @@ export function createConntrackFormatter(o: ConntrackFormatOptions = {}): (m: Me
           if (m.header.flags & NLM_F_REQUEST) return undefined;
           return formatConntrackEntry(m.conntrack, undefined, ctx, o);
         }
-        let line = formatConntrackEntry(m.conntrack, ctEventName(m), ctx, o);
+        let line = formatConntrackEntry(m.conntrack, EVENT_NAMES[m.event], ctx, o);
         if (o.timestamp) line = timestampPrefix(nowNs(ctx, o)) + line;
         const pid = m.header.pid >>> 0;
         if (pid !== 0) {
@@ -365,7 +352,7 @@ export function createConntrackFormatter(o: ConntrackFormatOptions = {}): (m: Me
           if (m.header.flags & NLM_F_REQUEST) return undefined;
           return formatExpectationConntrack(m.expect);
         }
-        const line = formatExpectationConntrack(m.expect, expEventName(m));
+        const line = formatExpectationConntrack(m.expect, EVENT_NAMES[m.event]);
         // Expectation events use "[%-8ld.%-6ld]\t": left-aligned, space-padded fields.
         if (!o.timestamp) return line;
         const ns = nowNs(ctx, o);

@@ -3,19 +3,14 @@
  * written directly for conntrack messages (every event, every dump entry).
  */
 import { messageTypeName } from '../ctnetlink/message.js';
-import type { Conntrack, Counters, Expectation, Message, NatRange, SeqAdj, TcpFlags, Tuple } from '../ctnetlink/model.js';
-import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
-import { dccpStateName, sctpStateName, statusNames, tcpStateName } from '../ctnetlink/status.js';
-import type { RawAttribute } from '../netlink/attribute.js';
-import type { ErrorPayload, ExtAck, PolicyInfo } from '../netlink/control.js';
+import type { Conntrack, Counters, Message, TcpFlags, Tuple } from '../ctnetlink/model.js';
+import { statusNames, tcpStateName } from '../ctnetlink/status.js';
 import { NLM_F_REQUEST } from '../netlink/constants.js';
-import { errnoName } from '../netlink/errno.js';
 import type { NlMsgHeader } from '../netlink/message.js';
-import { familyName, protoName } from './conntrack.js';
+import { protoName } from './conntrack.js';
 import type { FormatContext } from './index.js';
 import { flat, slots, u32 } from './pieces.js';
-import { CPU_NAMES } from './names.js';
-import { isoDigits, isoTime, isoTimeSlow } from './json-time.js';
+import { isoDigits, isoTimeSlow } from './json-time.js';
 import { toJson, type Obj, hex, labelBits, natRange, protoinfo, put, putUnknown, seqAdj, stateOf, str, tcpFlags, tuple, unknownList } from './json-object.js';
 
 // ------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * messages.
  */
 import { messageTypeName } from '../ctnetlink/message.js';
-import type { Conntrack, Counters, Expectation, Message, NatRange, SeqAdj, TcpFlags, Tuple } from '../ctnetlink/model.js';
+import type { Conntrack, Expectation, Message, NatRange, SeqAdj, TcpFlags, Tuple } from '../ctnetlink/model.js';
 import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
 import { dccpStateName, sctpStateName, statusNames, tcpStateName } from '../ctnetlink/status.js';
 import type { RawAttribute } from '../netlink/attribute.js';
@@ -14,7 +14,6 @@ import { errnoName } from '../netlink/errno.js';
 import type { NlMsgHeader } from '../netlink/message.js';
 import { familyName, protoName } from './conntrack.js';
 import type { FormatContext } from './index.js';
-import { flat, slots, u32 } from './pieces.js';
 import { CPU_NAMES } from './names.js';
 import { isoTime } from './json-time.js';
 

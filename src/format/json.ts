@@ -23,6 +23,9 @@
  *   `"0x0a01"`), `seq`, `pid`, `flags` (nlmsg_flags as a number). Events (conntrack and
  *   expectation) carry only `pid`, and only when it is non-zero: the netlink port id of
  *   the process whose request caused the event (`[USERSPACE] portid=` in conntrack -E).
+ *   Entries (`entry`, `expect`) carry the header the kernel sent them in, in live runs
+ *   (`dump`, `get`) as in `read`: the request's `seq`, the requester's port id as `pid`,
+ *   `flags` NLM_F_MULTI (2), plus NLM_F_DUMP_FILTERED (32) when the kernel filtered.
  *
  * ## Conntrack: `new`, `update`, `destroy`, `entry` (and the body of conntrack requests)
  * - `family`: `"ipv4"` | `"ipv6"` | number (nfgen_family; 0 in some requests).

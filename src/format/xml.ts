@@ -30,11 +30,10 @@
  * The document header and footer (`<?xml ...?>` + `<conntrack>` or `<expect>`, and the
  * closing tag) belong to the stream, not to a line: see xmlHeader / xmlFooter.
  */
-import { IPPROTO_DCCP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IPS_ASSURED, IPS_SEEN_REPLY, IPCTNL_MSG_EXP_NEW } from '../ctnetlink/constants.js';
+import { IPPROTO_DCCP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IPS_ASSURED, IPS_SEEN_REPLY } from '../ctnetlink/constants.js';
 import type { Conntrack, Counters, Expectation, Message, Tuple } from '../ctnetlink/model.js';
 import { dccpStateName, sctpStateName, tcpStateName } from '../ctnetlink/status.js';
-import { msgTypeOf } from '../nfnetlink/header.js';
-import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
+import { NLM_F_REQUEST } from '../netlink/constants.js';
 import { familyName, protoName, type ConntrackFormatOptions } from './conntrack.js';
 import type { FormatContext } from './index.js';
 
@@ -162,13 +161,9 @@ export function createXmlFormatter(o: ConntrackFormatOptions = {}): (m: Message,
       return prog === undefined ? `${line} [USERSPACE] portid=${pid}` : `${line} [USERSPACE] portid=${pid} progname=${prog}`;
     }
     if (m.kind === 'expect') {
-      let ev: string | undefined;
-      if (m.event !== undefined) {
-        // An EXP_NEW without CREATE|EXCL is an update of the expectation.
-        const t = msgTypeOf(m.header.type);
-        ev = t === IPCTNL_MSG_EXP_NEW && !(m.header.flags & (NLM_F_CREATE | NLM_F_EXCL)) ? 'update' : m.event;
-      }
-      return formatExpectationXml(m.expect, ev);
+      // The event type as the decoder decided it (the kernel's EXP_NEW events always carry
+      // NLM_F_CREATE|NLM_F_EXCL, so they are never libnetfilter_conntrack's 'update').
+      return formatExpectationXml(m.expect, m.event);
     }
     return undefined;
   };

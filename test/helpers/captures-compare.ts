@@ -1,7 +1,7 @@
 /**
  * Field-by-field comparison of our decode of a recorded capture with the two decoders we did
  * not write: conntrack-tools (XML and text, see captures-oracles.ts) and Wireshark (tshark's
- * reduced JSON, see captures/scripts/tshark.mjs). Every disagreement is collected as one line
+ * reduced JSON, see tools/captures/tshark.ts). Every disagreement is collected as one line
  * naming the capture, the record (0-based pcap record = tshark frame - 1), the message and the
  * field, so a failing test lists all of them at once.
  */
@@ -178,7 +178,7 @@ export function compareExpect(m: Mismatches, at: string, msg: Message, o: Oracle
 // ---------------------------------------------------------------------------------------
 // tshark
 
-/** A message of NAME.tshark.json (see captures/scripts/tshark.mjs). */
+/** A message of NAME.tshark.json (see tools/captures/tshark.ts). */
 export interface TsharkMessage {
   hdr: { len?: string; type?: string; flags?: string; seq?: string; pid?: string };
   nfgen?: { subsys?: string; family?: string; version?: string; resId?: string };

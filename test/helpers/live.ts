@@ -2,7 +2,6 @@
  * Live-test support: root detection, throwaway network namespaces with conntrack enabled
  * by an nftables rule, traffic generated inside them, and conntrack-tools run beside us.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 export const isRoot = process.getuid?.() === 0;

@@ -9,46 +9,54 @@
  * apart by NLM_F_REQUEST (the kernel never sets it).
  *
  * Everything created here is registered in a cleanup list that runs in reverse order at the
- * end of the scenario, also after a failure or a signal.
+ * end of the scenario, also after a failure or a signal. Namespaces are made and removed by
+ * the shared harness (tools/netns.ts), without its ruleset: each scenario loads its own.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type ExecFileSyncOptions, type StdioOptions } from 'node:child_process';
 import { writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { NetlinkSocket } from '../../dist/socket/netlink-socket.js';
-import { openPcapFile } from '../../dist/pcap/index.js';
-import { decodeDatagram, encodeMessage, messageTypeName } from '../../dist/ctnetlink/message.js';
-import { reduceTshark, tsharkJsonArgs } from './tshark.mjs';
+import { NetlinkSocket, type NetlinkSocketOptions } from '../../src/socket/netlink-socket.js';
+import { openPcapFile, type PcapFile } from '../../src/pcap/index.js';
+import { decodeDatagram, encodeMessage, messageTypeName } from '../../src/ctnetlink/message.js';
+import type { Message } from '../../src/ctnetlink/model.js';
+import { createNetns, type Netns as SharedNetns } from '../netns.js';
+import { reduceTshark, tsharkJsonArgs } from './tshark.js';
 
 export const NLM_F_ACK = 0x4;
 export const NLM_F_DUMP = 0x300;
 export const NS_PREFIX = 'ctcap-';
 const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type RunOptions = Omit<ExecFileSyncOptions, 'encoding'>;
+interface ExecError { status?: number | null; signal?: string | null; stdout?: unknown; stderr?: unknown }
 
 /** Runs a command, returns stdout; throws with stderr on failure. */
-export function run(cmd, args, opts = {}) {
+export function run(cmd: string, args: string[], opts: RunOptions = {}): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', env: ENV, stdio: ['pipe', 'pipe', 'pipe'], ...opts });
-  } catch (err) {
+    return execFileSync(cmd, args, { env: ENV, stdio: ['pipe', 'pipe', 'pipe'], ...opts, encoding: 'utf8' });
+  } catch (e) {
+    const err = e as ExecError;
     const stderr = err.stderr ? String(err.stderr).trim() : '';
     throw new Error(`${cmd} ${args.join(' ')} failed (${err.status ?? err.signal}): ${stderr}`);
   }
 }
 
 /** Like run() but returns { status, stdout, stderr } instead of throwing. */
-export function runStatus(cmd, args, opts = {}) {
+export function runStatus(cmd: string, args: string[], opts: RunOptions = {}): { status: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(cmd, args, { encoding: 'utf8', env: ENV, stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+    const stdout = execFileSync(cmd, args, { env: ENV, stdio: ['pipe', 'pipe', 'pipe'], ...opts, encoding: 'utf8' });
     return { status: 0, stdout, stderr: '' };
-  } catch (err) {
+  } catch (e) {
+    const err = e as ExecError;
     return { status: err.status ?? -1, stdout: String(err.stdout ?? ''), stderr: String(err.stderr ?? '') };
   }
 }
 
 /** Deletes namespaces with our prefix left behind by a recorder process that no longer runs. */
 export function removeStaleNamespaces() {
-  let names = [];
+  let names: string[] = [];
   try {
     names = readdirSync('/var/run/netns');
   } catch {
@@ -70,61 +78,72 @@ export function removeStaleNamespaces() {
 
 /** A list of undo actions run in reverse order; each runs once even if another fails. */
 export class Cleanup {
-  #actions = [];
-  add(what, fn) {
+  #actions: { what: string; fn: () => unknown }[] = [];
+  add(what: string, fn: () => unknown): void {
     this.#actions.push({ what, fn });
   }
-  async runAll() {
-    const errors = [];
+  async runAll(): Promise<string[]> {
+    const errors: string[] = [];
     while (this.#actions.length > 0) {
-      const { what, fn } = this.#actions.pop();
+      const { what, fn } = this.#actions.pop()!;
       try {
         await fn();
       } catch (err) {
-        errors.push(`${what}: ${err.message}`);
+        errors.push(`${what}: ${(err as Error).message}`);
       }
     }
     return errors;
   }
 }
 
-/** A throwaway network namespace with loopback up. */
+/** A child started in a namespace: its exit, and what it wrote on stderr so far. */
+export type Child = ChildProcess & {
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderrText(): string;
+};
+
+/**
+ * A throwaway network namespace with loopback up (made by tools/netns.ts, no ruleset: the
+ * scenario loads its own), removed at cleanup.
+ */
 export class Netns {
-  constructor(cleanup, short) {
-    this.name = `${NS_PREFIX}${short}-${process.pid}`;
-    /** Sysctls this scenario set in the namespace (recorded in the manifest). */
-    this.sysctlsSet = {};
+  readonly name: string;
+  /** Sysctls this scenario set in the namespace (recorded in the manifest). */
+  readonly sysctlsSet: Record<string, string | number> = {};
+  private readonly cleanup: Cleanup;
+  private readonly ns: SharedNetns;
+  constructor(cleanup: Cleanup, short: string) {
     this.cleanup = cleanup;
-    run('ip', ['netns', 'add', this.name]);
-    cleanup.add(`ip netns del ${this.name}`, () => run('ip', ['netns', 'del', this.name]));
-    this.exec('ip', ['link', 'set', 'lo', 'up']);
+    this.ns = createNetns({ name: `${NS_PREFIX}${short}-${process.pid}`, ruleset: null });
+    this.name = this.ns.name;
+    cleanup.add(`ip netns del ${this.name}`, () => this.ns.remove());
   }
-  exec(cmd, args, opts) {
+  exec(cmd: string, args: string[], opts?: RunOptions): string {
     return run('ip', ['netns', 'exec', this.name, cmd, ...args], opts);
   }
-  execStatus(cmd, args, opts) {
+  execStatus(cmd: string, args: string[], opts?: RunOptions): { status: number; stdout: string; stderr: string } {
     return runStatus('ip', ['netns', 'exec', this.name, cmd, ...args], opts);
   }
   /** Loads an nftables ruleset (nft -f -). */
-  nft(ruleset) {
+  nft(ruleset: string): void {
     this.exec('nft', ['-f', '-'], { input: ruleset });
   }
-  sysctl(settings) {
+  sysctl(settings: Record<string, string | number>): void {
     Object.assign(this.sysctlsSet, settings);
     const args = ['-q', '-w'];
     for (const [k, v] of Object.entries(settings)) args.push(`${k}=${v}`);
     this.exec('sysctl', args);
   }
-  readSysctl(key) {
+  readSysctl(key: string): string {
     return this.exec('sysctl', ['-n', key]).trim();
   }
   /** Starts a long-running child inside the namespace; killed at cleanup if still running. */
-  spawn(cmd, args, opts = {}) {
+  spawn(cmd: string, args: string[], opts: { stdio?: StdioOptions } = {}): Child {
     const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], {
       env: ENV,
       stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
-    });
-    const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    }) as Child;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
     child.exited = exited;
     let err = '';
     child.stderr?.on('data', (d) => (err += d));
@@ -138,28 +157,28 @@ export class Netns {
     return child;
   }
   /** Runs the traffic helper to completion. */
-  traffic(...args) {
-    return this.exec(process.execPath, [join(import.meta.dirname, 'traffic.mjs'), ...args.map(String)], { timeout: 30_000 });
+  traffic(...args: (string | number)[]): string {
+    return this.exec(process.execPath, [join(import.meta.dirname, 'traffic.js'), ...args.map(String)], { timeout: 30_000 });
   }
-  spawnTraffic(...args) {
-    return this.spawn(process.execPath, [join(import.meta.dirname, 'traffic.mjs'), ...args.map(String)]);
+  spawnTraffic(...args: (string | number)[]): Child {
+    return this.spawn(process.execPath, [join(import.meta.dirname, 'traffic.js'), ...args.map(String)]);
   }
 }
 
 /** Resolves when `child` printed a line containing `text` on stdout. */
-export function waitForLine(child, text, timeoutMs = 10_000) {
+export function waitForLine(child: Child, text: string, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`timed out waiting for "${text}"`)), timeoutMs);
-    const onData = (d) => {
+    const onData = (d: Buffer | string) => {
       buf += d;
       if (buf.includes(text)) {
         clearTimeout(timer);
-        child.stdout.off('data', onData);
+        child.stdout!.off('data', onData);
         resolve();
       }
     };
-    child.stdout.on('data', onData);
+    child.stdout!.on('data', onData);
     child.on('close', () => {
       clearTimeout(timer);
       reject(new Error(`child exited before printing "${text}": ${child.stderrText?.()}`));
@@ -167,7 +186,7 @@ export function waitForLine(child, text, timeoutMs = 10_000) {
   });
 }
 
-function bigintJson(_k, v) {
+function bigintJson(_k: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
   return v;
@@ -177,50 +196,64 @@ function bigintJson(_k, v) {
  * One scenario's recording: a pcap of every datagram sent or received by its channels,
  * the decoded messages (to wait for events and replies), and notes for the manifest.
  */
+/** A decoded message of the recording: its pcap record, index in the datagram, and socket. */
+export interface RecordedMessage {
+  record: number;
+  index: number;
+  msg: Message;
+  socket: string;
+}
+
 export class Recorder {
-  static async create(dir, name) {
-    const r = new Recorder(dir, name);
-    r.file = await openPcapFile(join(dir, `${name}.pcap`));
-    return r;
+  static async create(dir: string, name: string): Promise<Recorder> {
+    return new Recorder(dir, name, await openPcapFile(join(dir, `${name}.pcap`)));
   }
-  constructor(dir, name) {
+  readonly dir: string;
+  readonly name: string;
+  readonly file: PcapFile;
+  seq = 0;
+  /** Every message decoded so far. */
+  readonly messages: RecordedMessage[] = [];
+  /** Requests we sent. */
+  readonly requests: { record: number; seq: number; what: string; type: string; flags: number }[] = [];
+  readonly overruns: { afterRecords: number; socket: string }[] = [];
+  readonly truncated: number[] = [];
+  readonly decodeErrors: { record: number; error: string }[] = [];
+  readonly channels: Channel[] = [];
+  readonly waiters = new Set<{ check(): void }>();
+  private constructor(dir: string, name: string, file: PcapFile) {
     this.dir = dir;
     this.name = name;
-    this.seq = 0;
-    /** Every message decoded so far: { record, index, msg, socket }. */
-    this.messages = [];
-    /** Requests we sent: { record, seq, what }. */
-    this.requests = [];
-    this.overruns = [];
-    this.truncated = [];
-    this.decodeErrors = [];
-    this.channels = [];
-    this.waiters = new Set();
+    this.file = file;
   }
-  get records() {
+  get records(): number {
     return this.file.writer.records;
   }
   /** Opens a NetlinkSocket in `opts.netns` whose traffic goes to this recording. */
-  open(label, opts) {
+  open(label: string, opts: NetlinkSocketOptions): Channel {
     const ch = new Channel(this, label, NetlinkSocket.open(opts));
     this.channels.push(ch);
     return ch;
   }
-  write(data, socketLabel) {
+  write(data: Uint8Array, socketLabel: string): number {
     const record = this.records;
     this.file.writer.writeDatagram(data);
-    let msgs = [];
+    let msgs: Message[] = [];
     try {
       msgs = decodeDatagram(data);
     } catch (err) {
-      this.decodeErrors.push({ record, error: err.message });
+      this.decodeErrors.push({ record, error: (err as Error).message });
     }
     msgs.forEach((msg, index) => this.messages.push({ record, index, msg, socket: socketLabel }));
     for (const w of [...this.waiters]) w.check();
     return record;
   }
   /** Waits until `pred(msg)` matched `count` messages received after `since` (a message index). */
-  waitFor(what, pred, { timeoutMs = 10_000, count = 1, since = 0 } = {}) {
+  waitFor(
+    what: string,
+    pred: (msg: Message, m: RecordedMessage) => boolean,
+    { timeoutMs = 10_000, count = 1, since = 0 }: { timeoutMs?: number; count?: number; since?: number } = {},
+  ): Promise<RecordedMessage[]> {
     return new Promise((resolve, reject) => {
       const w = {
         check: () => {
@@ -241,22 +274,33 @@ export class Recorder {
     });
   }
   /** True once `pred` matched a message (non-blocking). */
-  has(pred, since = 0) {
+  has(pred: (msg: Message, m: RecordedMessage) => boolean, since = 0): boolean {
     return this.messages.slice(since).some((m) => pred(m.msg, m));
   }
-  async close() {
+  async close(): Promise<void> {
     for (const ch of this.channels) ch.close();
     await this.file.close();
   }
 }
 
 /** One socket of a recording. */
+interface PendingRequest {
+  since: number;
+  dump: boolean;
+  ack: boolean;
+  resolve(v: Message[]): void;
+  reject(e: Error): void;
+}
+
 export class Channel {
-  constructor(rec, label, sock) {
+  readonly rec: Recorder;
+  readonly label: string;
+  readonly sock: NetlinkSocket;
+  private readonly pending = new Map<number, PendingRequest>();
+  constructor(rec: Recorder, label: string, sock: NetlinkSocket) {
     this.rec = rec;
     this.label = label;
     this.sock = sock;
-    this.pending = new Map();
     sock.onReceive(
       (items) => {
         for (const it of items) {
@@ -275,7 +319,7 @@ export class Channel {
       },
     );
   }
-  get portid() {
+  get portid(): number {
     return this.sock.portid;
   }
   /**
@@ -283,7 +327,7 @@ export class Channel {
    * Resolves with every message answering it once the answer is complete: NLMSG_DONE for a
    * dump, the ACK/error for the rest. Rejects after `timeoutMs`.
    */
-  request(msg, what, { ack, timeoutMs = 5000 } = {}) {
+  request(msg: Message, what: string, { ack, timeoutMs = 5000 }: { ack?: boolean; timeoutMs?: number } = {}): Promise<Message[]> {
     const seq = ++this.rec.seq;
     const dump = (msg.header.flags & NLM_F_DUMP) === NLM_F_DUMP;
     msg.header.seq = seq;
@@ -302,11 +346,11 @@ export class Channel {
         since,
         dump,
         ack: ack ?? !dump,
-        resolve: (v) => {
+        resolve: (v: Message[]) => {
           clearTimeout(timer);
           resolve(v);
         },
-        reject: (e) => {
+        reject: (e: Error) => {
           clearTimeout(timer);
           reject(e);
         },
@@ -314,7 +358,7 @@ export class Channel {
       this.sock.send(data);
     });
   }
-  #settle() {
+  #settle(): void {
     for (const [seq, p] of this.pending) {
       const answers = this.rec.messages
         .slice(p.since)
@@ -328,13 +372,13 @@ export class Channel {
       }
     }
   }
-  pause() {
+  pause(): void {
     this.sock.pause();
   }
-  resume() {
+  resume(): void {
     this.sock.resume();
   }
-  close() {
+  close(): void {
     this.sock.close();
   }
 }
@@ -345,26 +389,49 @@ export class Channel {
  * XML goes to NAME.conntrack.xml (one <events> or <list> section per command), text to
  * NAME.conntrack.txt ("## command" headers).
  */
+interface XmlSection {
+  tag: string;
+  attrs: Record<string, unknown>;
+  body: string;
+  summary: string;
+  status?: number;
+}
+interface TextSection {
+  command: string;
+  attrs?: Record<string, unknown>;
+  body: string;
+  summary: string;
+  status?: number;
+}
+interface Listener {
+  args: string[];
+  xml: boolean;
+  attrs: Record<string, unknown>;
+  child: Child;
+  output(): string;
+}
+
 export class Oracles {
-  constructor(ns) {
+  readonly ns: Netns;
+  readonly xml: XmlSection[] = [];
+  readonly txt: TextSection[] = [];
+  listeners: Listener[] = [];
+  readonly commands: string[] = [];
+  constructor(ns: Netns) {
     this.ns = ns;
-    this.xml = [];
-    this.txt = [];
-    this.listeners = [];
-    this.commands = [];
   }
   /** Starts `conntrack ARGS` as an event listener; its output is kept in order of start. */
-  async listen(args, { xml = args.some((a) => a.includes('xml')), attrs = {} } = {}) {
+  async listen(args: string[], { xml = args.some((a) => a.includes('xml')), attrs = {} }: { xml?: boolean; attrs?: Record<string, unknown> } = {}): Promise<Listener> {
     const child = this.ns.spawn('conntrack', args);
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
+    child.stdout!.on('data', (d) => (out += d));
     const entry = { args, xml, attrs, child, output: () => out };
     this.listeners.push(entry);
     this.commands.push(`conntrack ${args.join(' ')}`);
     return entry;
   }
   /** Stops every listener (SIGINT, as Ctrl-C would) and files its output. */
-  async stopListeners() {
+  async stopListeners(): Promise<void> {
     for (const l of this.listeners) {
       if (l.child.exitCode === null) l.child.kill('SIGINT');
       await l.child.exited;
@@ -375,7 +442,7 @@ export class Oracles {
     this.listeners = [];
   }
   /** Runs a one-shot conntrack command now and files its output (XML or text). */
-  snapshot(args, attrs = {}) {
+  snapshot(args: string[], attrs: Record<string, unknown> = {}): { status: number; stdout: string; stderr: string } {
     const r = this.ns.execStatus('conntrack', args);
     const cmd = `conntrack ${args.join(' ')}`;
     this.commands.push(cmd);
@@ -386,8 +453,8 @@ export class Oracles {
     }
     return r;
   }
-  write(dir, name) {
-    const files = [];
+  write(dir: string, name: string): string[] {
+    const files: string[] = [];
     if (this.xml.length > 0) {
       const parts = ['<?xml version="1.0" encoding="utf-8"?>', `<capture name="${name}">`];
       for (const s of this.xml) {
@@ -403,7 +470,7 @@ export class Oracles {
       files.push(`${name}.conntrack.xml`);
     }
     if (this.txt.length > 0) {
-      const parts = [];
+      const parts: string[] = [];
       for (const s of this.txt) {
         const attrs = Object.entries(s.attrs ?? {}).map(([k, v]) => ` ${k}=${v}`).join('');
         parts.push(`## ${s.command}${attrs}`);
@@ -419,12 +486,12 @@ export class Oracles {
   }
 }
 
-function escapeXml(s) {
+function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** Keeps the <flow>/<expect> lines of conntrack's XML, dropping its own document wrapper. */
-function stripXml(out) {
+function stripXml(out: string): string {
   return out
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('<?xml') && l.trim() !== '<conntrack>' && l.trim() !== '</conntrack>')
@@ -432,7 +499,7 @@ function stripXml(out) {
 }
 
 /** Runs tshark on a finished pcap and writes the reduced decode as NAME.tshark.json. */
-export function writeTshark(dir, name) {
+export function writeTshark(dir: string, name: string): { file: string; frames: number; messages: number; version: string } {
   const pcap = join(dir, `${name}.pcap`);
   const r = runStatus('tshark', tsharkJsonArgs(pcap), { maxBuffer: 512 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`tshark failed on ${pcap}: ${r.stderr}`);
@@ -444,7 +511,7 @@ export function writeTshark(dir, name) {
 }
 
 /** The netfilter sysctls that decide what a capture contains, read inside `ns`. */
-export function conntrackSysctls(ns, extra = []) {
+export function conntrackSysctls(ns: Netns, extra: string[] = []): Record<string, string> {
   const keys = new Set([
     'net.netfilter.nf_conntrack_events',
     'net.netfilter.nf_conntrack_acct',
@@ -454,12 +521,12 @@ export function conntrackSysctls(ns, extra = []) {
     ...extra,
     ...Object.keys(ns.sysctlsSet),
   ]);
-  const out = {};
+  const out: Record<string, string> = {};
   for (const k of keys) out[k.replace('net.netfilter.', '')] = ns.readSysctl(k);
   return out;
 }
 
-export function fileSize(path) {
+export function fileSize(path: string): number {
   return existsSync(path) ? statSync(path).size : 0;
 }
 

@@ -1,29 +1,32 @@
-#!/usr/bin/env node
 /**
- * Records the capture scenarios: `node captures/record.mjs [scenario...]` as root, after
- * `npm install` (which builds dist/ and the socket addon). Without arguments every scenario
- * is recorded. Each scenario runs in its own throwaway network namespace(s), writes
- * captures/NAME.pcap, its oracles (NAME.conntrack.xml / .txt, NAME.tshark.json) and its
- * entry in captures/manifest.json. See captures/README.md.
+ * Records the capture scenarios, as root, after `npm install` (the socket addon):
+ *
+ *   npx tsc -p bench && sudo node build/tools/captures/record.js [--out DIR] [scenario...]
+ *
+ * Without scenario names every scenario is recorded. Each scenario runs in its own
+ * throwaway network namespace(s) (tools/netns.ts), writes DIR/NAME.pcap, its oracles
+ * (NAME.conntrack.xml / .txt, NAME.tshark.json) and its entry in DIR/manifest.json; DIR is
+ * captures/ unless --out says otherwise. See captures/README.md.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Cleanup, Oracles, Recorder, Netns, removeStaleNamespaces, run, writeTshark, fileSize, conntrackSysctls } from './scripts/harness.mjs';
-import { SCENARIOS } from './scripts/scenarios.mjs';
+import { join, resolve } from 'node:path';
+import { Cleanup, Oracles, Recorder, Netns, removeStaleNamespaces, run, writeTshark, fileSize, conntrackSysctls } from './harness.js';
+import { SCENARIOS, type ScenarioContext } from './scenarios.js';
 
-const DIR = import.meta.dirname;
+/** The checkout: this file runs as build/tools/captures/record.js. */
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const args = process.argv.slice(2);
+const outAt = args.indexOf('--out');
+const DIR = outAt >= 0 ? resolve(args[outAt + 1] ?? '.') : join(ROOT, 'captures');
+if (outAt >= 0) args.splice(outAt, 2);
 const MANIFEST = join(DIR, 'manifest.json');
 
 if (process.getuid?.() !== 0) {
-  console.error('record.mjs must run as root (network namespaces, nftables, netlink groups)');
-  process.exit(2);
-}
-if (!existsSync(join(DIR, '..', 'dist', 'socket', 'netlink-socket.js'))) {
-  console.error('dist/ is missing: run `npm install` (or `npm run build`) first');
+  console.error('record.js must run as root (network namespaces, nftables, netlink groups)');
   process.exit(2);
 }
 
-const wanted = process.argv.slice(2);
+const wanted = args;
 for (const w of wanted) {
   if (!(w in SCENARIOS)) {
     console.error(`unknown scenario ${w}; known: ${Object.keys(SCENARIOS).join(' ')}`);
@@ -32,7 +35,7 @@ for (const w of wanted) {
 }
 const names = wanted.length > 0 ? wanted : Object.keys(SCENARIOS);
 
-let current;
+let current: Cleanup | undefined;
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {
     console.error(`\n${sig}: cleaning up`);
@@ -42,7 +45,9 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 removeStaleNamespaces();
-const manifest = existsSync(MANIFEST) ? JSON.parse(readFileSync(MANIFEST, 'utf8')) : { captures: {} };
+const manifest: { captures: Record<string, unknown>; recordedWith?: string } = existsSync(MANIFEST)
+  ? JSON.parse(readFileSync(MANIFEST, 'utf8'))
+  : { captures: {} };
 const kernel = run('uname', ['-r']).trim();
 let failed = 0;
 
@@ -52,7 +57,7 @@ for (const name of names) {
   const started = new Date();
   console.log(`== ${name}`);
   const rec = await Recorder.create(DIR, name);
-  const ctx = {
+  const ctx: ScenarioContext = {
     name,
     rec,
     cleanup,
@@ -62,24 +67,24 @@ for (const name of names) {
     oracles: undefined,
     sysctls: undefined,
     namespaces: [],
-    netns(short) {
+    netns(short: string) {
       const ns = new Netns(cleanup, short);
       this.namespaces.push(ns);
       return ns;
     },
     /** The oracle collector of this scenario (one, bound to the namespace given first). */
-    oraclesIn(ns) {
+    oraclesIn(ns: Netns) {
       this.oracles ??= new Oracles(ns);
       return this.oracles;
     },
-    note(text) {
+    note(text: string) {
       this.notes.push(text);
       console.log(`   ${text}`);
     },
   };
-  let error;
+  let error: unknown;
   try {
-    await SCENARIOS[name].run(ctx);
+    await SCENARIOS[name]!.run(ctx);
   } catch (err) {
     error = err;
   }
@@ -102,20 +107,20 @@ for (const name of names) {
   for (const e of cleanupErrors) console.error(`   cleanup: ${e}`);
   if (error) {
     failed++;
-    console.error(`   FAILED: ${error.stack ?? error}`);
+    console.error(`   FAILED: ${(error as Error).stack ?? String(error)}`);
     continue;
   }
-  const files = [`${name}.pcap`, ...ctx.oracles.write(DIR, name)];
+  const files = [`${name}.pcap`, ...(ctx.oracles?.write(DIR, name) ?? [])];
   const tshark = writeTshark(DIR, name);
   files.push(tshark.file);
   const messages = rec.messages.length;
-  manifest.captures[name] = {
+  const entry = {
     pcap: `${name}.pcap`,
     bytes: fileSize(join(DIR, `${name}.pcap`)),
     records: rec.records,
     messages,
-    description: SCENARIOS[name].description,
-    command: `node captures/record.mjs ${name}`,
+    description: SCENARIOS[name]!.description,
+    command: `node build/tools/captures/record.js ${name}`,
     date: started.toISOString(),
     kernel,
     conntrackTools: run('conntrack', ['--version']).trim(),
@@ -133,17 +138,18 @@ for (const name of names) {
     truncatedRecords: rec.truncated,
     decodeErrors: rec.decodeErrors,
     requests: rec.requests,
-    oracles: ctx.oracles.commands,
+    oracles: ctx.oracles?.commands ?? [],
     files,
     notes: ctx.notes,
     ...ctx.extra,
   };
-  console.log(`   ${rec.records} records, ${messages} messages, ${manifest.captures[name].bytes} bytes`);
+  manifest.captures[name] = entry;
+  console.log(`   ${rec.records} records, ${messages} messages, ${entry.bytes} bytes`);
 }
 
-const ordered = {};
+const ordered: Record<string, unknown> = {};
 for (const k of Object.keys(SCENARIOS)) if (manifest.captures[k]) ordered[k] = manifest.captures[k];
 manifest.captures = ordered;
-manifest.recordedWith = 'node captures/record.mjs (socket-level recording through NetlinkSocket; no nlmon on this machine)';
+manifest.recordedWith = 'node build/tools/captures/record.js (socket-level recording through NetlinkSocket; no nlmon on this machine)';
 writeFileSync(MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
 process.exit(failed > 0 ? 1 : 0);

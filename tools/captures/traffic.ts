@@ -1,7 +1,6 @@
-#!/usr/bin/env node
 /**
  * Traffic generator for the capture scenarios. The recorder runs it inside a scenario's
- * network namespace (`ip netns exec NS node traffic.mjs MODE ...`), so every socket it opens
+ * network namespace (`ip netns exec NS node build/tools/captures/traffic.js MODE ...`), so every socket it opens
  * lives there. It uses only node:net / node:dgram and exits once its exchange is complete.
  *
  *   tcp HOST PORT                 listen, connect, exchange a line, client closes first
@@ -18,25 +17,25 @@
  *
  * Progress goes to stderr; stdout carries only the lines the recorder waits for.
  */
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type Server } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 
-const [mode, host = '127.0.0.1', portArg = '0', countArg = '1'] = process.argv.slice(2);
+const [mode = '', host = '127.0.0.1', portArg = '0', countArg = '1'] = process.argv.slice(2);
 const port = Number(portArg);
-const family = host.includes(':') ? 'udp6' : 'udp4';
+const family: 'udp4' | 'udp6' = host.includes(':') ? 'udp6' : 'udp4';
 
-function fail(err) {
-  process.stderr.write(`traffic ${mode}: ${err?.stack ?? err}\n`);
+function fail(err: unknown): never {
+  process.stderr.write(`traffic ${mode}: ${(err as Error | undefined)?.stack ?? String(err)}\n`);
   process.exit(1);
 }
 process.on('uncaughtException', fail);
 setTimeout(() => fail(new Error('timed out')), 20_000).unref();
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connects, sends a line, waits for its echo, then closes our side first. */
-async function tcpClient(h, p) {
+async function tcpClient(h: string, p: number): Promise<void> {
   const c = connect({ host: h, port: p });
   await once(c, 'connect');
   c.write('hello\n');
@@ -46,7 +45,7 @@ async function tcpClient(h, p) {
   await once(c, 'close');
 }
 
-function echoServer(h, p) {
+function echoServer(h: string, p: number): Server {
   const server = createServer((s) => {
     s.on('data', (d) => s.write(d));
     s.on('end', () => setTimeout(() => s.end(), 50));
@@ -56,7 +55,7 @@ function echoServer(h, p) {
   return server;
 }
 
-async function udpPair(h, p) {
+async function udpPair(h: string, p: number): Promise<void> {
   const server = createSocket(family);
   server.bind(p, h);
   await once(server, 'listening');
@@ -72,7 +71,7 @@ async function udpPair(h, p) {
   for (const s of [server, silent, client]) s.close();
 }
 
-async function udpSend(h, p, count) {
+async function udpSend(h: string, p: number, count: number): Promise<void> {
   const client = createSocket(family);
   for (let i = 0; i < count; i++) {
     client.send('x', p + i, h);
@@ -82,7 +81,7 @@ async function udpSend(h, p, count) {
   client.close();
 }
 
-async function ftp() {
+async function ftp(): Promise<void> {
   // The "client" listens for the data connection announced in PORT 127,0,0,1,39,16 (= 10000).
   const data = createServer((s) => {
     s.on('data', () => {});
@@ -92,7 +91,7 @@ async function ftp() {
   await once(data, 'listening');
   const server = createServer((s) => {
     s.write('220 hi\r\n');
-    s.on('data', (line) => {
+    s.on('data', (line: Buffer) => {
       const text = line.toString();
       if (text.startsWith('USER')) s.write('331 ok\r\n');
       else if (text.startsWith('PORT')) s.write('200 ok\r\n');
@@ -111,7 +110,7 @@ async function ftp() {
   await once(c, 'data'); // 200
   process.stdout.write('expect-ready\n');
   process.stdin.setEncoding('utf8');
-  for await (const chunk of process.stdin) if (chunk.includes('go')) break;
+  for await (const chunk of process.stdin) if (String(chunk).includes('go')) break;
   // Active mode: the server opens the data connection from port 20 to the announced port.
   const d = connect({ host: '127.0.0.1', port: 10000, localAddress: '127.0.0.1', localPort: 20 });
   await once(d, 'connect');
@@ -170,3 +169,5 @@ switch (mode) {
     fail(new Error(`unknown mode ${mode}`));
 }
 process.exit(0);
+
+export {};

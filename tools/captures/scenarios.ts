@@ -1,5 +1,5 @@
 /**
- * The capture scenarios. Each gets a context (see record.mjs) with a Recorder, a namespace
+ * The capture scenarios. Each gets a context (see record.ts) with a Recorder, a namespace
  * factory and the oracle collector, and makes the kernel produce one kind of traffic.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -13,8 +13,28 @@ import {
   statsCpuRequest,
   statsRequest,
   updateRequest,
-} from '../../dist/ctnetlink/requests.js';
-import { sleep, waitForLine } from './harness.mjs';
+} from '../../src/ctnetlink/requests.js';
+import type { Conntrack, Message } from '../../src/ctnetlink/model.js';
+import { type Channel, type Cleanup, type Netns, type Oracles, type Recorder, sleep, waitForLine } from './harness.js';
+
+/** What record.ts hands each scenario. */
+export interface ScenarioContext {
+  name: string;
+  rec: Recorder;
+  cleanup: Cleanup;
+  notes: string[];
+  /** Extra manifest fields a scenario wants to record. */
+  extra: Record<string, unknown>;
+  oracles: Oracles | undefined;
+  sysctls: Record<string, string> | undefined;
+  namespaces: Netns[];
+  netns(short: string): Netns;
+  /** The oracle collector of this scenario (one, bound to the namespace given first). */
+  oraclesIn(ns: Netns): Oracles;
+  note(text: string): void;
+}
+type S = ScenarioContext;
+type CtPred = (c: Conntrack) => boolean;
 
 /** Tracking on: any ct expression makes conntrack register its hooks in the namespace. */
 const TRACK = `
@@ -30,10 +50,14 @@ const XML_LIST = ['-L', '-o', 'xml,id,ktimestamp'];
 const TXT_LIST = ['-L', '-o', 'extended,id,ktimestamp'];
 const LISTENER_READY_MS = 400;
 
-const isEvent = (type, pred = () => true) => (m) => m.kind === 'conntrack' && m.event === type && pred(m.conntrack);
+const isEvent = (type: string, pred: CtPred = () => true) => (m: Message): boolean => m.kind === 'conntrack' && m.event === type && pred(m.conntrack);
 
 /** Opens the event socket and both conntrack -E listeners, before any traffic. */
-async function listenEvents(s, ns, { groups = [1, 2, 3], label = 'events', xml = XML_EVENTS, txt = TXT_EVENTS } = {}) {
+async function listenEvents(
+  s: S,
+  ns: Netns,
+  { groups = [1, 2, 3], label = 'events', xml = XML_EVENTS, txt = TXT_EVENTS }: { groups?: number[]; label?: string; xml?: string[]; txt?: string[] | undefined } = {},
+): Promise<{ ch: Channel; o: Oracles }> {
   const ch = s.rec.open(label, { netns: ns.name, groups });
   const o = s.oraclesIn(ns);
   await o.listen(xml);
@@ -42,7 +66,7 @@ async function listenEvents(s, ns, { groups = [1, 2, 3], label = 'events', xml =
   return { ch, o };
 }
 
-async function tcpLifecycle(s, short, host) {
+async function tcpLifecycle(s: S, short: string, host: string): Promise<void> {
   const ns = s.netns(short);
   ns.nft(TRACK);
   ns.sysctl({ 'net.netfilter.nf_conntrack_tcp_timeout_time_wait': 1 });
@@ -65,7 +89,7 @@ const LO4 = '127.0.0.1';
  * entries it walks over, which sends the same DESTROY (pid 0) a bit sooner.
  */
 const NUDGE_AFTER_MS = 20_000;
-async function waitDestroys(s, ns, what, pred, count = 1, timeoutMs = 90_000) {
+async function waitDestroys(s: S, ns: Netns, what: string, pred: CtPred, count = 1, timeoutMs = 90_000): Promise<void> {
   const t0 = Date.now();
   const done = s.rec.waitFor(what, isEvent('destroy', pred), { timeoutMs, count });
   let finished = false;
@@ -87,7 +111,7 @@ async function waitDestroys(s, ns, what, pred, count = 1, timeoutMs = 90_000) {
 }
 
 /** Our dump, then conntrack's view of the same table at once. */
-async function dumpWithOracle(s, ch, o, request, what, ctArgs = XML_LIST, textArgs = undefined) {
+async function dumpWithOracle(s: S, ch: Channel, o: Oracles, request: Message, what: string, ctArgs: string[] = XML_LIST, textArgs: string[] | undefined = undefined): Promise<Message[]> {
   const replies = await ch.request(request, what);
   const seq = request.header.seq;
   o.snapshot(ctArgs, { seq });
@@ -97,7 +121,7 @@ async function dumpWithOracle(s, ch, o, request, what, ctArgs = XML_LIST, textAr
   return replies;
 }
 
-async function udp(s) {
+async function udp(s: S): Promise<void> {
   const ns = s.netns('udp');
   ns.nft(TRACK);
   ns.sysctl({ 'net.netfilter.nf_conntrack_udp_timeout': 4, 'net.netfilter.nf_conntrack_udp_timeout_stream': 5 });
@@ -110,7 +134,7 @@ async function udp(s) {
   await o.stopListeners();
 }
 
-async function icmp(s) {
+async function icmp(s: S): Promise<void> {
   const ns = s.netns('icmp');
   ns.nft(TRACK);
   ns.sysctl({ 'net.netfilter.nf_conntrack_icmp_timeout': 3, 'net.netfilter.nf_conntrack_icmpv6_timeout': 3 });
@@ -124,7 +148,7 @@ async function icmp(s) {
   await o.stopListeners();
 }
 
-async function nat(s) {
+async function nat(s: S): Promise<void> {
   const a = s.netns('nata');
   const b = s.netns('natb');
   a.exec('ip', ['link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', b.name]);
@@ -175,13 +199,13 @@ table inet capture {
 }
 
 const CONNLABEL = '/etc/xtables/connlabel.conf';
-const CONNLABEL_TEXT = '# written by ctevents captures/record.mjs; removed when it finishes\n1 capture-one\n42 capture-answer\n';
+const CONNLABEL_TEXT = '# written by ctevents tools/captures/record.ts; removed when it finishes\n1 capture-one\n42 capture-answer\n';
 
 /**
  * conntrack prints label names from connlabel.conf: create it (and /etc/xtables) if absent,
  * remove exactly what we created afterwards. (nft itself is given label numbers.)
  */
-function ensureConnlabel(s) {
+function ensureConnlabel(s: S): void {
   if (existsSync(CONNLABEL)) {
     s.note(`${CONNLABEL} exists; used as is`);
     return;
@@ -199,7 +223,7 @@ function ensureConnlabel(s) {
   });
 }
 
-async function zonesMarksLabels(s) {
+async function zonesMarksLabels(s: S): Promise<void> {
   ensureConnlabel(s);
   const ns = s.netns('zml');
   // Loopback packets keep the conntrack they got in output, so output rules are enough.
@@ -221,7 +245,7 @@ table inet capture {
 }
 `);
   ns.sysctl({ 'net.netfilter.nf_conntrack_udp_timeout': 4, 'net.netfilter.nf_conntrack_udp_timeout_stream': 5 });
-  const servers = [];
+  const servers: unknown[] = [];
   for (const port of [5400, 5401, 5402]) {
     const srv = ns.spawnTraffic('udp-echo', LO4, port);
     await waitForLine(srv, 'listening');
@@ -244,7 +268,7 @@ table inet capture {
   await o.stopListeners();
 }
 
-async function acctTimestamps(s) {
+async function acctTimestamps(s: S): Promise<void> {
   const ns = s.netns('acct');
   ns.nft(TRACK);
   ns.sysctl({
@@ -264,7 +288,7 @@ async function acctTimestamps(s) {
   await o.stopListeners();
 }
 
-async function helperExpect(s) {
+async function helperExpect(s: S): Promise<void> {
   const ns = s.netns('ftp');
   ns.nft(`
 table inet capture {
@@ -292,16 +316,16 @@ table inet capture {
   s.note('traffic: FTP control connection 127.0.0.1 -> :21 (ftp helper from an nft ct helper object), PORT 127,0,0,1,39,16');
   await dumpWithOracle(s, ch, o, expectDumpRequest(), 'expectation dump', ['-L', 'expect', '-o', 'xml'], ['-L', 'expect']);
   await dumpWithOracle(s, ch, o, dumpRequest(), 'conntrack dump (master with helper)');
-  ftp.stdin.write('go\n');
+  ftp.stdin!.write('go\n');
   await waitForLine(ftp, 'done');
   s.note('data connection 127.0.0.1:20 -> :10000 opened through the expectation');
-  await s.rec.waitFor('the EXP_DELETE event', (m) => m.kind === 'expect' && m.event === 'destroy', { since, timeoutMs: 5000 }).catch((e) => s.note(`no EXP_DELETE: ${e.message}`));
+  await s.rec.waitFor('the EXP_DELETE event', (m) => m.kind === 'expect' && m.event === 'destroy', { since, timeoutMs: 5000 }).catch((e: Error) => s.note(`no EXP_DELETE: ${e.message}`));
   await waitDestroys(s, ns, 'master and data connection (time_wait 1 s)', (c) => c.orig?.proto === 6, 2);
   await sleep(300);
   await o.stopListeners();
 }
 
-async function dumpLarge(s) {
+async function dumpLarge(s: S): Promise<void> {
   const ns = s.netns('dump');
   ns.nft(`
 table inet capture {
@@ -325,10 +349,12 @@ table inet capture {
   await dumpWithOracle(s, ch, o, dumpRequest({ mark: 7 }), 'dump filtered by mark 7 (CTA_MARK + CTA_MARK_MASK)', ['-L', '-m', '7', '-o', 'xml,id,ktimestamp']);
   await dumpWithOracle(s, ch, o, dumpRequest({ family: 2, orig: { proto: 17, dstPort: 20100 } }), 'dump filtered by CTA_FILTER (IPv4, udp, dport 20100)', ['-L', '-f', 'ipv4', '-p', 'udp', '--dport', '20100', '-o', 'xml,id,ktimestamp']);
   await dumpWithOracle(s, ch, o, dumpRequest({ status: IPS_ASSURED }), 'dump filtered by status ASSURED (matches nothing)', ['-L', '-u', 'ASSURED', '-o', 'xml,id,ktimestamp']);
-  const one = entries.find((m) => m.conntrack.orig?.dstPort === 20010).conntrack;
+  const oneMsg = entries.find((m) => m.kind === 'conntrack' && m.conntrack.orig?.dstPort === 20010);
+  if (oneMsg?.kind !== 'conntrack' || !oneMsg.conntrack.orig) throw new Error('no entry to :20010 in the dump');
+  const one = oneMsg.conntrack as Conntrack & { orig: NonNullable<Conntrack['orig']> };
   const get = getRequest({ family: 2, orig: one.orig });
   await ch.request(get, 'GET of the entry to :20010');
-  const args = ['-G', '-p', 'udp', '-s', one.orig.src, '-d', one.orig.dst, '--sport', String(one.orig.srcPort), '--dport', '20010', '-o', 'xml,id,ktimestamp'];
+  const args = ['-G', '-p', 'udp', '-s', String(one.orig.src), '-d', String(one.orig.dst), '--sport', String(one.orig.srcPort), '--dport', '20010', '-o', 'xml,id,ktimestamp'];
   o.snapshot(args, { seq: get.header.seq });
   s.note(`seq ${get.header.seq} GET of one entry; oracle: conntrack ${args.join(' ')}`);
 }
@@ -345,7 +371,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 s.sendto(bytes(msg), ('127.0.0.1', 0))
 `;
 
-async function stats(s) {
+async function stats(s: S): Promise<void> {
   const ns = s.netns('stats');
   ns.nft(`
 table inet capture {
@@ -358,7 +384,7 @@ table inet capture {
   ns.exec('ping', ['-c', '1', '-W', '1', LO4]);
   const ftp = ns.spawnTraffic('ftp');
   await waitForLine(ftp, 'expect-ready');
-  ftp.stdin.write('go\n');
+  ftp.stdin!.write('go\n');
   await waitForLine(ftp, 'done');
   const py = ns.execStatus('python3', ['-c', UNSOLICITED_ECHO_REPLY]);
   s.note('traffic: UDP pair on :5600/:5601, one ping, an FTP exchange with an expectation (expect_new/create/delete), '
@@ -378,17 +404,17 @@ table inet capture {
   s.note('oracles: conntrack -S, conntrack -C, conntrack -S expect, each run right after the matching request');
 }
 
-async function errors(s) {
+async function errors(s: S): Promise<void> {
   const ns = s.netns('err');
   ns.nft(TRACK);
   const { ch, o } = await listenEvents(s, ns);
   const orig = { src: '192.0.2.1', dst: '192.0.2.2', proto: 17, srcPort: 1000, dstPort: 2000 };
   const reply = { src: '192.0.2.2', dst: '192.0.2.1', proto: 17, srcPort: 2000, dstPort: 1000 };
-  const results = [];
-  const req = async (m, what) => {
+  const results: string[] = [];
+  const req = async (m: Message, what: string): Promise<Message[]> => {
     const answers = await ch.request(m, what);
     const err = answers.find((a) => a.kind === 'error');
-    results.push(`seq ${m.header.seq} ${what}: ${err ? (err.error.error === 0 ? 'ACK' : `error ${err.error.error}`) : 'no ACK'}`);
+    results.push(`seq ${m.header.seq} ${what}: ${err?.kind === 'error' ? (err.error.error === 0 ? 'ACK' : `error ${err.error.error}`) : 'no ACK'}`);
     return answers;
   };
   await req(createRequest({ family: 2, orig, reply, timeout: 60, mark: 5 }), 'create (ACK)');
@@ -401,10 +427,10 @@ async function errors(s) {
   await req(deleteRequest({ family: 2, orig }), 'delete again (ENOENT)');
   await req(getRequest({ family: 2, orig }), 'get missing (ENOENT)');
   const bad = getRequest({ family: 2, orig });
-  bad.conntrack.eventTimestamp = 1n; // CTA_TIMESTAMP_EVENT: NLA_REJECT in the request policy
+  if (bad.kind === 'conntrack') bad.conntrack.eventTimestamp = 1n; // CTA_TIMESTAMP_EVENT: NLA_REJECT in the request policy
   await req(bad, 'get carrying CTA_TIMESTAMP_EVENT (EINVAL + extended ACK)');
   const filt = dumpRequest({ family: 2, orig: { proto: 17 } });
-  filt.conntrack.filter.origFlags = 0x80000000 | filt.conntrack.filter.origFlags; // unknown CTA_FILTER_F_* bit
+  if (filt.kind === 'conntrack' && filt.conntrack.filter) filt.conntrack.filter.origFlags = (0x80000000 | (filt.conntrack.filter.origFlags ?? 0)) >>> 0; // a u32 (request checks) // unknown CTA_FILTER_F_* bit
   await req(filt, 'dump with an unknown CTA_FILTER flag bit (EINVAL + extended ACK)');
   for (const r of results) s.note(r);
   // The same operations through conntrack-tools, for its error texts (a different tuple).
@@ -419,7 +445,7 @@ async function errors(s) {
   await o.stopListeners();
 }
 
-async function overrun(s) {
+async function overrun(s: S): Promise<void> {
   const ns = s.netns('ovr');
   ns.nft(TRACK);
   const small = s.rec.open('small', { netns: ns.name, groups: [1, 2, 3], receiveBufferSize: 4096 });
@@ -441,7 +467,7 @@ async function overrun(s) {
   await o.stopListeners();
 }
 
-export const SCENARIOS = {
+export const SCENARIOS: Record<string, { description: string; run(s: S): Promise<void> }> = {
   'tcp-ipv4': {
     description: 'TCP lifecycle over 127.0.0.1 from SYN to TIME_WAIT, then the DESTROY after the 1 s time_wait timeout',
     run: (s) => tcpLifecycle(s, 'tcp4', LO4),
