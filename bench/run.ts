@@ -2,7 +2,7 @@
  * Benchmarks against the live kernel (root). `npm run bench` runs them all; name some to
  * run only those:
  *
- *   npm run bench                         # decode, flood, dump, cli-flood, cli-dump
+ *   npm run bench                         # all but dos (decode ... evict, startup, listen-cpu)
  *   npm run bench -- decode               # one benchmark
  *   npm run bench -- flood --repeat 3     # options below
  *
