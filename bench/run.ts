@@ -2,7 +2,7 @@
  * Benchmarks against the live kernel (root). `npm run bench` runs them all; name some to
  * run only those:
  *
- *   npm run bench                         # decode, flood, dump, cli-flood, cli-dump
+ *   npm run bench                         # all but dos (decode ... evict, startup, listen-cpu)
  *   npm run bench -- decode               # one benchmark
  *   npm run bench -- flood --repeat 3     # options below
  *
@@ -13,9 +13,16 @@
  *   flood      250,000 new UDP flows + flush; our listener (a child process, default
  *              settings) and `conntrack -E -e NEW,DESTROY` count events side by side
  *   dump       250,000-entry table: `conntrack -L` vs our dump into the full model
- *              (hyperfine), timed and peak RSS at 0, 50,000 and 250,000 entries
+ *              (paired runs, bench/paired.ts), timed and peak RSS at 0, 50,000 and 250,000 entries
  *   cli-flood  the flood through `ctevents --format json` beside `conntrack -E`
- *   cli-dump   `ctevents dump --format conntrack` vs `conntrack -L` (hyperfine)
+ *   cli-dump   `ctevents dump --format conntrack` and `--format json` vs `conntrack -L`
+ *              (paired runs); at 1,000,000 entries: --flows 1000000 --raise-max
+ *   startup    empty table: `ctevents dump/stats/--version` vs `node -e 0` and
+ *              `conntrack -L/-S`, paired runs through `ip netns exec` (bench/startup.ts)
+ *   listen-cpu CPU per 1M events while a paced churn (bench/churn.c, --listen-rate 50000
+ *              new flows/s for --listen-seconds 10, UDP timeout 3 s: NEW + DESTROY) runs:
+ *              `ctevents --format json`, `conntrack -E` and bench/listener.c side by side,
+ *              --listen-rounds 3 (bench/listen-cpu.ts)
  *   mirror     ConntrackTable at 1,000,000 entries: memory per entry, resync time, events/s
  *              followed on one core (raises the GLOBAL nf_conntrack_max, restores it: mirror.ts)
  *   burst      the worst burst (issue 9): accounting AND timestamps on, 250,000 new UDP
@@ -37,7 +44,8 @@
  *              --churn-seconds S)
  *
  * Options: --flows N (flood / dump table size, default 250000), --decode-flows N (default
- * 500000: 2N events), --runs N (hyperfine runs, default 10), --iterations N (in-memory
+ * 500000: 2N events), --runs N (paired rounds, default 10), --raise-max (raise the GLOBAL nf_conntrack_max
+ * to --flows + 50,000 when lower, restored on every exit path), --iterations N (in-memory
  * decode passes, default 5), --repeat N (flood runs, default 1), --capture PATH (decode an
  * existing capture instead of recording), --format F (cli-flood: text, json or conntrack;
  * default json), --keep-capture (keep the recorded capture, at
@@ -61,6 +69,9 @@ import { benchMirror } from './mirror.js';
 import { benchMetrics } from './metrics.js';
 import { benchEvict } from './evict.js';
 import { benchDos, takeDosOptions } from './dos.js';
+import { pairedCommandLines, pairedRows, pairedRuns } from './paired.js';
+import { benchStartup } from './startup.js';
+import { benchListenCpu } from './listen-cpu.js';
 import {
   DIST,
   BENCH_BUILD,
@@ -117,6 +128,8 @@ const CLI_FORMAT = opt('format', 'json') ?? 'json';
 const CAPTURE = opt('capture', undefined);
 const PIN_LISTENER = opt('pin-listener', undefined);
 const KEEP_CAPTURE = flag('keep-capture');
+/** Raise the GLOBAL nf_conntrack_max for --flows above it (restored on every exit path). */
+const RAISE_MAX = flag('raise-max');
 /** metrics: scrapes per size, churn rate and duration, table sizes (see bench/metrics.ts). */
 const METRICS_OPTS = {
   scrapes: opt('scrapes', 20),
@@ -127,6 +140,10 @@ const METRICS_OPTS = {
 
 /** burst: also run a library listener with the receive thread off (the pre-thread path), for comparison. */
 const BURST_NO_THREAD = flag('no-thread-too');
+/** listen-cpu: churn rate (new flows/s), seconds per round, rounds. */
+const LISTEN_RATE = opt('listen-rate', 50_000);
+const LISTEN_SECONDS = opt('listen-seconds', 10);
+const LISTEN_ROUNDS = opt('listen-rounds', 3);
 const NODE = process.execPath;
 const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
 const SENDER_CPU = 0;
@@ -144,6 +161,8 @@ const BENCHES: Record<string, () => Promise<Result>> = {
   dump: benchDump,
   'cli-flood': benchCliFlood,
   'cli-dump': benchCliDump,
+  startup: () => benchStartup(Math.max(RUNS, 10)),
+  'listen-cpu': () => benchListenCpu({ rate: LISTEN_RATE, seconds: LISTEN_SECONDS, rounds: LISTEN_ROUNDS }),
   mirror: benchMirror,
   metrics: () => benchMetrics(METRICS_OPTS),
   burst: benchBurst,
@@ -688,24 +707,6 @@ async function benchBurst(): Promise<Result> {
 // ---------------------------------------------------------------------------------------
 // 3. dump (+ 4b through ctevents)
 
-interface HyperfineResult {
-  command: string;
-  mean: number;
-  stddev: number;
-  median: number;
-  min: number;
-  max: number;
-}
-
-function hyperfine(commands: { name: string; cmd: string }[], dir: string): { results: HyperfineResult[]; line: string } {
-  const json = join(dir, `hyperfine-${Date.now()}.json`);
-  const args = ['--warmup', '1', '--runs', String(RUNS), '--export-json', json, '--style', 'basic'];
-  for (const c of commands) args.push('-n', c.name, c.cmd);
-  process.stderr.write(sh('hyperfine', args));
-  const parsed = JSON.parse(readFileSync(json, 'utf8')) as { results: HyperfineResult[] };
-  return { results: parsed.results, line: shellLine(['hyperfine', ...args]) };
-}
-
 /** Peak RSS (KiB) of one run of a command, by GNU time (its own stdout discarded). */
 function peakRssOf(cmd: string[]): number {
   const res = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
@@ -743,14 +744,11 @@ async function dumpSizes(
       if (count !== size) notes.push(`${label}: table holds ${count} entries, expected ${size}`);
       process.stderr.write(`${label}: ${fmtInt(count)} entries\n`);
       const cmds = commandsFor(ns);
-      const hf = hyperfine(cmds.map(({ name, cmd }) => ({ name, cmd })), dir);
-      commands.push(hf.line);
-      const base = hf.results[0]!;
+      // Paired rounds (A B A B ...): each figure beside conntrack's as per-round ratios (issue 14).
+      const res = pairedRuns(cmds.map(({ name, argv }) => ({ name, argv })), RUNS, 1);
+      commands.push(...pairedCommandLines(res, RUNS, 1));
       const tag = `${label} ${fmtInt(count)}`;
-      for (const [i, r] of hf.results.entries()) {
-        const ratio = i === 0 ? '' : `  ratio ${(r.median / base.median).toFixed(2)} (mean ${(r.mean / base.mean).toFixed(2)})`;
-        rows.push([tag, `${cmds[i]!.name}: median; mean ± sd; min`, `${fmtSec(r.median)}; ${fmtSec(r.mean)} ± ${fmtSec(r.stddev)}; ${fmtSec(r.min)}${ratio}`]);
-      }
+      rows.push(...pairedRows(tag, res, cmds.slice(1).map((c) => [c.name, cmds[0]!.name] as [string, string])));
       for (const c of cmds) {
         const kib = peakRssOf(c.argv);
         rows.push([tag, `${c.name}: peak RSS`, fmtMiB(kib * 1024)]);
@@ -779,7 +777,7 @@ async function benchDump(): Promise<Result> {
       argv: [...ns.prefix, NODE, join(BENCH_BUILD, 'dump.js'), '--entries'],
     },
   ]);
-  r.notes.push('ratio = median time / median time of `conntrack -L` (target <= 1.0; the ratio of means in parentheses); all commands run through `ip netns exec`, node startup and module loading included (see the 0-entry rows).');
+  r.notes.push('dump: ratios are per paired round (our time / `conntrack -L` time in the same round), min / median / max; target (issue 14) for the library dump at 250,000 entries <= 0.8; all commands run through `ip netns exec`, node start-up and module loading included (see the 0-entry rows).');
   return r;
 }
 
@@ -792,7 +790,13 @@ async function benchCliDump(): Promise<Result> {
       cmd: `${shellLine([...ns.prefix, NODE, CTEVENTS, 'dump', '--format', 'conntrack'])} > /dev/null`,
       argv: [...ns.prefix, NODE, CTEVENTS, 'dump', '--format', 'conntrack'],
     },
+    {
+      name: 'ctevents dump --format json',
+      cmd: `${shellLine([...ns.prefix, NODE, CTEVENTS, 'dump', '--format', 'json'])} > /dev/null`,
+      argv: [...ns.prefix, NODE, CTEVENTS, 'dump', '--format', 'json'],
+    },
   ]);
+  r.notes.push('cli-dump: targets (issue 14) at 250,000 entries: conntrack format <= 0.9x, json <= 1.0x `conntrack -L` (paired ratios, min / median / max).');
   return r;
 }
 
@@ -810,8 +814,21 @@ async function main(): Promise<void> {
   const names = argv.length > 0 ? argv : Object.keys(BENCHES).filter((n) => n !== 'dos');
   for (const n of names) if (!BENCHES[n]) throw new Error(`unknown benchmark ${n}; known: ${Object.keys(BENCHES).join(', ')}`);
 
-  const max = sh('sysctl', ['-n', 'net.netfilter.nf_conntrack_max']).trim();
-  if (Number(max) < FLOWS + 1000) {
+  let max = sh('sysctl', ['-n', 'net.netfilter.nf_conntrack_max']).trim();
+  if (RAISE_MAX && Number(max) < FLOWS + 1000) {
+    // GLOBAL sysctl: restored by the exit hook (normal exit, failure, signals all end in process.exit).
+    const old = max;
+    process.on('exit', () => {
+      try {
+        sh('sysctl', ['-qw', `net.netfilter.nf_conntrack_max=${old}`]);
+      } catch {
+        process.stderr.write(`bench: could not restore nf_conntrack_max=${old}\n`);
+      }
+    });
+    sh('sysctl', ['-qw', `net.netfilter.nf_conntrack_max=${FLOWS + 50_000}`]);
+    process.stderr.write(`bench: nf_conntrack_max ${old} -> ${FLOWS + 50_000} (GLOBAL; restored at exit)\n`);
+    max = `${FLOWS + 50_000} (raised from ${old}, restored at exit)`;
+  } else if (Number(max) < FLOWS + 1000) {
     throw new Error(`net.netfilter.nf_conntrack_max is ${max}, below --flows ${FLOWS}; lower --flows (global sysctls are left alone)`);
   }
   const rows: Row[] = [];

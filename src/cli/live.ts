@@ -10,14 +10,15 @@ import { expectStatsCpuRequest } from '../ctnetlink/requests.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
 import { requesterPortids } from './progname.js';
-import { prepareRecording, type Recording } from './recording.js';
+import type { Recording } from './recording.js';
 
 /**
  * Opens the client, then (--write) the capture: the output is created only once the
  * sockets are open (see recording.ts).
  */
 async function openClient(s: Session): Promise<{ client: ConntrackClient; pcap: Recording | undefined }> {
-  const pcap = prepareRecording(s);
+  // The capture writer loads only with --write (start-up, issue 14).
+  const pcap = s.opts.write !== undefined ? (await import('./recording.js')).prepareRecording(s) : undefined;
   const record = pcap ? (d: Uint8Array, ts: bigint) => pcap.record(d, ts) : undefined;
   s.recorder = record;
   const client = await ConntrackClient.open({

@@ -5,16 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { NetlinkDecodeError, NetlinkError } from '../netlink/errors.js';
-import { PcapError } from '../pcap/index.js';
+import { PcapError } from '../pcap/errors.js';
 import { ErrnoError } from '../socket/errno.js';
 import { NativeAddonError } from '../socket/native.js';
 import { UsageError, parseCommandLine } from './args.js';
-import { completionScript } from './completion.js';
-import { HELP, commandHelp } from './help.js';
-import { dump, dumpExpect, stats, watch } from './live.js';
-import { create, get, update } from './ops.js';
-import { read } from './read.js';
-import { Session, type Io } from './session.js';
+import type { Session, Io } from './session.js';
 import type { Command } from './args.js';
 
 export type { Io } from './session.js';
@@ -95,13 +90,17 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return 0;
     }
     if (opts.help) {
+      const { HELP, commandHelp } = await import('./help.js');
       io.stdout.write(opts.topic !== undefined ? commandHelp(opts.topic as Command) : HELP);
       return 0;
     }
     if (opts.command === 'completion') {
+      const { completionScript } = await import('./completion.js');
       io.stdout.write(completionScript(opts.topic as 'bash' | 'zsh'));
       return 0;
     }
+    // Each command loads only its own modules (start-up time, issue 14).
+    const { Session } = await import('./session.js');
     session = new Session(opts, io);
   } catch (e) {
     io.stderr.write(`ctevents: ${describe(e)}\n`);
@@ -109,13 +108,16 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   try {
     switch (session.opts.command) {
-      case 'watch': return await watch(session);
-      case 'dump': return await (session.opts.expect ? dumpExpect(session) : dump(session));
-      case 'stats': return await stats(session);
-      case 'read': return await read(session);
-      case 'get': return await get(session);
-      case 'create': return await create(session);
-      case 'update': return await update(session);
+      case 'watch': return await (await import('./live.js')).watch(session);
+      case 'dump': {
+        const live = await import('./live.js');
+        return await (session.opts.expect ? live.dumpExpect(session) : live.dump(session));
+      }
+      case 'stats': return await (await import('./live.js')).stats(session);
+      case 'read': return await (await import('./read.js')).read(session);
+      case 'get': return await (await import('./ops.js')).get(session);
+      case 'create': return await (await import('./ops.js')).create(session);
+      case 'update': return await (await import('./ops.js')).update(session);
       default: throw new UsageError(`${session.opts.command} needs arguments (see ctevents help ${session.opts.command})`);
     }
   } catch (e) {

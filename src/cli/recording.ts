@@ -22,7 +22,7 @@
  */
 import { closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { PcapWriter } from '../pcap/index.js';
+import { PcapWriter } from '../pcap/writer.js';
 import { UsageError } from './args.js';
 import type { Session } from './session.js';
 

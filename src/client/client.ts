@@ -35,7 +35,7 @@ import { ClosedError, RequestChannel } from './requests.js';
 import { Subscription, type SubscriptionOptions } from './events.js';
 import { TimeoutClient } from './timeouts.js';
 import type { Transport, TransportFactory, TransportOptions } from './transport.js';
-import { deleteMany, deleteWhere, type DeleteCounts, type DeleteFilter, type DeleteManyOptions, type DeleteWhereOptions, type DeleteWhereResult, type EvictHost } from './evict.js';
+import type { DeleteCounts, DeleteFilter, DeleteManyOptions, DeleteWhereOptions, DeleteWhereResult, EvictHost } from './evict.js';
 
 export interface ConntrackOptions {
   /** Network namespace: a name under /var/run/netns, an absolute path, or a pid. */
@@ -316,7 +316,9 @@ export class ConntrackClient {
    * of their own; ENOENT (raced away) is counted, not thrown. See src/client/evict.ts.
    */
   deleteMany(keys: Iterable<EntryKey> | AsyncIterable<EntryKey>, opts: DeleteManyOptions = {}): Promise<DeleteCounts> {
-    return deleteMany(this.evictHost(), keys, opts);
+    // evict.ts (and the sysctl reader) load on first use: most programs never delete (start-up, issue 14).
+    const host = this.evictHost();
+    return import('./evict.js').then((m) => m.deleteMany(host, keys, opts));
   }
 
   /**
@@ -324,7 +326,8 @@ export class ConntrackClient {
    * the whole filter, else a streaming dump with pipelined deletes. Refuses an empty filter.
    */
   deleteWhere(filter: DeleteFilter, opts: DeleteWhereOptions = {}): Promise<DeleteWhereResult> {
-    return deleteWhere(this.evictHost(), filter, opts);
+    const host = this.evictHost();
+    return import('./evict.js').then((m) => m.deleteWhere(host, filter, opts));
   }
 
   private evictHost(): EvictHost {

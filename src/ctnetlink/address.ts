@@ -8,12 +8,14 @@
 import { NetlinkEncodeError } from '../netlink/errors.js';
 
 const DEC: string[] = Array.from({ length: 256 }, (_, i) => String(i));
-const HEX: string[] = Array.from({ length: 65536 }, () => '');
+/** Hex text of 16-bit groups, filled as met; the 65,536 slots are made on first IPv6 use, not at import. */
+let HEX: string[] | undefined;
 
 function hex16(v: number): string {
-  const s = HEX[v]!;
+  const hex = (HEX ??= new Array<string>(65536).fill(''));
+  const s = hex[v]!;
   if (s !== '') return s;
-  return (HEX[v] = v.toString(16));
+  return (hex[v] = v.toString(16));
 }
 
 /**

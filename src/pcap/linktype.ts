@@ -24,19 +24,9 @@ import { PcapError } from './errors.js';
 import { captureChunks, CaptureParser, flattenBatches, type CaptureRecord, type CaptureSource } from './reader.js';
 import { DatagramRecord, viewAt } from './record.js';
 
-/** DLT/LINKTYPE_NETLINK: nlmon capture, 16-byte cooked header then the datagram. */
-export const LINKTYPE_NETLINK = 253;
-/** LINKTYPE_LINUX_SLL: Linux cooked capture v1 (e.g. the "any" device). */
-export const LINKTYPE_LINUX_SLL = 113;
-/** LINKTYPE_LINUX_SLL2: Linux cooked capture v2. */
-export const LINKTYPE_LINUX_SLL2 = 276;
-/** ARPHRD_NETLINK: hardware type of an nlmon device (linux/if_arp.h). */
-export const ARPHRD_NETLINK = 824;
-
-/** Length of the SLL v1 cooked header (also used by LINKTYPE_NETLINK). */
-export const SLL_HEADER_LENGTH = 16;
-/** Length of the SLL v2 cooked header. */
-export const SLL2_HEADER_LENGTH = 20;
+// The numbers live in linktypes.ts (no imports) so the writer does not load the reader.
+export { LINKTYPE_NETLINK, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, ARPHRD_NETLINK, SLL_HEADER_LENGTH, SLL2_HEADER_LENGTH } from './linktypes.js';
+import { LINKTYPE_NETLINK, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, ARPHRD_NETLINK, SLL_HEADER_LENGTH, SLL2_HEADER_LENGTH } from './linktypes.js';
 
 /** NETLINK_NETFILTER, the default protocol filter of {@link readNetlinkDatagrams}. */
 const DEFAULT_PROTOCOL = 12;

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { PCAP_MAGIC_MICROSECONDS, PCAP_MAGIC_NANOSECONDS } from './classic.js';
 import { MAX_RECORD_LENGTH, PcapError } from './errors.js';
-import { ARPHRD_NETLINK, LINKTYPE_NETLINK, SLL_HEADER_LENGTH } from './linktype.js';
+import { ARPHRD_NETLINK, LINKTYPE_NETLINK, SLL_HEADER_LENGTH } from './linktypes.js';
 
 /** Default snaplen, the value libpcap uses (MAXIMUM_SNAPLEN). */
 export const PCAP_DEFAULT_SNAPLEN = 262144;
