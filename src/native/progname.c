@@ -1,0 +1,510 @@
+/*
+ * progname: the process behind an event's requester port id, looked up as early as
+ * possible, for `[USERSPACE] portid=N progname=NAME` (conntrack -E prints it).
+ *
+ * The race. A requester such as `conntrack -D` exits right after the kernel acknowledges
+ * its request; the event it caused is queued to listeners before that ACK. The name is
+ * found through its socket (port id -> socket inode via the namespace's
+ * /proc/net/netlink -> the process holding socket:[inode] among /proc/PID/fd ->
+ * /proc/PID/stat's comm), so it must be found before the requester closes it. conntrack
+ * -E looks it up when its callback runs; we start when the receive thread gets the
+ * datagram, before JavaScript even wakes.
+ *
+ * Threads. The receive thread (nlsock.c) calls pn_note() for each datagram it keeps: it
+ * reads only the nlmsghdr's nlmsg_pid of each message (0 = the kernel itself: skipped),
+ * and queues a port id it has not asked for within PN_KEEP_NS (bounded queue of
+ * PN_QUEUE; when full the request is dropped and JavaScript falls back to its own
+ * lookup). It never waits for a lookup. A lookup thread, started with the socket's
+ * receiving, enters the socket's network namespace once (SIOCGSKNS on the socket, then
+ * setns: it is its own thread, the JS thread never changes namespace), reads
+ * /proc/thread-self/net/netlink (that namespace's socket table) and scans /proc newest
+ * pid first (the requester is nearly always among the newest processes; its own pid,
+ * which many requesters use as their first port id, is tried before all). A scan is
+ * bounded by PN_SCAN_MAX_NS.
+ *
+ * Answers stay PN_KEEP_NS per port id (a flush's 100,000 events from one requester cost
+ * one lookup); after that the next event with that port id is looked up again (a port
+ * id reused by a new socket). pn_get() (JS thread, when a line is printed) returns the
+ * answer, waiting up to its bound for a lookup still running: conntrack -E blocks its
+ * only thread for the same lookup, and our receive thread keeps draining meanwhile.
+ */
+#include "progname.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/sockios.h>
+
+#ifndef SIOCGSKNS
+#define SIOCGSKNS 0x894C
+#endif
+
+#define PN_SLOTS 256
+#define PN_QUEUE 64
+#define PN_NAME 64
+#define PN_KEEP_NS (2000ull * 1000000ull)
+#define PN_DEDUP_NS (50ull * 1000000ull)
+#define PN_SCAN_MAX_NS (250ull * 1000000ull)
+/* The receive thread looks up inline (no second thread to wake: the requester is racing
+ * to exit) for at most PN_INLINE_NS per PN_WINDOW_NS, a scan of at most PN_INLINE_SCAN_NS;
+ * what does not fit goes to the lookup thread. The kernel's receive queue (64 MiB by
+ * default) holds what arrives meanwhile. */
+#define PN_INLINE_NS (100ull * 1000000ull)
+#define PN_WINDOW_NS (1000ull * 1000000ull)
+#define PN_INLINE_SCAN_NS (20ull * 1000000ull)
+#define PN_TABLE_MAX (16u << 20)
+#define PN_CAND 64
+#define PN_PID_MAX 4194304u /* PID_MAX_LIMIT */
+
+enum { PN_FREE = 0, PN_PENDING = 1, PN_DONE = 2 };
+
+/* Buffers of one looking thread. */
+typedef struct {
+  char *table;
+  size_t table_cap;
+  int *pids;
+  size_t pids_cap;
+  int cand[PN_CAND];
+  size_t ncand;
+} pn_scratch;
+
+typedef struct {
+  uint32_t portid;
+  uint8_t state;
+  uint8_t found;
+  uint64_t at; /* CLOCK_MONOTONIC ns: when asked (pending) or answered (done) */
+  char name[PN_NAME];
+} pn_slot;
+
+struct pn_state {
+  pthread_t tid;
+  pthread_mutex_t mu;
+  pthread_cond_t work; /* lookup thread: the queue has items, or stop */
+  pthread_cond_t done; /* waiters in pn_get */
+  int stop;
+  int disabled; /* could not enter the socket's namespace: no answers (JS looks up itself) */
+  pn_slot slots[PN_SLOTS];
+  uint32_t queue[PN_QUEUE];
+  size_t qhead, qlen;
+  uint64_t lookups, dropped, found;
+  int ns_fd;
+  /* noting thread only */
+  uint32_t last_pid;
+  uint64_t last_at;
+  uint64_t window_at, window_used; /* inline lookup time in the current window */
+  int inline_ok;                   /* pn_enter() put the noting thread in the namespace */
+  pn_scratch inl;
+  /* lookup thread only */
+  pn_scratch bg;
+};
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* mu held */
+static pn_slot *slot_find(pn_state *pn, uint32_t portid) {
+  for (size_t i = 0; i < PN_SLOTS; i++)
+    if (pn->slots[i].state != PN_FREE && pn->slots[i].portid == portid) return &pn->slots[i];
+  return NULL;
+}
+
+/* A slot for a new port id: a free one, else the oldest answered one; NULL if all are pending. */
+static pn_slot *slot_new(pn_state *pn) {
+  pn_slot *old = NULL;
+  for (size_t i = 0; i < PN_SLOTS; i++) {
+    pn_slot *s = &pn->slots[i];
+    if (s->state == PN_FREE) return s;
+    if (s->state == PN_DONE && (old == NULL || s->at < old->at)) old = s;
+  }
+  return old;
+}
+
+enum { PN_NONE = 0, PN_FOUND = 1, PN_CUT = 2 };
+static int resolve(pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns);
+static void short_slice(void);
+
+/* mu held: the answer for a pending slot (still ours) is in; wake waiters. */
+static void finish(pn_state *pn, uint32_t portid, int ok, const char *name) {
+  pn->lookups++;
+  if (ok) pn->found++;
+  pn_slot *s = slot_find(pn, portid);
+  if (s != NULL && s->state == PN_PENDING) {
+    s->state = PN_DONE;
+    s->found = (uint8_t)(ok != 0);
+    if (ok) memcpy(s->name, name, PN_NAME);
+    s->at = now_ns();
+  }
+  pthread_cond_broadcast(&pn->done);
+}
+
+/* mu held: hand `portid` (slot pending) to the lookup thread; 0 when the queue is full. */
+static int enqueue(pn_state *pn, uint32_t portid) {
+  if (pn->qlen >= PN_QUEUE) return 0;
+  pn->queue[(pn->qhead + pn->qlen) % PN_QUEUE] = portid;
+  pn->qlen++;
+  return 1;
+}
+
+void pn_note(pn_state *pn, const uint8_t *data, size_t len, int may_inline) {
+  if (pn == NULL) return;
+  size_t off = 0;
+  uint64_t t = 0;
+  int signal = 0;
+  char name[PN_NAME];
+  while (off + sizeof(struct nlmsghdr) <= len) {
+    struct nlmsghdr h;
+    memcpy(&h, data + off, sizeof h);
+    uint32_t pid = h.nlmsg_pid;
+    if (pid != 0) {
+      if (t == 0) t = now_ns();
+      /* A flood from one requester: one look at the table per PN_DEDUP_NS. */
+      if (!(pid == pn->last_pid && t - pn->last_at < PN_DEDUP_NS)) {
+        pn->last_pid = pid;
+        pn->last_at = t;
+        pthread_mutex_lock(&pn->mu);
+        pn_slot *s = slot_find(pn, pid);
+        int ask = s == NULL || (s->state == PN_DONE && t - s->at >= PN_KEEP_NS);
+        if (ask && (s != NULL || (s = slot_new(pn)) != NULL)) {
+          s->portid = pid;
+          s->state = PN_PENDING;
+          s->found = 0;
+          s->name[0] = 0;
+          s->at = t;
+          if (t - pn->window_at >= PN_WINDOW_NS) { pn->window_at = t; pn->window_used = 0; }
+          int r = PN_CUT;
+          if (may_inline && pn->inline_ok && !pn->disabled && pn->window_used < PN_INLINE_NS) {
+            pthread_mutex_unlock(&pn->mu);
+            r = resolve(&pn->inl, pid, name, sizeof name, PN_INLINE_SCAN_NS);
+            uint64_t t2 = now_ns();
+            pn->window_used += t2 - t;
+            t = t2;
+            pthread_mutex_lock(&pn->mu);
+          }
+          if (r != PN_CUT) finish(pn, pid, r == PN_FOUND, name);
+          else if (enqueue(pn, pid)) signal = 1;
+          else { pn->dropped++; finish(pn, pid, 0, name); }
+        } else if (ask) {
+          pn->dropped++;
+        }
+        pthread_mutex_unlock(&pn->mu);
+      }
+    }
+    if (h.nlmsg_len < sizeof(struct nlmsghdr)) break;
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+  if (signal) pthread_cond_signal(&pn->work);
+}
+
+int pn_get(pn_state *pn, uint32_t portid, char *out, size_t cap, int wait_ms) {
+  if (pn == NULL || cap == 0) return -1;
+  int r;
+  pthread_mutex_lock(&pn->mu);
+  pn_slot *s = slot_find(pn, portid);
+  if (s != NULL && s->state == PN_PENDING && wait_ms > 0) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += wait_ms / 1000;
+    dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) { dl.tv_sec++; dl.tv_nsec -= 1000000000L; }
+    while (s->state == PN_PENDING && s->portid == portid && !pn->stop) {
+      if (pthread_cond_timedwait(&pn->done, &pn->mu, &dl) == ETIMEDOUT) break;
+    }
+    if (s->portid != portid || s->state == PN_FREE) s = slot_find(pn, portid);
+  }
+  if (s == NULL || pn->disabled) r = -1;
+  else if (s->state == PN_DONE && s->found) {
+    snprintf(out, cap, "%s", s->name);
+    r = 1;
+  } else r = 0;
+  pthread_mutex_unlock(&pn->mu);
+  return r;
+}
+
+void pn_stats(pn_state *pn, uint64_t *lookups, uint64_t *dropped, uint64_t *found) {
+  if (pn == NULL) { *lookups = *dropped = *found = 0; return; }
+  pthread_mutex_lock(&pn->mu);
+  *lookups = pn->lookups;
+  *dropped = pn->dropped;
+  *found = pn->found;
+  pthread_mutex_unlock(&pn->mu);
+}
+
+/* ---- the lookup (lookup thread) ----------------------------------------- */
+
+/* Reads the namespace's socket table into pn->table; its length, or -1. */
+static ssize_t read_table(pn_scratch *pn) {
+  int fd = open("/proc/thread-self/net/netlink", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t used = 0;
+  for (;;) {
+    if (pn->table_cap - used < 4096) {
+      size_t cap = pn->table_cap ? pn->table_cap * 2 : 65536;
+      if (cap > PN_TABLE_MAX) break;
+      char *p = realloc(pn->table, cap + 1);
+      if (p == NULL) break;
+      pn->table = p;
+      pn->table_cap = cap;
+    }
+    ssize_t n = read(fd, pn->table + used, pn->table_cap - used);
+    if (n < 0) { if (errno == EINTR) continue; close(fd); return -1; }
+    if (n == 0) break;
+    used += (size_t)n;
+  }
+  close(fd);
+  if (pn->table == NULL) return -1;
+  pn->table[used] = 0;
+  return (ssize_t)used;
+}
+
+/* The inode of the NETLINK_NETFILTER socket with port id `portid`, 0 if none. Lines:
+ * "sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode" (the first is the header). The
+ * other NETLINK_NETFILTER port ids that look like pids go to sc->cand: a requester's
+ * second socket has a random port id, but its first usually has its pid, so its holder
+ * is nearly always among them. */
+static unsigned long find_inode(pn_scratch *sc, uint32_t portid) {
+  const char *line = strchr(sc->table, '\n');
+  unsigned long inode = 0;
+  sc->ncand = 0;
+  while (line != NULL && *++line) {
+    const char *end = strchr(line, '\n');
+    const char *p = line;
+    char *q;
+    unsigned long f[10];
+    int n = 0;
+    for (; n < 10; n++) {
+      while (*p == ' ' || *p == '\t') p++;
+      if (*p == '\n' || *p == 0) break;
+      f[n] = strtoul(p, &q, n == 0 || n == 3 ? 16 : 10);
+      if (q == p) break;
+      p = q;
+      while (*p != ' ' && *p != '\t' && *p != '\n' && *p != 0) p++; /* rest of a token */
+    }
+    if (n == 10 && f[1] == NETLINK_NETFILTER) {
+      if ((uint32_t)f[2] == portid) inode = f[9];
+      else if (f[2] > 1 && f[2] <= PN_PID_MAX && sc->ncand < PN_CAND) sc->cand[sc->ncand++] = (int)f[2];
+    }
+    line = end;
+  }
+  return inode;
+}
+
+/* True when one of `pid`'s fds is `target` ("socket:[inode]"). */
+static int holds(int pid, const char *target, size_t tlen) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", pid);
+  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return 0;
+  DIR *d = fdopendir(dfd);
+  if (d == NULL) { close(dfd); return 0; }
+  int hit = 0;
+  char link[64];
+  for (struct dirent *e; !hit && (e = readdir(d)) != NULL;) {
+    if (e->d_name[0] == '.') continue;
+    ssize_t n = readlinkat(dfd, e->d_name, link, sizeof link);
+    if (n == (ssize_t)tlen && memcmp(link, target, tlen) == 0) hit = 1;
+  }
+  closedir(d);
+  return hit;
+}
+
+/* comm of `pid` from /proc/PID/stat ("pid (comm) ..."; up to the first ')', as conntrack reads it). */
+static int comm_of(int pid, char *out, size_t cap) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *a = strchr(buf, '(');
+  if (a == NULL) return 0;
+  char *b = strchr(a + 1, ')');
+  if (b == NULL || b == a + 1) return 0;
+  size_t len = (size_t)(b - a - 1);
+  if (len >= cap) len = cap - 1;
+  memcpy(out, a + 1, len);
+  out[len] = 0;
+  return 1;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int tried(const pn_scratch *sc, int pid) {
+  for (size_t i = 0; i < sc->ncand; i++)
+    if (sc->cand[i] == pid) return 1;
+  return 0;
+}
+
+/* PN_FOUND and the name; PN_NONE (no such socket, or no holder); PN_CUT (the scan of
+ * /proc took longer than max_ns: undecided). Order: the process whose pid is the port
+ * id, then those whose pid is another netfilter socket's port id (newest first), then
+ * every process, newest first. */
+static int resolve(pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns) {
+  if (read_table(sc) < 0) return PN_NONE;
+  unsigned long inode = find_inode(sc, portid);
+  if (inode == 0) return PN_NONE;
+  char target[48];
+  int tlen = snprintf(target, sizeof target, "socket:[%lu]", inode);
+  int self = (int)getpid();
+  if (portid > 1 && portid <= PN_PID_MAX && (int)portid != self && holds((int)portid, target, (size_t)tlen))
+    return comm_of((int)portid, name, cap) ? PN_FOUND : PN_NONE;
+  qsort(sc->cand, sc->ncand, sizeof *sc->cand, cmp_desc);
+  for (size_t i = 0; i < sc->ncand; i++)
+    if (sc->cand[i] != self && holds(sc->cand[i], target, (size_t)tlen)) return comm_of(sc->cand[i], name, cap) ? PN_FOUND : PN_NONE;
+  DIR *d = opendir("/proc");
+  if (d == NULL) return PN_NONE;
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    char *q;
+    long v = strtol(e->d_name, &q, 10);
+    if (*q != 0 || v <= 1 || v == self || (uint32_t)v == portid || tried(sc, (int)v)) continue;
+    if (n == sc->pids_cap) {
+      size_t c = sc->pids_cap ? sc->pids_cap * 2 : 1024;
+      int *p = realloc(sc->pids, c * sizeof *p);
+      if (p == NULL) break;
+      sc->pids = p;
+      sc->pids_cap = c;
+    }
+    sc->pids[n++] = (int)v;
+  }
+  closedir(d);
+  qsort(sc->pids, n, sizeof *sc->pids, cmp_desc);
+  uint64_t start = now_ns();
+  for (size_t i = 0; i < n; i++) {
+    if (holds(sc->pids[i], target, (size_t)tlen)) return comm_of(sc->pids[i], name, cap) ? PN_FOUND : PN_NONE;
+    if ((i & 15) == 15 && now_ns() - start > max_ns) return PN_CUT;
+  }
+  return PN_NONE;
+}
+
+static void *pn_main(void *arg) {
+  pn_state *pn = arg;
+  short_slice();
+  /* The first lookup should not wait for memory. */
+  if (pn->inl.table == NULL && (pn->inl.table = malloc(65536 + 1)) != NULL) pn->inl.table_cap = 65536;
+  if (pn->ns_fd >= 0 && setns(pn->ns_fd, CLONE_NEWNET) < 0) {
+    pthread_mutex_lock(&pn->mu);
+    pn->disabled = 1;
+    pthread_mutex_unlock(&pn->mu);
+  }
+  char name[PN_NAME];
+  pthread_mutex_lock(&pn->mu);
+  for (;;) {
+    while (!pn->stop && pn->qlen == 0) pthread_cond_wait(&pn->work, &pn->mu);
+    if (pn->stop) break;
+    uint32_t portid = pn->queue[pn->qhead];
+    pn->qhead = (pn->qhead + 1) % PN_QUEUE;
+    pn->qlen--;
+    int disabled = pn->disabled;
+    pthread_mutex_unlock(&pn->mu);
+    int ok = !disabled && resolve(&pn->bg, portid, name, sizeof name, PN_SCAN_MAX_NS) == PN_FOUND;
+    pthread_mutex_lock(&pn->mu);
+    finish(pn, portid, ok, name);
+  }
+  pthread_mutex_unlock(&pn->mu);
+  return NULL;
+}
+
+/* Ask the scheduler for a short slice for the calling thread (SCHED_OTHER, its nice kept;
+ * EEVDF's custom slice, Linux 6.12+, no privilege needed): a thread woken with a shorter
+ * slice may preempt the running task at once (PREEMPT_SHORT) instead of waiting for that
+ * task's slice to end, on a busy machine the difference between naming a requester and
+ * finding it gone. It changes latency, not the thread's share of CPU. Older kernels
+ * ignore sched_runtime for SCHED_OTHER; failure is harmless. */
+static void short_slice(void) {
+#ifdef SYS_sched_setattr
+  struct {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+  } a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a; /* SCHED_ATTR_SIZE_VER0 */
+  a.sched_policy = 0; /* SCHED_OTHER */
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+  if (errno != 0) return;
+  a.sched_nice = nice;
+  a.sched_runtime = 100000; /* 0.1 ms, the shortest the kernel takes */
+  (void)syscall(SYS_sched_setattr, 0, &a, 0);
+#endif
+}
+
+int pn_enter(pn_state *pn) {
+  if (pn == NULL) return -1;
+  short_slice();
+  /* The first lookup should not wait for memory. */
+  if (pn->inl.table == NULL && (pn->inl.table = malloc(65536 + 1)) != NULL) pn->inl.table_cap = 65536;
+  if (pn->ns_fd >= 0 && setns(pn->ns_fd, CLONE_NEWNET) < 0) return -1;
+  pn->inline_ok = 1;
+  return 0;
+}
+
+pn_state *pn_start(int sock_fd) {
+  pn_state *pn = calloc(1, sizeof *pn);
+  if (pn == NULL) { errno = ENOMEM; return NULL; }
+  /* The socket's own namespace (needs CAP_NET_ADMIN there; without it the socket is in
+   * ours, and the thread stays where it is). */
+  pn->ns_fd = ioctl(sock_fd, SIOCGSKNS);
+  if (pn->ns_fd < 0) pn->ns_fd = -1;
+  else fcntl(pn->ns_fd, F_SETFD, FD_CLOEXEC);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&pn->mu, NULL);
+  pthread_cond_init(&pn->work, NULL);
+  pthread_cond_init(&pn->done, &ca);
+  pthread_condattr_destroy(&ca);
+  int r = pthread_create(&pn->tid, NULL, pn_main, pn);
+  if (r != 0) {
+    if (pn->ns_fd >= 0) close(pn->ns_fd);
+    pthread_mutex_destroy(&pn->mu);
+    pthread_cond_destroy(&pn->work);
+    pthread_cond_destroy(&pn->done);
+    free(pn);
+    errno = r;
+    return NULL;
+  }
+  return pn;
+}
+
+void pn_stop(pn_state *pn) {
+  if (pn == NULL) return;
+  pthread_mutex_lock(&pn->mu);
+  pn->stop = 1;
+  pthread_cond_broadcast(&pn->work);
+  pthread_cond_broadcast(&pn->done);
+  pthread_mutex_unlock(&pn->mu);
+  pthread_join(pn->tid, NULL);
+  if (pn->ns_fd >= 0) close(pn->ns_fd);
+  pthread_mutex_destroy(&pn->mu);
+  pthread_cond_destroy(&pn->work);
+  pthread_cond_destroy(&pn->done);
+  free(pn->bg.table);
+  free(pn->bg.pids);
+  free(pn->inl.table);
+  free(pn->inl.pids);
+  free(pn);
+}
