@@ -354,18 +354,51 @@ static int tried(const pn_scratch *sc, int pid) {
   return 0;
 }
 
+/* The socket inodes among `pid`'s fds (at most cap), and its comm: read before the socket
+ * table because an exiting process loses its fd table first (exit_files) and its sockets
+ * leave the socket table only later (the deferred final fput). */
+static int comm_of(int pid, char *out, size_t cap);
+static size_t sockets_of(int pid, unsigned long *out, size_t cap, char *name, size_t ncap, int *named) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", pid);
+  *named = 0;
+  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return 0;
+  DIR *d = fdopendir(dfd);
+  if (d == NULL) { close(dfd); return 0; }
+  size_t n = 0;
+  char link[64];
+  for (struct dirent *e; n < cap && (e = readdir(d)) != NULL;) {
+    if (e->d_name[0] == '.') continue;
+    ssize_t k = readlinkat(dfd, e->d_name, link, sizeof link - 1);
+    if (k < 9 || memcmp(link, "socket:[", 8) != 0) continue;
+    link[k] = 0;
+    out[n++] = strtoul(link + 8, NULL, 10);
+  }
+  closedir(d);
+  if (n > 0) *named = comm_of(pid, name, ncap);
+  return n;
+}
+
 /* PN_FOUND and the name; PN_NONE (no such socket, or no holder); PN_CUT (the scan of
  * /proc took longer than max_ns: undecided). Order: the process whose pid is the port
- * id, then those whose pid is another netfilter socket's port id (newest first), then
- * every process, newest first. */
+ * id (its fds taken first, see sockets_of), then those whose pid is another netfilter
+ * socket's port id (newest first), then every process, newest first. */
 static int resolve(pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns) {
+  int self = (int)getpid();
+  unsigned long held[PN_CAND];
+  size_t nheld = 0;
+  int named = 0;
+  if (portid > 1 && portid <= PN_PID_MAX && (int)portid != self)
+    nheld = sockets_of((int)portid, held, PN_CAND, name, cap, &named);
   if (read_table(sc) < 0) return PN_NONE;
   unsigned long inode = find_inode(sc, portid);
   if (inode == 0) return PN_NONE;
+  for (size_t i = 0; i < nheld; i++)
+    if (held[i] == inode) return named ? PN_FOUND : PN_NONE;
   char target[48];
   int tlen = snprintf(target, sizeof target, "socket:[%lu]", inode);
-  int self = (int)getpid();
-  if (portid > 1 && portid <= PN_PID_MAX && (int)portid != self && holds((int)portid, target, (size_t)tlen))
+  if (nheld == 0 && portid > 1 && portid <= PN_PID_MAX && (int)portid != self && holds((int)portid, target, (size_t)tlen))
     return comm_of((int)portid, name, cap) ? PN_FOUND : PN_NONE;
   qsort(sc->cand, sc->ncand, sizeof *sc->cand, cmp_desc);
   for (size_t i = 0; i < sc->ncand; i++)
