@@ -33,13 +33,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -69,6 +73,10 @@
 #define PN_PID_MAX 4194304u /* PID_MAX_LIMIT */
 
 enum { PN_FREE = 0, PN_PENDING = 1, PN_DONE = 2 };
+enum { PN_RX = 1, PN_BG = 2 };
+/* The lookup thread, woken by the socket itself, rests this long after a wake-up that
+ * brought no new port id (a flood from known requesters keeps the socket readable). */
+#define PN_PEEK_REST_NS (1000000L)
 
 /* Buffers of one looking thread. */
 typedef struct {
@@ -84,6 +92,8 @@ typedef struct {
   uint32_t portid;
   uint8_t state;
   uint8_t found;
+  uint8_t who;   /* attempts started: PN_RX (receive thread) | PN_BG (lookup thread) */
+  uint8_t tries, fails;
   uint64_t at; /* CLOCK_MONOTONIC ns: when asked (pending) or answered (done) */
   char name[PN_NAME];
 } pn_slot;
@@ -91,8 +101,9 @@ typedef struct {
 struct pn_state {
   pthread_t tid;
   pthread_mutex_t mu;
-  pthread_cond_t work; /* lookup thread: the queue has items, or stop */
   pthread_cond_t done; /* waiters in pn_get */
+  int sock_fd;         /* the subscription socket (owned by nlsock.c, closed after pn_stop) */
+  int efd;             /* eventfd: the queue has items, or stop */
   int stop;
   int disabled; /* could not enter the socket's namespace: no answers (JS looks up itself) */
   pn_slot slots[PN_SLOTS];
@@ -108,6 +119,7 @@ struct pn_state {
   pn_scratch inl;
   /* lookup thread only */
   pn_scratch bg;
+  uint32_t bg_last_pid;
 };
 
 static uint64_t now_ns(void) {
@@ -138,18 +150,45 @@ enum { PN_NONE = 0, PN_FOUND = 1, PN_CUT = 2 };
 static int resolve(pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns);
 static void short_slice(void);
 
-/* mu held: the answer for a pending slot (still ours) is in; wake waiters. */
+/* mu held: one attempt for a pending slot ended; the slot is answered by the first name
+ * found, or "none" once every attempt started has ended without one. Wakes waiters. */
 static void finish(pn_state *pn, uint32_t portid, int ok, const char *name) {
   pn->lookups++;
   if (ok) pn->found++;
   pn_slot *s = slot_find(pn, portid);
   if (s != NULL && s->state == PN_PENDING) {
-    s->state = PN_DONE;
-    s->found = (uint8_t)(ok != 0);
-    if (ok) memcpy(s->name, name, PN_NAME);
-    s->at = now_ns();
+    if (!ok) s->fails++;
+    if (ok || s->fails >= s->tries) {
+      s->state = PN_DONE;
+      s->found = (uint8_t)(ok != 0);
+      if (ok) memcpy(s->name, name, PN_NAME);
+      s->at = now_ns();
+    }
   }
   pthread_cond_broadcast(&pn->done);
+}
+
+/* mu held: claim an attempt at `pid` for thread `who` (PN_RX / PN_BG) at time t; 0 when
+ * it is answered and fresh, this thread already tried, or no slot is free. */
+static int claim(pn_state *pn, uint32_t pid, int who, uint64_t t) {
+  pn_slot *s = slot_find(pn, pid);
+  if (s != NULL && s->state == PN_PENDING) {
+    if (s->who & who) return 0;
+    s->who |= (uint8_t)who;
+    s->tries++;
+    return 1;
+  }
+  if (s != NULL && t - s->at < PN_KEEP_NS) return 0; /* answered, fresh */
+  if (s == NULL && (s = slot_new(pn)) == NULL) return -1;
+  s->portid = pid;
+  s->state = PN_PENDING;
+  s->found = 0;
+  s->name[0] = 0;
+  s->who = (uint8_t)who;
+  s->tries = 1;
+  s->fails = 0;
+  s->at = t;
+  return 1;
 }
 
 /* mu held: hand `portid` (slot pending) to the lookup thread; 0 when the queue is full. */
@@ -177,14 +216,8 @@ void pn_note(pn_state *pn, const uint8_t *data, size_t len, int may_inline) {
         pn->last_pid = pid;
         pn->last_at = t;
         pthread_mutex_lock(&pn->mu);
-        pn_slot *s = slot_find(pn, pid);
-        int ask = s == NULL || (s->state == PN_DONE && t - s->at >= PN_KEEP_NS);
-        if (ask && (s != NULL || (s = slot_new(pn)) != NULL)) {
-          s->portid = pid;
-          s->state = PN_PENDING;
-          s->found = 0;
-          s->name[0] = 0;
-          s->at = t;
+        int c = claim(pn, pid, PN_RX, t);
+        if (c > 0) {
           if (t - pn->window_at >= PN_WINDOW_NS) { pn->window_at = t; pn->window_used = 0; }
           int r = PN_CUT;
           if (may_inline && pn->inline_ok && !pn->disabled && pn->window_used < PN_INLINE_NS) {
@@ -198,7 +231,7 @@ void pn_note(pn_state *pn, const uint8_t *data, size_t len, int may_inline) {
           if (r != PN_CUT) finish(pn, pid, r == PN_FOUND, name);
           else if (enqueue(pn, pid)) signal = 1;
           else { pn->dropped++; finish(pn, pid, 0, name); }
-        } else if (ask) {
+        } else if (c < 0) {
           pn->dropped++;
         }
         pthread_mutex_unlock(&pn->mu);
@@ -207,7 +240,11 @@ void pn_note(pn_state *pn, const uint8_t *data, size_t len, int may_inline) {
     if (h.nlmsg_len < sizeof(struct nlmsghdr)) break;
     off += NLMSG_ALIGN(h.nlmsg_len);
   }
-  if (signal) pthread_cond_signal(&pn->work);
+  if (signal) {
+    uint64_t one = 1;
+    ssize_t w = write(pn->efd, &one, sizeof one);
+    (void)w;
+  }
 }
 
 int pn_get(pn_state *pn, uint32_t portid, char *out, size_t cap, int wait_ms) {
@@ -430,31 +467,95 @@ static int resolve(pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint
   return PN_NONE;
 }
 
+/* Lookup thread: port ids the receive thread queued, and a second, independent look at
+ * each new requester. It waits on the socket too (edge-triggered, never reading: it
+ * peeks at the head datagram's nlmsghdr), so the kernel wakes it together with the
+ * receive thread; whichever of the two runs first on a busy machine finds the requester
+ * still alive. Both may look; the first name found answers. */
 static void *pn_main(void *arg) {
   pn_state *pn = arg;
   short_slice();
-  /* The first lookup should not wait for memory. */
-  if (pn->inl.table == NULL && (pn->inl.table = malloc(65536 + 1)) != NULL) pn->inl.table_cap = 65536;
   if (pn->ns_fd >= 0 && setns(pn->ns_fd, CLONE_NEWNET) < 0) {
     pthread_mutex_lock(&pn->mu);
     pn->disabled = 1;
     pthread_mutex_unlock(&pn->mu);
   }
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep >= 0) {
+    struct epoll_event e1 = { .events = EPOLLIN, .data.u32 = 0 };
+    struct epoll_event e2 = { .events = EPOLLIN | EPOLLET, .data.u32 = 1 };
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, pn->efd, &e1) < 0) { close(ep); ep = -1; }
+    else if (pn->sock_fd >= 0 && !pn->disabled) epoll_ctl(ep, EPOLL_CTL_ADD, pn->sock_fd, &e2);
+  }
   char name[PN_NAME];
-  pthread_mutex_lock(&pn->mu);
   for (;;) {
-    while (!pn->stop && pn->qlen == 0) pthread_cond_wait(&pn->work, &pn->mu);
-    if (pn->stop) break;
-    uint32_t portid = pn->queue[pn->qhead];
-    pn->qhead = (pn->qhead + 1) % PN_QUEUE;
-    pn->qlen--;
+    struct epoll_event ev[2];
+    int sock_ready = 0;
+    if (ep >= 0) {
+      int n = epoll_wait(ep, ev, 2, -1);
+      if (n < 0 && errno != EINTR) break;
+      for (int i = 0; i < n; i++) {
+        if (ev[i].data.u32 == 0) {
+          uint64_t v;
+          ssize_t rd = read(pn->efd, &v, sizeof v);
+          (void)rd;
+        } else sock_ready = 1;
+      }
+    } else {
+      struct pollfd pf = { .fd = pn->efd, .events = POLLIN };
+      if (poll(&pf, 1, -1) < 0 && errno != EINTR) break;
+      uint64_t v;
+      ssize_t rd = read(pn->efd, &v, sizeof v);
+      (void)rd;
+    }
+    pthread_mutex_lock(&pn->mu);
+    if (pn->stop) { pthread_mutex_unlock(&pn->mu); break; }
     int disabled = pn->disabled;
     pthread_mutex_unlock(&pn->mu);
-    int ok = !disabled && resolve(&pn->bg, portid, name, sizeof name, PN_SCAN_MAX_NS) == PN_FOUND;
-    pthread_mutex_lock(&pn->mu);
-    finish(pn, portid, ok, name);
+    int fresh = 0;
+    if (sock_ready && !disabled) {
+      struct nlmsghdr h;
+      struct sockaddr_nl from;
+      memset(&from, 0, sizeof from);
+      struct iovec iov = { .iov_base = &h, .iov_len = sizeof h };
+      struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
+      ssize_t n = recvmsg(pn->sock_fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+      if (n >= (ssize_t)sizeof h && from.nl_pid == 0 && h.nlmsg_pid != 0 && h.nlmsg_pid != pn->bg_last_pid) {
+        uint32_t pid = h.nlmsg_pid;
+        pn->bg_last_pid = pid;
+        pthread_mutex_lock(&pn->mu);
+        int c = claim(pn, pid, PN_BG, now_ns());
+        pthread_mutex_unlock(&pn->mu);
+        if (c > 0) {
+          fresh = 1;
+          int ok = resolve(&pn->bg, pid, name, sizeof name, PN_SCAN_MAX_NS) == PN_FOUND;
+          pthread_mutex_lock(&pn->mu);
+          finish(pn, pid, ok, name);
+          pthread_mutex_unlock(&pn->mu);
+        }
+      }
+    }
+    /* Queued by the receive thread (its inline budget or scan bound ran out). */
+    for (;;) {
+      pthread_mutex_lock(&pn->mu);
+      if (pn->stop || pn->qlen == 0) { pthread_mutex_unlock(&pn->mu); break; }
+      uint32_t portid = pn->queue[pn->qhead];
+      pn->qhead = (pn->qhead + 1) % PN_QUEUE;
+      pn->qlen--;
+      pn_slot *s = slot_find(pn, portid);
+      if (s != NULL && s->state == PN_PENDING) s->who |= PN_BG;
+      pthread_mutex_unlock(&pn->mu);
+      int ok = !disabled && resolve(&pn->bg, portid, name, sizeof name, PN_SCAN_MAX_NS) == PN_FOUND;
+      pthread_mutex_lock(&pn->mu);
+      finish(pn, portid, ok, name);
+      pthread_mutex_unlock(&pn->mu);
+    }
+    if (sock_ready && !fresh) {
+      struct timespec rest = { 0, PN_PEEK_REST_NS };
+      nanosleep(&rest, NULL);
+    }
   }
-  pthread_mutex_unlock(&pn->mu);
+  if (ep >= 0) close(ep);
   return NULL;
 }
 
@@ -498,6 +599,9 @@ int pn_enter(pn_state *pn) {
 pn_state *pn_start(int sock_fd) {
   pn_state *pn = calloc(1, sizeof *pn);
   if (pn == NULL) { errno = ENOMEM; return NULL; }
+  pn->sock_fd = sock_fd;
+  pn->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (pn->efd < 0) { int e = errno; free(pn); errno = e; return NULL; }
   /* The socket's own namespace (needs CAP_NET_ADMIN there; without it the socket is in
    * ours, and the thread stays where it is). */
   pn->ns_fd = ioctl(sock_fd, SIOCGSKNS);
@@ -507,14 +611,13 @@ pn_state *pn_start(int sock_fd) {
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_mutex_init(&pn->mu, NULL);
-  pthread_cond_init(&pn->work, NULL);
   pthread_cond_init(&pn->done, &ca);
   pthread_condattr_destroy(&ca);
   int r = pthread_create(&pn->tid, NULL, pn_main, pn);
   if (r != 0) {
     if (pn->ns_fd >= 0) close(pn->ns_fd);
+    close(pn->efd);
     pthread_mutex_destroy(&pn->mu);
-    pthread_cond_destroy(&pn->work);
     pthread_cond_destroy(&pn->done);
     free(pn);
     errno = r;
@@ -527,13 +630,15 @@ void pn_stop(pn_state *pn) {
   if (pn == NULL) return;
   pthread_mutex_lock(&pn->mu);
   pn->stop = 1;
-  pthread_cond_broadcast(&pn->work);
   pthread_cond_broadcast(&pn->done);
   pthread_mutex_unlock(&pn->mu);
+  uint64_t one = 1;
+  ssize_t w = write(pn->efd, &one, sizeof one);
+  (void)w;
   pthread_join(pn->tid, NULL);
   if (pn->ns_fd >= 0) close(pn->ns_fd);
+  close(pn->efd);
   pthread_mutex_destroy(&pn->mu);
-  pthread_cond_destroy(&pn->work);
   pthread_cond_destroy(&pn->done);
   free(pn->bg.table);
   free(pn->bg.pids);
