@@ -11,22 +11,34 @@
  * datagram, before JavaScript even wakes.
  *
  * Threads. The receive thread (nlsock.c) calls pn_note() for each datagram it keeps: it
- * reads only the nlmsghdr's nlmsg_pid of each message (0 = the kernel itself: skipped),
- * and queues a port id it has not asked for within PN_KEEP_NS (bounded queue of
- * PN_QUEUE; when full the request is dropped and JavaScript falls back to its own
- * lookup). It never waits for a lookup. A lookup thread, started with the socket's
- * receiving, enters the socket's network namespace once (SIOCGSKNS on the socket, then
- * setns: it is its own thread, the JS thread never changes namespace), reads
- * /proc/thread-self/net/netlink (that namespace's socket table) and scans /proc newest
- * pid first (the requester is nearly always among the newest processes; its own pid,
- * which many requesters use as their first port id, is tried before all). A scan is
- * bounded by PN_SCAN_MAX_NS.
+ * reads only the nlmsghdr's nlmsg_pid of each message (0 = the kernel itself: skipped)
+ * and looks a port id it has not answered within PN_KEEP_NS up at once, inline: it has
+ * entered the socket's network namespace at its start (pn_enter: SIOCGSKNS on the
+ * socket, then setns; it is its own thread, the JS thread never changes namespace).
+ * Inline work is bounded (PN_INLINE_NS of lookups per PN_WINDOW_NS, a scan of at most
+ * PN_INLINE_SCAN_NS); what does not fit is queued (PN_QUEUE; when full the request is
+ * dropped and JavaScript looks the name up itself) for the lookup thread. That thread,
+ * also inside the namespace, waits on the socket as well (edge-triggered; it never
+ * reads, it peeks at the head datagram's nlmsghdr), so the kernel wakes both threads for
+ * each event and a busy machine gives two chances to run before the requester exits;
+ * the first name found answers, "none" only once every attempt failed. After a wake-up
+ * that brought no new port id it rests PN_PEEK_REST_NS (a flood from known requesters
+ * keeps the socket readable). Both threads ask for a short scheduler slice (see
+ * short_slice).
+ *
+ * A lookup: the requester's own fds first when its port id looks like a pid (an exiting
+ * process loses its fd table before its sockets leave the socket table), then
+ * /proc/thread-self/net/netlink (that namespace's socket table: port id -> inode), then
+ * the processes whose pid is another netfilter socket's port id (a requester's second
+ * socket has a random port id, its first usually its pid), then every process, newest
+ * pid first (bounded by PN_SCAN_MAX_NS). The name is the comm of /proc/PID/stat, as
+ * conntrack prints it.
  *
  * Answers stay PN_KEEP_NS per port id (a flush's 100,000 events from one requester cost
- * one lookup); after that the next event with that port id is looked up again (a port
- * id reused by a new socket). pn_get() (JS thread, when a line is printed) returns the
+ * one lookup); after that the next event with that port id is looked up again (a port id
+ * reused by a new socket). pn_get() (JS thread, when a line is printed) returns the
  * answer, waiting up to its bound for a lookup still running: conntrack -E blocks its
- * only thread for the same lookup, and our receive thread keeps draining meanwhile.
+ * only thread for the same lookup, and the receive thread keeps draining meanwhile.
  */
 #include "progname.h"
 
