@@ -116,7 +116,7 @@ describe.skipIf(skip !== undefined)('progname of short-lived requesters, beside 
 
   // Both tools race the requester's exit (it exits right after the kernel's ACK; the
   // event was queued just before). A name conntrack finds and we do not is a race we
-  // lost: on this 2-core VM under load about 1 event in 300 (nearly all `-I`, whose
+  // lost: on this 2-core VM under load about 1 event in 250 (nearly all `-I`, whose
   // requester exits fastest), where conntrack loses about 1 in 2. A round with such a
   // loss is run again (at most 4 rounds); a different name, a missing or extra line, or
   // a name that is not the requester's fails at once.

@@ -403,14 +403,14 @@ static int tried(const pn_scratch *sc, int pid) {
   return 0;
 }
 
-/* The socket inodes among `pid`'s fds (at most cap), and its comm: read before the socket
- * table because an exiting process loses its fd table first (exit_files) and its sockets
- * leave the socket table only later (the deferred final fput). */
+/* The socket inodes among `pid`'s fds (at most cap): read before the socket table
+ * because an exiting process loses its fd table first (exit_files) and its sockets leave
+ * the socket table only later (the deferred final fput). */
 static int comm_of(int pid, char *out, size_t cap);
-static size_t sockets_of(int pid, unsigned long *out, size_t cap, char *name, size_t ncap, int *named) {
+static int pn_self; /* our pid (never a requester we name), set by pn_start */
+static size_t sockets_of(int pid, unsigned long *out, size_t cap) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/fd", pid);
-  *named = 0;
   int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return 0;
   DIR *d = fdopendir(dfd);
@@ -425,7 +425,6 @@ static size_t sockets_of(int pid, unsigned long *out, size_t cap, char *name, si
     out[n++] = strtoul(link + 8, NULL, 10);
   }
   closedir(d);
-  if (n > 0) *named = comm_of(pid, name, ncap);
   return n;
 }
 
@@ -434,17 +433,17 @@ static size_t sockets_of(int pid, unsigned long *out, size_t cap, char *name, si
  * id (its fds taken first, see sockets_of), then those whose pid is another netfilter
  * socket's port id (newest first), then every process, newest first. */
 static int resolve(pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns) {
-  int self = (int)getpid();
+  int self = pn_self;
   unsigned long held[PN_CAND];
   size_t nheld = 0;
-  int named = 0;
   if (portid > 1 && portid <= PN_PID_MAX && (int)portid != self)
-    nheld = sockets_of((int)portid, held, PN_CAND, name, cap, &named);
+    nheld = sockets_of((int)portid, held, PN_CAND);
   if (read_table(sc) < 0) return PN_NONE;
   unsigned long inode = find_inode(sc, portid);
   if (inode == 0) return PN_NONE;
+  /* The name last: it stays readable until the process is reaped, after its sockets. */
   for (size_t i = 0; i < nheld; i++)
-    if (held[i] == inode) return named ? PN_FOUND : PN_NONE;
+    if (held[i] == inode) return comm_of((int)portid, name, cap) ? PN_FOUND : PN_NONE;
   char target[48];
   int tlen = snprintf(target, sizeof target, "socket:[%lu]", inode);
   if (nheld == 0 && portid > 1 && portid <= PN_PID_MAX && (int)portid != self && holds((int)portid, target, (size_t)tlen))
@@ -612,6 +611,7 @@ pn_state *pn_start(int sock_fd) {
   pn_state *pn = calloc(1, sizeof *pn);
   if (pn == NULL) { errno = ENOMEM; return NULL; }
   pn->sock_fd = sock_fd;
+  pn_self = (int)getpid();
   pn->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (pn->efd < 0) { int e = errno; free(pn); errno = e; return NULL; }
   /* The socket's own namespace (needs CAP_NET_ADMIN there; without it the socket is in
