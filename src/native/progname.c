@@ -82,6 +82,7 @@
 #define PN_INLINE_SCAN_NS (20ull * 1000000ull)
 #define PN_TABLE_MAX (16u << 20)
 #define PN_CAND 64
+#define PN_HELD 16
 #define PN_PID_MAX 4194304u /* PID_MAX_LIMIT */
 
 enum { PN_FREE = 0, PN_PENDING = 1, PN_DONE = 2 };
@@ -106,6 +107,13 @@ typedef struct {
   uint8_t found;
   uint8_t who;   /* attempts started: PN_RX (receive thread) | PN_BG (lookup thread) */
   uint8_t tries, fails;
+  /* Evidence so far, from either thread (see merge): the socket's inode from a socket
+   * table that listed the port id, and the socket inodes held by the process whose pid is
+   * the port id, with its comm. */
+  uint8_t nheld, named;
+  unsigned long inode;
+  unsigned long held[PN_HELD];
+  char comm[PN_NAME];
   uint64_t at; /* CLOCK_MONOTONIC ns: when asked (pending) or answered (done) */
   char name[PN_NAME];
 } pn_slot;
@@ -159,7 +167,7 @@ static pn_slot *slot_new(pn_state *pn) {
 }
 
 enum { PN_NONE = 0, PN_FOUND = 1, PN_CUT = 2 };
-static int resolve(pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns);
+static int resolve(pn_state *pn, pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns, int table_first);
 static void short_slice(void);
 
 /* mu held: one attempt for a pending slot ended; the slot is answered by the first name
@@ -199,8 +207,46 @@ static int claim(pn_state *pn, uint32_t pid, int who, uint64_t t) {
   s->who = (uint8_t)who;
   s->tries = 1;
   s->fails = 0;
+  s->nheld = 0;
+  s->named = 0;
+  s->inode = 0;
   s->at = t;
   return 1;
+}
+
+/* Adds one thread's evidence about `portid` to its slot (inode: 0 when this read of the
+ * socket table did not list it; held/comm: the fds and name of process `portid`, nheld 0
+ * when not read) and returns 1 with the name when the evidence of both threads together
+ * proves it: the socket table listed portid -> inode, and that process held inode (inode
+ * numbers are not reused while the socket lives, and a socket's port id never changes,
+ * so the two reads need not be simultaneous). *inode_out: the inode known so far. */
+static int merge(pn_state *pn, uint32_t portid, unsigned long inode, const unsigned long *held, size_t nheld,
+                 const char *comm, char *name, size_t cap, unsigned long *inode_out) {
+  int ok = 0;
+  pthread_mutex_lock(&pn->mu);
+  pn_slot *s = slot_find(pn, portid);
+  if (s != NULL && s->state == PN_DONE && s->found) {
+    snprintf(name, cap, "%s", s->name);
+    ok = 1;
+  } else if (s != NULL && s->state == PN_PENDING) {
+    if (inode != 0) s->inode = inode;
+    if (nheld > 0 && comm != NULL && s->nheld == 0) {
+      size_t n = nheld < PN_HELD ? nheld : PN_HELD;
+      memcpy(s->held, held, n * sizeof *held);
+      s->nheld = (uint8_t)n;
+      snprintf(s->comm, sizeof s->comm, "%s", comm);
+      s->named = 1;
+    }
+    if (s->inode != 0 && s->named)
+      for (size_t i = 0; i < s->nheld && !ok; i++)
+        if (s->held[i] == s->inode) {
+          snprintf(name, cap, "%s", s->comm);
+          ok = 1;
+        }
+    *inode_out = s->inode;
+  }
+  pthread_mutex_unlock(&pn->mu);
+  return ok;
 }
 
 /* mu held: hand `portid` (slot pending) to the lookup thread; 0 when the queue is full. */
@@ -234,7 +280,7 @@ void pn_note(pn_state *pn, const uint8_t *data, size_t len, int may_inline) {
           int r = PN_CUT;
           if (may_inline && pn->inline_ok && !pn->disabled && pn->window_used < PN_INLINE_NS) {
             pthread_mutex_unlock(&pn->mu);
-            r = resolve(&pn->inl, pid, name, sizeof name, PN_INLINE_SCAN_NS);
+            r = resolve(pn, &pn->inl, pid, name, sizeof name, PN_INLINE_SCAN_NS, 0);
             uint64_t t2 = now_ns();
             pn->window_used += t2 - t;
             t = t2;
@@ -429,25 +475,41 @@ static size_t sockets_of(int pid, unsigned long *out, size_t cap) {
 }
 
 /* PN_FOUND and the name; PN_NONE (no such socket, or no holder); PN_CUT (the scan of
- * /proc took longer than max_ns: undecided). Order: the process whose pid is the port
- * id (its fds taken first, see sockets_of), then those whose pid is another netfilter
- * socket's port id (newest first), then every process, newest first. */
-static int resolve(pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns) {
+ * /proc took longer than max_ns: undecided). When the port id looks like a pid: that
+ * process's fds and the socket table, in the order table_first says (the receive thread
+ * takes the fds first: an exiting process loses its fd table before its sockets leave
+ * the socket table; the lookup thread the table first), each merged with what the other
+ * thread found. Then the processes whose pid is another netfilter socket's port id
+ * (newest first), then every process, newest first. */
+static int resolve(pn_state *pn, pn_scratch *sc, uint32_t portid, char *name, size_t cap, uint64_t max_ns, int table_first) {
   int self = pn_self;
-  unsigned long held[PN_CAND];
+  int pidlike = portid > 1 && portid <= PN_PID_MAX && (int)portid != self;
+  unsigned long held[PN_HELD];
   size_t nheld = 0;
-  if (portid > 1 && portid <= PN_PID_MAX && (int)portid != self)
-    nheld = sockets_of((int)portid, held, PN_CAND);
-  if (read_table(sc) < 0) return PN_NONE;
-  unsigned long inode = find_inode(sc, portid);
+  unsigned long inode = 0, known = 0;
+  int have_table = 0;
+  for (int step = 0; step < 2; step++) {
+    if ((step == 0) == (table_first != 0)) {
+      if (read_table(sc) >= 0) {
+        have_table = 1;
+        inode = find_inode(sc, portid);
+      }
+    } else if (pidlike) {
+      char comm[PN_NAME];
+      nheld = sockets_of((int)portid, held, PN_HELD);
+      if (nheld > 0 && !comm_of((int)portid, comm, sizeof comm)) nheld = 0;
+      if (nheld > 0 && merge(pn, portid, inode, held, nheld, comm, name, cap, &known)) return PN_FOUND;
+      continue;
+    }
+    if (pidlike && merge(pn, portid, inode, NULL, 0, NULL, name, cap, &known)) return PN_FOUND;
+  }
+  if (!have_table) return PN_NONE;
+  if (inode == 0) inode = known; /* listed in the other thread's read of the table */
   if (inode == 0) return PN_NONE;
-  /* The name last: it stays readable until the process is reaped, after its sockets. */
-  for (size_t i = 0; i < nheld; i++)
-    if (held[i] == inode) return comm_of((int)portid, name, cap) ? PN_FOUND : PN_NONE;
   char target[48];
   int tlen = snprintf(target, sizeof target, "socket:[%lu]", inode);
-  if (nheld == 0 && portid > 1 && portid <= PN_PID_MAX && (int)portid != self && holds((int)portid, target, (size_t)tlen))
-    return comm_of((int)portid, name, cap) ? PN_FOUND : PN_NONE;
+  /* The pid's own fds again, all of them (the evidence above keeps at most PN_HELD). */
+  if (pidlike && holds((int)portid, target, (size_t)tlen)) return comm_of((int)portid, name, cap) ? PN_FOUND : PN_NONE;
   qsort(sc->cand, sc->ncand, sizeof *sc->cand, cmp_desc);
   for (size_t i = 0; i < sc->ncand; i++)
     if (sc->cand[i] != self && holds(sc->cand[i], target, (size_t)tlen)) return comm_of(sc->cand[i], name, cap) ? PN_FOUND : PN_NONE;
@@ -539,7 +601,7 @@ static void *pn_main(void *arg) {
         pthread_mutex_unlock(&pn->mu);
         if (c > 0) {
           fresh = 1;
-          int ok = resolve(&pn->bg, pid, name, sizeof name, PN_SCAN_MAX_NS) == PN_FOUND;
+          int ok = resolve(pn, &pn->bg, pid, name, sizeof name, PN_SCAN_MAX_NS, 1) == PN_FOUND;
           pthread_mutex_lock(&pn->mu);
           finish(pn, pid, ok, name);
           pthread_mutex_unlock(&pn->mu);
@@ -556,7 +618,7 @@ static void *pn_main(void *arg) {
       pn_slot *s = slot_find(pn, portid);
       if (s != NULL && s->state == PN_PENDING) s->who |= PN_BG;
       pthread_mutex_unlock(&pn->mu);
-      int ok = !disabled && resolve(&pn->bg, portid, name, sizeof name, PN_SCAN_MAX_NS) == PN_FOUND;
+      int ok = !disabled && resolve(pn, &pn->bg, portid, name, sizeof name, PN_SCAN_MAX_NS, 0) == PN_FOUND;
       pthread_mutex_lock(&pn->mu);
       finish(pn, portid, ok, name);
       pthread_mutex_unlock(&pn->mu);
