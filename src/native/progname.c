@@ -26,13 +26,15 @@
  * keeps the socket readable). Both threads ask for a short scheduler slice (see
  * short_slice).
  *
- * A lookup: the requester's own fds first when its port id looks like a pid (an exiting
- * process loses its fd table before its sockets leave the socket table), then
- * /proc/thread-self/net/netlink (that namespace's socket table: port id -> inode), then
- * the processes whose pid is another netfilter socket's port id (a requester's second
- * socket has a random port id, its first usually its pid), then every process, newest
- * pid first (bounded by PN_SCAN_MAX_NS). The name is the comm of /proc/PID/stat, as
- * conntrack prints it.
+ * A lookup: when the port id looks like a pid, that process's fds (with its comm) and
+ * /proc/thread-self/net/netlink (that namespace's socket table: port id -> inode); the
+ * receive thread reads the fds first (an exiting process loses its fd table before its
+ * sockets leave the socket table), the lookup thread the table first, and each adds what
+ * it saw to the port id's slot (merge): a table that listed portid -> inode and a process
+ * that held inode prove the name whichever thread saw which. Then the processes whose pid
+ * is another netfilter socket's port id (a requester's second socket has a random port
+ * id, its first usually its pid), then every process, newest pid first (bounded by
+ * PN_SCAN_MAX_NS). The name is the comm of /proc/PID/stat, as conntrack prints it.
  *
  * Answers stay PN_KEEP_NS per port id (a flush's 100,000 events from one requester cost
  * one lookup); after that the next event with that port id is looked up again (a port id
