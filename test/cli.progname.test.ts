@@ -85,4 +85,29 @@ describe('the progname resolver', () => {
     requesterPortids(d, (p) => seen.push(p));
     expect(seen).toEqual([77, 0xfffffff0]);
   });
+
+  it("prefers the addon's answer once attached; looks up itself only what the addon never looked at", () => {
+    const proc = fakeProc({ 500: { name: 'conntrack', sockets: ['9001'] } });
+    let reads = 0;
+    const r = createPortidResolver(() => {
+      reads++;
+      return HEAD + row(500, '9001');
+    }, proc);
+    const asked: [number, number][] = [];
+    r.attach((portid, waitMs) => {
+      asked.push([portid, waitMs]);
+      return portid === 1 ? 'iptables' : portid === 2 ? null : undefined;
+    });
+    // Priming is the addon's job now: no /proc reads on arrival.
+    r.prime(500);
+    expect(reads).toBe(0);
+    expect(r.name(1)).toBe('iptables');
+    // The addon looked and found none: no second lookup in JS (it would only be later).
+    expect(r.name(2)).toBeUndefined();
+    expect(reads).toBe(0);
+    // Never looked at by the addon (queue full, no lookup thread): JS looks it up.
+    expect(r.name(500)).toBe('conntrack');
+    expect(reads).toBe(1);
+    expect(asked.every(([, w]) => w > 0)).toBe(true);
+  });
 });

@@ -80,9 +80,11 @@ function subscribe(s: Session, client: ConntrackClient): Subscription {
         rec?.(d, ts);
       }
     : undefined;
-  const extra = onDatagram ? { onDatagram } : {};
-  if (s.opts.expect) return client.events({ types: [], expectations: true, ...extra });
-  return client.events({ types: s.opts.events, ...extra });
+  // The addon names requesters sooner still, on its receive thread (see progname.ts).
+  const extra = { ...(onDatagram ? { onDatagram } : {}), ...(portids ? { programNames: true } : {}) };
+  const sub = s.opts.expect ? client.events({ types: [], expectations: true, ...extra }) : client.events({ types: s.opts.events, ...extra });
+  portids?.attach((p, w) => sub.programName(p, w));
+  return sub;
 }
 
 export async function watch(s: Session): Promise<number> {

@@ -16,6 +16,11 @@
  *
  * Answers are kept per (port id, inode) for a short while, so a flush's 100,000 events from
  * one requester cost one lookup, and a port id reused by a new socket is looked up again.
+ *
+ * Sooner still: when the live subscription's addon names requesters itself (attach(); the
+ * receive thread queues each new nlmsg_pid for a lookup thread the moment recvmsg returns,
+ * see src/native/progname.c), its answer is taken, and this module only looks up what the
+ * addon did not (never asked: queue full, no lookup thread).
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -26,12 +31,19 @@ const LE = endianness() === 'LE';
 const KEEP_MS = 2000;
 /** The socket table is re-read after this long, or at once for a port id it lacks. */
 const TABLE_MS = 200;
+/** How long the printer waits for the addon's lookup still running (its scan is bounded alike). */
+export const SHIM_WAIT_MS = 250;
+
+/** The addon's answer: a name, null (it looked, none found), undefined (it did not look). */
+export type ShimNames = (portid: number, waitMs: number) => string | null | undefined;
 
 export interface PortidResolver {
   /** Look `portid` up now (from the receive path); cheap when it is already known. */
   prime(portid: number): void;
   /** The name for the printer: the primed answer, or a lookup now. */
   name(portid: number): string | undefined;
+  /** Take names from the subscription's addon from now on (JS priming stops). */
+  attach(shim: ShimNames): void;
 }
 
 function comm(proc: string, pid: string): string | undefined {
@@ -135,11 +147,31 @@ export function createPortidResolver(table: () => string = () => readFileSync('/
     return name;
   };
 
+  let shim: ShimNames | undefined;
+  // The addon's last definitive answer: a flush prints 100,000 lines with one port id.
+  let shimPortid = -1;
+  let shimName: string | undefined;
+  let shimAt = 0;
   return {
     prime: (portid) => {
-      if (portid !== 0) lookup(portid >>> 0);
+      if (portid !== 0 && shim === undefined) lookup(portid >>> 0);
+    },
+    attach: (s) => {
+      shim = s;
     },
     name: (portid) => {
+      if (shim !== undefined) {
+        const p = portid >>> 0;
+        const now = Date.now();
+        if (p === shimPortid && now - shimAt < KEEP_MS) return shimName;
+        const n = shim(p, SHIM_WAIT_MS);
+        if (n !== undefined) {
+          shimPortid = p;
+          shimName = n ?? undefined;
+          shimAt = now;
+          return shimName;
+        }
+      }
       const a = answers.get(portid >>> 0);
       // A primed answer stands (the process may be gone by the time the line is printed).
       if (a !== undefined && Date.now() - a.at < KEEP_MS) return a.name;

@@ -62,6 +62,12 @@ export interface EventsOptions extends SubscriptionOptions {
   receiveBufferSize?: number;
   /** This subscription's receive-thread buffer (see ConntrackOptions.receiveThreadBuffer). */
   receiveThreadBuffer?: number;
+  /**
+   * Name the process behind each event's requester port id as the datagram arrives, in
+   * the addon (see Subscription.programName): what conntrack -E prints as
+   * `[USERSPACE] portid=N progname=NAME`.
+   */
+  programNames?: boolean;
 }
 
 export interface DumpOptions {
@@ -118,6 +124,7 @@ export class ConntrackClient {
           ...(t.batchBytes !== undefined ? { batchBytes: t.batchBytes } : {}),
           ...(t.readAhead ? { readAhead: true } : {}),
           ...(t.receiveThread ? { receiveThread: t.receiveThread } : {}),
+          ...(t.programNames ? { programNames: true } : {}),
         }));
   }
 
@@ -164,7 +171,7 @@ export class ConntrackClient {
     const groups = types.map((t) => GROUP_OF[t]);
     if (opts.expectations) groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY);
     const thread = opts.receiveThreadBuffer ?? this.threadBuffer;
-    const t = this.transport({ groups, receiveBufferSize: opts.receiveBufferSize ?? this.eventBuffer, ...(thread > 0 ? { receiveThread: thread } : {}) });
+    const t = this.transport({ groups, receiveBufferSize: opts.receiveBufferSize ?? this.eventBuffer, ...(thread > 0 ? { receiveThread: thread } : {}), ...(opts.programNames ? { programNames: true } : {}) });
     let sub: Subscription | undefined;
     const subOpts = opts.onDatagram || !this.onDatagram ? opts : { ...opts, onDatagram: this.onDatagram };
     sub = this.track(new Subscription(t, subOpts, () => sub && this.open.delete(sub)));

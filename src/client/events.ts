@@ -287,6 +287,17 @@ export class Subscription implements AsyncIterable<EventItem> {
     }
   }
 
+  /**
+   * The process behind requester port id `portid` (an event's `portid`), as the transport
+   * named it when the datagram arrived (EventsOptions.programNames): a name; null when it
+   * looked and found none; undefined when it did not look. Waits up to `waitMs` for a
+   * lookup still running.
+   */
+  programName(portid: number, waitMs = 0): string | null | undefined {
+    if (this.ended) return undefined;
+    return this.transport.programName?.(portid, waitMs);
+  }
+
   /** Stop the subscription; a pending iteration ends. Idempotent. */
   close(): void {
     if (this.ended) return;

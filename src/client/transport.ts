@@ -53,6 +53,11 @@ export interface Transport {
   localDrops?(): number;
   /** True once the network namespace it was opened in was deleted, when it can tell. */
   namespaceGone?(): boolean;
+  /**
+   * The program behind requester port id `portid`, named when the datagram arrived
+   * (TransportOptions.programNames): a name, null (none found), undefined (not known).
+   */
+  programName?(portid: number, waitMs?: number): string | null | undefined;
   /** Let the process exit while this transport is open. */
   unref?(): void;
   /** Keep the process alive while this transport is open (the default). */
@@ -69,6 +74,8 @@ export interface TransportOptions {
   readAhead?: boolean;
   /** Drain the socket on a receive thread into a buffer of at most this many bytes (subscriptions). */
   receiveThread?: number;
+  /** Name each event's requester (nlmsg_pid) as its datagram arrives (see programName). */
+  programNames?: boolean;
 }
 
 /** Opens a transport; the client calls it for its request socket, each dump and each subscription. */

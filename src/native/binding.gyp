@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "nlsock",
-      "sources": ["nlsock.c"],
+      "sources": ["nlsock.c", "progname.c"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "libraries": ["-lpthread"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]

@@ -14,6 +14,9 @@
  *   start(onBatch, onError)                    begin receiving
  *   pause() / resume() / ref() / unref() / close()
  *   netnsInode                                 nsfs inode of the namespace file opened (0: none)
+ *   setProgramNames(on)                        name events' requesters as they arrive (progname.c)
+ *   programName(portid, waitMs) -> string | null | undefined   that name (null: none found)
+ *   programNameStats() -> { lookups, found, dropped }
  * and readFileInNetns(nsPath, filePath, maxBytes), and _fault(name, count) (tests only).
  *
  * Namespaces. The calling (JS) thread never changes namespace: a short-lived pthread
@@ -87,6 +90,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "progname.h"
+
 #define RECV_MAX_DATAGRAMS 256
 #define RECV_MAX_BYTES (1u << 20)
 #define RECV_MIN_AREA (64u * 1024u)
@@ -151,6 +156,7 @@ typedef struct rx_state {
   size_t max_chunks, chunk_data, chunk_items, need;
   int fd;
   uv_async_t *async;
+  pn_state *pn;              /* requester names (progname.c), or NULL */
 } rx_state;
 
 typedef struct nlsock {
@@ -182,6 +188,9 @@ typedef struct nlsock {
   /* Receive thread (subscriptions). */
   size_t rx_buffer;         /* 0: no thread */
   rx_state *rx;
+  /* Requesters' program names (setProgramNames; progname.c). */
+  int want_names;
+  pn_state *pn;
 } nlsock;
 
 typedef struct readahead_work {
@@ -341,6 +350,8 @@ static void do_close(nlsock *s, int from_hook) {
   if (s->closed) return;
   s->closed = 1;
   rx_stop(s); /* joins the receive thread before the fd can be closed */
+  pn_stop(s->pn); /* after the receive thread, its only other user */
+  s->pn = NULL;
   if (s->poll != NULL) {
     s->poll->data = NULL;
     uv_close((uv_handle_t *)s->poll, on_handle_closed); /* stops polling now */
@@ -639,6 +650,67 @@ static napi_value js_set_receive_thread(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setProgramNames(on): look up the program behind each event's nlmsg_pid as it arrives
+ * (progname.c). Before start(). */
+static napi_value js_set_program_names(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  nlsock *s = unwrap_open(env, info, &argc, argv, "setProgramNames");
+  if (s == NULL) return NULL;
+  bool on = false;
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setProgramNames(on) takes a boolean");
+    return NULL;
+  }
+  if (s->poll != NULL || s->rx != NULL) {
+    napi_throw_error(env, NULL, "setProgramNames() must come before start()");
+    return NULL;
+  }
+  s->want_names = on;
+  return NULL;
+}
+
+/* programName(portid, waitMs) -> name | null (looked up, none found) | undefined (never
+ * asked for: no lookup thread, queue full, or evicted). Waits up to waitMs (0..1000) for
+ * a lookup in progress. */
+static napi_value js_program_name(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  nlsock *s = unwrap(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  uint32_t portid = 0, wait = 0;
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &portid) != napi_ok) {
+    napi_throw_type_error(env, NULL, "programName(portid, waitMs) takes numbers");
+    return NULL;
+  }
+  if (argc >= 2 && napi_get_value_uint32(env, argv[1], &wait) != napi_ok) wait = 0;
+  if (wait > 1000) wait = 1000;
+  char name[64];
+  int r = s->closed ? -1 : pn_get(s->pn, portid, name, sizeof name, (int)wait);
+  if (r > 0) CHECK_NAPI(env, napi_create_string_latin1(env, name, NAPI_AUTO_LENGTH, &out));
+  else if (r == 0) CHECK_NAPI(env, napi_get_null(env, &out));
+  else CHECK_NAPI(env, napi_get_undefined(env, &out));
+  return out;
+}
+
+/* programNameStats() -> { lookups, found, dropped } of the lookup thread (zeros without one). */
+static napi_value js_program_name_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value out, v;
+  nlsock *s = unwrap(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  uint64_t lookups, dropped, found;
+  pn_stats(s->closed ? NULL : s->pn, &lookups, &dropped, &found);
+  CHECK_NAPI(env, napi_create_object(env, &out));
+  napi_create_double(env, (double)lookups, &v);
+  napi_set_named_property(env, out, "lookups", v);
+  napi_create_double(env, (double)found, &v);
+  napi_set_named_property(env, out, "found", v);
+  napi_create_double(env, (double)dropped, &v);
+  napi_set_named_property(env, out, "dropped", v);
+  return out;
+}
+
 static napi_value js_netns_inode(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   napi_value out;
@@ -673,6 +745,15 @@ static int deliver_from(nlsock *s, napi_value self, const uint8_t *buf, const ui
   napi_env env = s->env;
   napi_value data, meta_ab, meta;
   void *p;
+  if (s->pn != NULL && s->rx == NULL) {
+    /* No receive thread: note the requesters here, before JS decodes the batch. */
+    const uint8_t *d = buf;
+    for (size_t i = 0; i < count; i++) {
+      const uint32_t *m = &metas[i * META_STRIDE];
+      if (m[0] > 0 && m[1] == 0) pn_note(s->pn, d, m[0], 0);
+      d += m[0];
+    }
+  }
   if (napi_create_arraybuffer(env, used, &p, &data) != napi_ok) return -1;
   if (used > 0) memcpy(p, buf, used);
   size_t words = count * META_STRIDE;
@@ -1009,6 +1090,9 @@ static void *rx_main(void *arg) {
   rx_state *rx = arg;
   uint8_t *discard = malloc(RECV_MIN_AREA);
   uint64_t pending_drops = 0;
+  /* Into the socket's namespace, to name requesters inline (progname.c); this thread
+   * does nothing else that depends on it. On failure the lookup thread names them. */
+  if (rx->pn != NULL) pn_enter(rx->pn);
   int err = 0;
   struct pollfd pf[2] = { { .fd = rx->fd, .events = POLLIN }, { .fd = rx->wake_fd, .events = POLLIN } };
   for (;;) {
@@ -1094,6 +1178,8 @@ static void *rx_main(void *arg) {
       m[1] = from.nl_pid;
       m[2] = from.nl_groups;
       m[3] = (mh.msg_flags & MSG_TRUNC) || (size_t)n > iov.iov_len ? RECV_FLAG_TRUNCATED : 0;
+      /* Start naming the requester now: it may exit any moment (progname.c). */
+      if (rx->pn != NULL && from.nl_pid == 0) pn_note(rx->pn, iov.iov_base, got, 1);
       pthread_mutex_lock(&rx->mu);
       t->used += got;
       t->count++;
@@ -1177,6 +1263,7 @@ static int rx_start(nlsock *s, uv_loop_t *loop) {
   rx->need = RECV_MIN_AREA;
   if (s->max_sent + 4096 > rx->need) rx->need = s->max_sent + 4096;
   rx->fd = s->fd;
+  rx->pn = s->pn;
   rx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (rx->wake_fd < 0) { int e = errno; free(rx); return e; }
   pthread_mutex_init(&rx->mu, NULL);
@@ -1270,6 +1357,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     CHECK_NAPI(env, napi_create_string_utf8(env, "NETLINK_SOCKET", NAPI_AUTO_LENGTH, &name));
     if (s->actx == NULL) CHECK_NAPI(env, napi_async_init(env, self, name, &s->actx));
     if (s->self == NULL) CHECK_NAPI(env, napi_create_reference(env, self, 1, &s->self));
+    /* Without the lookup thread (no memory, no thread) names come from JS as before. */
+    if (s->want_names && s->pn == NULL) s->pn = pn_start(s->fd);
     if (s->rx_buffer > 0) {
       int r = rx_start(s, loop);
       if (r != 0) return throw_errno(env, r, "pthread_create");
@@ -1425,6 +1514,9 @@ static napi_value init(napi_env env, napi_value exports) {
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "fd", NULL, NULL, js_fd, NULL, NULL, napi_default, NULL },
     { "netnsInode", NULL, NULL, js_netns_inode, NULL, NULL, napi_default, NULL },
+    { "setProgramNames", NULL, js_set_program_names, NULL, NULL, NULL, napi_default, NULL },
+    { "programName", NULL, js_program_name, NULL, NULL, NULL, napi_default, NULL },
+    { "programNameStats", NULL, js_program_name_stats, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value cls, v;
   CHECK_NAPI(env, napi_define_class(env, "NlSocket", NAPI_AUTO_LENGTH, js_new, NULL,

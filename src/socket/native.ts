@@ -40,6 +40,15 @@ export interface NativeSocket {
   receiveStats(): { localDrops?: number; chunks?: number; maxChunks?: number; chunkBytes?: number };
   /** nsfs inode of the namespace file the socket was created through (0: the current namespace). */
   readonly netnsInode: number;
+  /** Look up the program behind each event's nlmsg_pid as it arrives, on a thread of the addon (before start()). */
+  setProgramNames(on: boolean): void;
+  /**
+   * That program's name: a string, null (looked up, none found, or still looking after
+   * `waitMs`), undefined (never looked up: not enabled, queue full, forgotten).
+   */
+  programName(portid: number, waitMs: number): string | null | undefined;
+  /** The lookup thread's figures (zeros without one). */
+  programNameStats(): { lookups: number; found: number; dropped: number };
   /** sendto() the kernel; returns the number of bytes sent. */
   send(datagram: Uint8Array): number;
   /**

@@ -76,6 +76,12 @@ export interface NetlinkSocketOptions {
    * JavaScript side does; see RECV_FLAG_LOCAL_DROP). At least 256 KiB. Not with readAhead.
    */
   receiveThread?: number;
+  /**
+   * Name the process behind each event's requester port id (nlmsg_pid) the moment the
+   * datagram is received, on a thread of the addon inside the socket's namespace (see
+   * src/native/progname.c and programName()).
+   */
+  programNames?: boolean;
 }
 
 // The receive types are the transport seam's (client/transport.ts); this socket implements them.
@@ -176,6 +182,7 @@ export class NetlinkSocket {
       if (opts.batchBytes !== undefined) h.setBatchBytes(opts.batchBytes);
       if (opts.readAhead) h.setReadAhead(true);
       if (opts.receiveThread !== undefined) h.setReceiveThread(opts.receiveThread);
+      if (opts.programNames) h.setProgramNames(true);
       const portid = call(() => h.bind(0, 0), {});
       const sock = new NetlinkSocket(h, portid);
       sock.#netnsPath = path;
@@ -219,6 +226,23 @@ export class NetlinkSocket {
   receiveStats(): { localDrops?: number; chunks?: number; maxChunks?: number; chunkBytes?: number } {
     if (this.#closed) return {};
     return this.#h.receiveStats();
+  }
+
+  /**
+   * The name of the process behind requester port id `portid` as the addon found it when
+   * the event arrived (programNames option): a string; null when it looked and found
+   * none; undefined when it never looked (option off, closed, too many at once). Waits up
+   * to `waitMs` (at most 1000) for a lookup still running.
+   */
+  programName(portid: number, waitMs = 0): string | null | undefined {
+    if (this.#closed) return undefined;
+    return this.#h.programName(portid >>> 0, Math.max(0, Math.min(1000, Math.floor(waitMs))));
+  }
+
+  /** Figures of the program-name lookups: done, found, not asked for (queue full). */
+  programNameStats(): { lookups: number; found: number; dropped: number } {
+    if (this.#closed) return { lookups: 0, found: 0, dropped: 0 };
+    return this.#h.programNameStats();
   }
 
   /** True once close() was called. */
