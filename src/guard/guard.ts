@@ -36,6 +36,10 @@ import { readConntrackSysctls, writeConntrackSysctls, type ConntrackSysctls } fr
 import type { Conntrack, CpuStats } from '../ctnetlink/model.js';
 import { rankForCycles, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
 import { SnapshotView, type GuardView } from './view.js';
+import { ConntrackTable } from '../table/table.js';
+import { TableView, heavySources } from './table-view.js';
+import { chooseVictimsFairFirst } from './fair-first.js';
+import { IPS_ASSURED } from '../ctnetlink/constants.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
 export const SHORT_TIMEOUTS: ConntrackSysctls = {
@@ -76,14 +80,33 @@ export interface GuardOptions {
   maxEntries?: number;
   /** Each action, as a record (the CLI prints NDJSON). */
   log?: (r: GuardRecord) => void;
-  /** How the table is seen (default: a dump snapshot). */
+  /** How the table is seen: a custom view (tests), else `source`. */
   view?: (sysctls: ConntrackSysctls, signal: AbortSignal) => Promise<GuardView>;
+  /**
+   * 'table' (default): the live mirror (ConntrackTable, opened at run() unless `table` is
+   * given): a view is a scan of memory, so the ranking is renewed every `rerankMs`.
+   * 'dump': a full dump per view (the fallback: no event socket needed).
+   */
+  source?: 'table' | 'dump';
+  /** A mirror already open on this client's namespace (not closed by the guard). */
+  table?: ConntrackTable;
+  /** With the table: renew the ranking this often while evicting (ms, default 2000). */
+  rerankMs?: number;
+  /**
+   * With the table, no `protect`, and a kernel that flushes by tuple filter (6.12+): a single
+   * source holding at least this fraction of nf_conntrack_max while the table is over the
+   * watermark has its ASSURED entries flushed inside the kernel (about 1 M entries/s, what a
+   * concentrated attacker inserting at 200k/s needs). Default 0.125; 0 disables.
+   */
+  flushShare?: number;
 }
 
 export interface GuardSummary {
   seconds: number;
   episodes: number;
   evictions: number;
+  /** Of the evictions: entries removed by kernel-side flushes of heavy sources (estimate). */
+  flushed: number;
   bySteps: Record<PolicyStep, number>;
   missing: number;
   refused: number;
@@ -131,7 +154,7 @@ export class Guard {
   private readonly o: Required<Pick<GuardOptions, 'apply' | 'high' | 'low' | 'intervalMs' | 'shortenTimeouts' | 'calmSeconds' | 'stateFile'>> & GuardOptions;
   private changed: ConntrackSysctls | undefined;
   private readonly summary: GuardSummary = {
-    seconds: 0, episodes: 0, evictions: 0, bySteps: { closing: 0, unassured: 0, assured: 0, fresh: 0 }, missing: 0, refused: 0,
+    seconds: 0, episodes: 0, evictions: 0, flushed: 0, bySteps: { closing: 0, unassured: 0, assured: 0, fresh: 0 }, missing: 0, refused: 0,
     cycles: 0, maxCount: 0, timeoutsChanged: 0, restored: false,
   };
 
@@ -231,17 +254,23 @@ export class Guard {
     this.refreshing = (async () => {
       const t0 = process.hrtime.bigint();
       const sysctls = readConntrackSysctlsCached(this.client.netns);
-      const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal, this.changed);
+      const view = this.o.view
+        ? await this.o.view(sysctls, signal)
+        : this.mirror
+          ? TableView.take(this.mirror, { ...(this.o.protect ? { protect: this.o.protect } : {}), sysctls, ...(this.changed ? { previous: this.changed } : {}), skipIds: this.deletedIds })
+          : await SnapshotView.take(this.client, sysctls, this.o.protect, signal, this.changed);
       const t1 = process.hrtime.bigint();
       const list = [...view.entries()];
-      const victims = rankForCycles(list, list.length - low, this.o.policy);
+      // The mirror's idle times are upper bounds (no event for a packet that only re-arms a
+      // timer): rank fairness first there (fair-first.ts); a dump's are exact.
+      const victims = rankForCycles(list, list.length - low, this.o.policy, this.mirror && !this.o.view ? chooseVictimsFairFirst : undefined);
       this.ranked = victims;
       this.pos = 0;
       this.rankedAt = Date.now();
       const bySteps: Record<string, number> = {};
       for (const v of victims) bySteps[v.step] = (bySteps[v.step] ?? 0) + 1;
       this.log({
-        action: 'rank', why: 'table over the watermark: a fresh view', entries: view.count(), ranked: victims.length, bySteps,
+        action: 'rank', why: 'table over the watermark: a fresh view', source: this.o.view ? 'custom' : this.mirror ? 'table' : 'dump', entries: view.count(), ranked: victims.length, bySteps,
         viewSeconds: Number(t1 - t0) / 1e9, rankSeconds: Number(process.hrtime.bigint() - t1) / 1e9,
       });
     })()
@@ -276,6 +305,16 @@ export class Guard {
         const t = setTimeout(res, ms);
         signal.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
       });
+    if (!this.o.view && (this.o.source ?? 'table') === 'table') {
+      if (this.o.table) this.mirror = this.o.table;
+      else {
+        const t0 = performance.now();
+        this.mirror = await ConntrackTable.open(this.client, this.client.netns !== undefined ? { netns: this.client.netns } : {});
+        this.ownMirror = true;
+        this.mirror.on('error', (e) => this.log({ action: 'error', what: 'table mirror', error: e.message }));
+        this.log({ action: 'table-open', entries: this.mirror.size, seconds: (performance.now() - t0) / 1000 });
+      }
+    }
     let last = sumCpu(await this.client.statsPerCpu());
     let lastCpuAt = 0;
     let delta = { drop: 0, earlyDrop: 0, insertFailed: 0 };
@@ -321,8 +360,13 @@ export class Guard {
             continue;
           }
           const need = count - low;
+          if (this.mirror && (await this.flushHeavy(max, signal)) > 0) {
+            // The count changed a lot: read it again before choosing victims.
+            await sleep(Math.min(this.o.intervalMs, 20));
+            continue;
+          }
           const left = this.ranked.length - this.pos;
-          const stale = Date.now() - this.rankedAt > 5000;
+          const stale = Date.now() - this.rankedAt > (this.mirror ? (this.o.rerankMs ?? 2000) : 5000);
           if (left < need * 4 || stale) {
             const r = this.refresh(low, signal);
             if (left === 0 || stale) await r; // nothing (trustworthy) to evict until the view is in
@@ -342,6 +386,7 @@ export class Guard {
           calmSince ||= Date.now();
           if (Date.now() - calmSince >= this.o.calmSeconds * 1000) {
             pressure = false;
+            this.deletedIds.clear();
             this.ranked = [];
             this.pos = 0;
             this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds });
@@ -356,6 +401,10 @@ export class Guard {
       this.flushWindow(true);
       if (this.refreshing) await this.refreshing;
       this.ranked = [];
+      this.deletedIds.clear();
+      if (this.ownMirror) this.mirror?.close();
+      this.mirror = undefined;
+      this.ownMirror = false;
       this.restore();
       this.summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.log({ action: 'summary', ...this.summary });
@@ -363,7 +412,51 @@ export class Guard {
     return this.summary;
   }
 
+  private mirror: ConntrackTable | undefined;
+  private ownMirror = false;
+  private flushUnsupported = false;
+  /** Ids the guard deleted in this pressure episode (see TableViewOptions.skipIds). */
+  private readonly deletedIds = new Set<number>();
+  private lastFlushAt = -Infinity;
+
+  /**
+   * Kernel-side flush of the ASSURED entries of each source holding flushShare x max or
+   * more (the table's per-source aggregate says which, without a scan). Skipped with
+   * --protect (the kernel cannot apply it) and on kernels before 6.12.
+   */
+  private async flushHeavy(max: number, signal: AbortSignal): Promise<number> {
+    const share = this.o.flushShare ?? 0.125;
+    if (!this.mirror || share <= 0 || this.o.protect || this.flushUnsupported || signal.aborted) return 0;
+    // The mirror learns of a flush by DESTROY events (or the resync after an overrun): at
+    // most one round per 250 ms, so a stale count does not repeat a flush at once.
+    if (performance.now() - this.lastFlushAt < 250) return 0;
+    this.lastFlushAt = performance.now();
+    const heavy = heavySources(this.mirror, Math.max(1, Math.floor(share * max)));
+    let total = 0;
+    for (const h of heavy) {
+      const family = h.src.includes(':') ? 10 : 2;
+      try {
+        const r = await this.client.deleteWhere({ kernel: { family, orig: { src: h.src }, status: IPS_ASSURED, statusMask: IPS_ASSURED } }, { method: 'flush' });
+        this.summary.evictions += r.deleted;
+        this.summary.flushed += r.deleted;
+        total += r.deleted;
+        this.summary.bySteps.assured += r.deleted;
+        this.log({ action: 'flush-source', why: `source holds ${h.count} entries, at least ${share} of the maximum`, src: h.src, entries: h.count, deleted: r.deleted, seconds: r.seconds, step: 'assured' });
+      } catch (e) {
+        this.flushUnsupported = true;
+        this.log({ action: 'error', what: 'kernel-side flush of a heavy source (not tried again)', src: h.src, error: (e as Error).message });
+        return total;
+      }
+    }
+    return total;
+  }
+
   private async evictNow(victims: Victim[]): Promise<void> {
+    if (this.mirror) {
+      // Bounded: the mirror catches up by events or its next resync long before this.
+      if (this.deletedIds.size > 1_000_000) this.deletedIds.clear();
+      for (const v of victims) if (v.entry.key.id !== undefined) this.deletedIds.add(v.entry.key.id);
+    }
     const r = await this.client.deleteMany(victims.map((v) => v.entry.key));
     const w = this.window;
     if (w.batches === 0) w.at = Date.now();

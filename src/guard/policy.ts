@@ -255,8 +255,13 @@ export function wideKey(e: GuardEntry): string | number {
  * one), which stay the attacker's however the table changed meanwhile. So a stale list
  * never reaches into small (legitimate) groups.
  */
-export function rankForCycles(entries: GuardEntry[], need: number, opts: PolicyOptions & { heavyShare?: number } = {}): Victim[] {
-  const all = chooseVictims(entries, entries.length, opts);
+export function rankForCycles(
+  entries: GuardEntry[],
+  need: number,
+  opts: PolicyOptions & { heavyShare?: number } = {},
+  choose: (entries: GuardEntry[], need: number, opts: PolicyOptions) => Victim[] = chooseVictims,
+): Victim[] {
+  const all = choose(entries, entries.length, opts);
   const counts = new Map<string | number, number>();
   for (const e of entries) {
     const k = wideKey(e);
