@@ -13,27 +13,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConntrackClient } from '../src/client/index.js';
 import { readConntrackSysctls } from '../src/client/sysctls.js';
-import { IPS_ASSURED, IPS_SEEN_REPLY } from '../src/ctnetlink/constants.js';
 import type { Conntrack } from '../src/ctnetlink/model.js';
 import { Guard, type GuardRecord } from '../src/guard/guard.js';
 import { createNetns, liveSkipReason, type Netns } from './helpers/live.js';
+import { ESTABLISHED, TIME_WAIT, tcpEntry } from './helpers/ct-fixtures.js';
 
 const skip = liveSkipReason();
 if (skip) console.warn(`guard.live.test.ts: ${skip}`);
 const bin = join(new URL('..', import.meta.url).pathname, 'dist/cli/ctevents.js');
 
-function tcp(src: string, sport: number, state: number, timeout: number, assured = true): Conntrack {
-  const status = assured ? IPS_ASSURED | IPS_SEEN_REPLY : 0;
-  return {
-    family: 2,
-    orig: { src, dst: '10.9.9.9', proto: 6, srcPort: sport, dstPort: 80 },
-    reply: { src: '10.9.9.9', dst: src, proto: 6, srcPort: 80, dstPort: sport },
-    timeout, status, protoinfo: { tcp: { state } },
-  };
-}
+const tcp = tcpEntry;
 
-const ESTABLISHED = 3;
-const TIME_WAIT = 7;
 
 describe.skipIf(skip !== undefined)('guard, live kernel', () => {
   let ns: Netns;

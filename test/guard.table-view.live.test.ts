@@ -12,29 +12,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConntrackClient } from '../src/client/index.js';
 import { readConntrackSysctls } from '../src/client/sysctls.js';
-import { IPS_ASSURED, IPS_SEEN_REPLY } from '../src/ctnetlink/constants.js';
 import type { Conntrack } from '../src/ctnetlink/model.js';
 import { Guard, type GuardRecord } from '../src/guard/guard.js';
 import { chooseVictims } from '../src/guard/policy.js';
 import { TableView, heavySources } from '../src/guard/table-view.js';
+import { heavyPrefixes, streamEvict } from '../src/guard/stream-evict.js';
 import { SnapshotView } from '../src/guard/view.js';
 import { ConntrackTable } from '../src/table/table.js';
 import { createNetns, liveSkipReason, type Netns } from './helpers/live.js';
+import { ESTABLISHED, TIME_WAIT, tcpEntry } from './helpers/ct-fixtures.js';
 
 const skip = liveSkipReason();
 if (skip) console.warn(`guard.table-view.live.test.ts: ${skip}`);
 
-const ESTABLISHED = 3;
-const TIME_WAIT = 7;
 
-function tcp(src: string, sport: number, state: number, timeout: number, assured = true): Conntrack {
-  return {
-    family: 2,
-    orig: { src, dst: '10.9.9.9', proto: 6, srcPort: sport, dstPort: 80 },
-    reply: { src: '10.9.9.9', dst: src, proto: 6, srcPort: 80, dstPort: sport },
-    timeout, status: assured ? IPS_ASSURED | IPS_SEEN_REPLY : 0, protoinfo: { tcp: { state } },
-  };
-}
+const tcp = tcpEntry;
 
 function udp(src: string, sport: number, timeout: number): Conntrack {
   return {
@@ -153,5 +145,28 @@ describe.skipIf(skip !== undefined)('guard view over the live table', () => {
     expect(Object.keys(left).filter((s) => s.startsWith('10.66.'))).toEqual([]);
     expect(left['192.168.1.10']).toBe(20); // 20 entries: under 25 % of 100
     expect(left['10.88.0.1']).toBe(5);
+  });
+
+  it('streaming eviction: heavy prefixes decided on a sample of the dump, never more than the need, protect respected', async () => {
+    const table = await ConntrackTable.open(c, { netns: ns.name });
+    try {
+      expect([...heavyPrefixes(table)]).toEqual([(10 * 256 + 66)]); // 10.66/16: 100 of 135
+    } finally {
+      table.close();
+    }
+    const keys: number[] = [];
+    const r = await streamEvict(c, { need: 30, sample: 50, protect: (ct) => ct.orig?.srcPort === 1000, onKey: (k) => keys.push(k.id!) });
+    expect(r).toMatchObject({ chosen: 30, deleted: 30, missing: 0, failed: 0, prefixes: [String(10 * 256 + 66)].map(Number) });
+    expect(keys).toHaveLength(30);
+    const left = await sources();
+    expect(Object.entries(left).filter(([s]) => s.startsWith('10.66.')).reduce((a, [, n]) => a + n, 0)).toBe(70);
+    expect(left['192.168.1.10']).toBe(20);
+    expect(left['10.77.0.1']).toBe(5);
+    // the protected one is still there
+    let kept = false;
+    for await (const e of c.dump()) if (e.orig?.srcPort === 1000) kept = true;
+    expect(kept).toBe(true);
+    // nothing heavy in a table where no prefix stands out is still bounded by the need
+    expect((await streamEvict(c, { need: 0 })).chosen).toBe(0);
   });
 });

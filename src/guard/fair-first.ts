@@ -17,7 +17,7 @@
  * measurement (attack b) evicted the 500 long-lived legitimate connections before any of
  * the 250,000 fresh attacker entries. Group sizes, on the other hand, are exact.
  */
-import { chooseVictims, stepOf, wideKey, type GuardEntry, type PolicyOptions, type Victim } from './policy.js';
+import { chooseVictims, stepOf, waterQuotas, wideKey, type GuardEntry, type PolicyOptions, type Victim } from './policy.js';
 
 export function chooseVictimsFairFirst(entries: Iterable<GuardEntry>, need: number, opts: PolicyOptions = {}): Victim[] {
   if (need <= 0) return [];
@@ -41,30 +41,7 @@ export function chooseVictimsFairFirst(entries: Iterable<GuardEntry>, need: numb
   const list = [...groups.values()].sort((a, b) => b.length - a.length);
   let total = 0;
   for (const g of list) total += g.length;
-  left = Math.min(left, total);
-  const excess = (L: number) => {
-    let s = 0;
-    for (const g of list) {
-      if (g.length <= L) break;
-      s += g.length - L;
-    }
-    return s;
-  };
-  let lo = 0;
-  let hi = list[0]!.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (excess(mid) >= left) lo = mid;
-    else hi = mid - 1;
-  }
-  const quotas = list.map((g) => Math.max(0, g.length - lo));
-  let surplus = quotas.reduce((a, b) => a + b, 0) - left;
-  for (let i = list.length - 1; i >= 0 && surplus > 0; i--) {
-    if (quotas[i]! > 0 && list[i]!.length - quotas[i]! === lo) {
-      quotas[i]!--;
-      surplus--;
-    }
-  }
+  const quotas = waterQuotas(list.map((g) => g.length), Math.min(left, total));
   // Interleave: the k-th victim of group i leaves size - k - 1 entries; most left goes first.
   const order: { v: Victim; left: number; g: number }[] = [];
   list.forEach((g, i) => {

@@ -32,6 +32,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { ConntrackClient } from '../client/client.js';
+import type { DeleteCounts } from '../client/evict.js';
 import { readConntrackSysctls, writeConntrackSysctls, type ConntrackSysctls } from '../client/sysctls.js';
 import type { Conntrack, CpuStats } from '../ctnetlink/model.js';
 import { rankForCycles, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
@@ -39,6 +40,7 @@ import { SnapshotView, type GuardView } from './view.js';
 import { ConntrackTable } from '../table/table.js';
 import { TableView, heavySources } from './table-view.js';
 import { chooseVictimsFairFirst } from './fair-first.js';
+import { streamEvict } from './stream-evict.js';
 import { IPS_ASSURED } from '../ctnetlink/constants.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
@@ -88,6 +90,11 @@ export interface GuardOptions {
    * 'dump': a full dump per view (the fallback: no event socket needed).
    */
   source?: 'table' | 'dump';
+  /**
+   * With the table: when it mirrors less than this fraction of the kernel's count (its
+   * event socket overran), evict by streaming a dump instead (default 0.5).
+   */
+  streamBelow?: number;
   /** A mirror already open on this client's namespace (not closed by the guard). */
   table?: ConntrackTable;
   /** With the table: renew the ranking this often while evicting (ms, default 2000). */
@@ -107,6 +114,8 @@ export interface GuardSummary {
   evictions: number;
   /** Of the evictions: entries removed by kernel-side flushes of heavy sources (estimate). */
   flushed: number;
+  /** Of the evictions: entries deleted while streaming a dump (mirror behind the kernel). */
+  streamed: number;
   bySteps: Record<PolicyStep, number>;
   missing: number;
   refused: number;
@@ -154,7 +163,7 @@ export class Guard {
   private readonly o: Required<Pick<GuardOptions, 'apply' | 'high' | 'low' | 'intervalMs' | 'shortenTimeouts' | 'calmSeconds' | 'stateFile'>> & GuardOptions;
   private changed: ConntrackSysctls | undefined;
   private readonly summary: GuardSummary = {
-    seconds: 0, episodes: 0, evictions: 0, flushed: 0, bySteps: { closing: 0, unassured: 0, assured: 0, fresh: 0 }, missing: 0, refused: 0,
+    seconds: 0, episodes: 0, evictions: 0, flushed: 0, streamed: 0, bySteps: { closing: 0, unassured: 0, assured: 0, fresh: 0 }, missing: 0, refused: 0,
     cycles: 0, maxCount: 0, timeoutsChanged: 0, restored: false,
   };
 
@@ -238,7 +247,8 @@ export class Guard {
   private rankedAt = 0;
   private refreshing: Promise<void> | undefined;
   private refreshError: Error | undefined;
-  private window = { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {} as Record<string, number>, error: undefined as string | undefined };
+  private window: { at: number; deleted: number; missing: number; refused: number; batches: number; bySteps: Record<string, number>; error: string | undefined; streamed?: number; prefixes?: string[] } =
+    { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
 
   /**
    * Take a view and rank victims for the next cycles (rankForCycles): what the view says
@@ -288,7 +298,7 @@ export class Guard {
     if (w.batches === 0 || (!force && Date.now() - w.at < 1000)) return;
     this.log({
       action: 'evict', why: 'table over the watermark', deleted: w.deleted, missing: w.missing, refused: w.refused, bySteps: w.bySteps,
-      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...extra,
+      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...(w.streamed !== undefined ? { streamed: w.streamed, prefixes: w.prefixes } : {}), ...extra,
     });
     this.window = { at: Date.now(), deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
   }
@@ -309,7 +319,9 @@ export class Guard {
       if (this.o.table) this.mirror = this.o.table;
       else {
         const t0 = performance.now();
-        this.mirror = await ConntrackTable.open(this.client, this.client.netns !== undefined ? { netns: this.client.netns } : {});
+        // No resync by itself: under an attack every resync (a full dump) is spoilt by the next
+        // overrun; the guard resyncs it when the pressure is off (see below).
+        this.mirror = await ConntrackTable.open(this.client, { autoResync: false, ...(this.client.netns !== undefined ? { netns: this.client.netns } : {}) });
         this.ownMirror = true;
         this.mirror.on('error', (e) => this.log({ action: 'error', what: 'table mirror', error: e.message }));
         this.log({ action: 'table-open', entries: this.mirror.size, seconds: (performance.now() - t0) / 1000 });
@@ -365,6 +377,13 @@ export class Guard {
             await sleep(Math.min(this.o.intervalMs, 20));
             continue;
           }
+          if (this.mirror && this.mirror.size - this.deletedIds.size < count * (this.o.streamBelow ?? 0.5)) {
+            // The mirror holds less than half of the kernel's table (its socket overran; rows
+            // the guard deleted but whose DESTROY it lost do not count): evict from a dump as
+            // it streams, from heavy prefixes only (stream-evict.ts).
+            await this.streamNow(need, signal, count);
+            continue;
+          }
           const left = this.ranked.length - this.pos;
           const stale = Date.now() - this.rankedAt > (this.mirror ? (this.o.rerankMs ?? 2000) : 5000);
           if (left < need * 4 || stale) {
@@ -380,6 +399,15 @@ export class Guard {
           this.flushWindow(false, { count, need });
           await sleep(Math.min(this.o.intervalMs, 20));
           continue;
+        }
+        const m = this.mirror;
+        if (m && this.ownMirror && !m.inSync && !this.mirrorResyncing && count < low && Date.now() - this.mirrorResyncAt > 1000) {
+          this.mirrorResyncing = true;
+          this.mirrorResyncAt = Date.now();
+          m.resync('overrun')
+            .then((r) => this.log({ action: 'table-resync', added: r.added, removed: r.removed, updated: r.updated, entries: r.entries, seconds: r.durationMs / 1000 }))
+            .catch((e: Error) => this.log({ action: 'error', what: 'table resync', error: e.message }))
+            .finally(() => (this.mirrorResyncing = false));
         }
         if (pressure && count < low) {
           this.flushWindow(true);
@@ -451,24 +479,36 @@ export class Guard {
     return total;
   }
 
-  private async evictNow(victims: Victim[]): Promise<void> {
-    if (this.mirror) {
-      // Bounded: the mirror catches up by events or its next resync long before this.
-      if (this.deletedIds.size > 1_000_000) this.deletedIds.clear();
-      for (const v of victims) if (v.entry.key.id !== undefined) this.deletedIds.add(v.entry.key.id);
-    }
-    const r = await this.client.deleteMany(victims.map((v) => v.entry.key));
+  private mirrorResyncing = false;
+  private mirrorResyncAt = 0;
+
+  /** One streaming pass (stream-evict.ts), counted like evictNow. */
+  private async streamNow(need: number, signal: AbortSignal, count: number): Promise<void> {
+    if (this.deletedIds.size > 1_000_000) this.deletedIds.clear();
+    const r = await streamEvict(this.client, {
+      need, signal, ...(this.o.protect ? { protect: this.o.protect } : {}),
+      onKey: (k) => k.id !== undefined && this.deletedIds.add(k.id),
+    });
+    this.account(r, r.chosen, 'assured');
     const w = this.window;
+    w.streamed = (w.streamed ?? 0) + r.deleted;
+    w.prefixes = r.prefixes.map(String);
+    this.summary.streamed += r.deleted;
+    this.flushWindow(false, { count, need, mode: 'stream' });
+    if (r.chosen === 0) await new Promise((res) => setTimeout(res, Math.min(this.o.intervalMs, 20)));
+  }
+
+  private account(r: DeleteCounts, n: number, step: PolicyStep, stepOnly = false): void {
+    const w = this.window;
+    w.bySteps[step] = (w.bySteps[step] ?? 0) + n;
+    this.summary.bySteps[step] += n;
+    if (stepOnly) return;
     if (w.batches === 0) w.at = Date.now();
     w.batches++;
     w.deleted += r.deleted;
     w.missing += r.missing;
     w.refused += r.failed;
     if (r.firstError && !w.error) w.error = r.firstError.message;
-    for (const v of victims) {
-      w.bySteps[v.step] = (w.bySteps[v.step] ?? 0) + 1;
-      this.summary.bySteps[v.step]++;
-    }
     this.summary.evictions += r.deleted;
     this.summary.missing += r.missing;
     this.summary.refused += r.failed;
@@ -477,7 +517,23 @@ export class Guard {
       throw r.firstError ?? new Error('guard: every delete was refused');
     }
   }
+
+  private async evictNow(victims: Victim[]): Promise<void> {
+    if (this.mirror) {
+      // Bounded: the mirror catches up by events or its next resync long before this.
+      if (this.deletedIds.size > 1_000_000) this.deletedIds.clear();
+      for (const v of victims) if (v.entry.key.id !== undefined) this.deletedIds.add(v.entry.key.id);
+    }
+    const r = await this.client.deleteMany(victims.map((v) => v.entry.key));
+    const by: Partial<Record<PolicyStep, number>> = {};
+    for (const v of victims) by[v.step] = (by[v.step] ?? 0) + 1;
+    const steps = Object.entries(by) as [PolicyStep, number][];
+    // Counts go with the first step; the others only add their victims.
+    steps.forEach(([step, n], i) => this.account(i === 0 ? r : NO_COUNTS, n, step, i > 0));
+  }
 }
+
+const NO_COUNTS: DeleteCounts = { requested: 0, deleted: 0, missing: 0, failed: 0, errors: {}, repliesLost: false, seconds: 0 };
 
 let cache: { netns: string | undefined; at: number; v: ConntrackSysctls } | undefined;
 function readConntrackSysctlsCached(netns: string | undefined): ConntrackSysctls {

@@ -25,8 +25,6 @@ import type { Conntrack, Tuple } from '../ctnetlink/model.js';
 import { timeoutSysctlFor, type ConntrackSysctls } from '../client/sysctls.js';
 import type { ConntrackTable } from '../table/table.js';
 import { NO_STATE } from '../table/store.js';
-import { hasPorts } from '../table/aggregates.js';
-import { formatIpv4, formatIpv6 } from '../ctnetlink/address.js';
 import type { GuardEntry } from './policy.js';
 import type { GuardView } from './view.js';
 
@@ -44,39 +42,17 @@ export interface TableViewOptions {
   skipIds?: ReadonlySet<number>;
 }
 
-const bytes = new Uint8Array(16);
-const dv = new DataView(bytes.buffer);
-
-function addrText(words: Uint32Array, base: number, v6: boolean): string {
-  if (v6) {
-    for (let i = 0; i < 4; i++) dv.setUint32(i * 4, words[base + i]!, false);
-    return formatIpv6(bytes, 0);
-  }
-  dv.setUint32(0, words[base]!, false);
-  return formatIpv4(bytes, 0);
-}
-
 /** The row as a Conntrack (key fields, status, state, mark, zone, id, timeout): for protect filters and logs. */
 export function conntrackOfRow(table: ConntrackTable, row: number): Conntrack {
-  const s = table.store;
-  const fam = s.family(row);
-  const proto = s.proto(row);
-  const a = s.addrArray(row);
-  const b = s.addrOffset(row);
-  const v6 = fam === 10;
-  const orig: Tuple = { src: addrText(a, b, v6), dst: addrText(a, b + (v6 ? 4 : 1), v6), proto };
-  const ports = s.ports[row]!;
-  if (hasPorts(proto)) {
-    orig.srcPort = ports >>> 16;
-    orig.dstPort = ports & 0xffff;
-  } else if (proto === 1 || proto === 58) {
-    orig.icmpId = ports >>> 16;
-    orig.icmpType = (ports >>> 8) & 0xff;
-    orig.icmpCode = ports & 0xff;
-  }
-  const ct: Conntrack = { family: fam, orig, status: s.status[row]!, mark: s.mark[row]!, zone: s.zone[row]!, id: s.id[row]!, timeout: Math.round(table.remaining(row)) };
-  const st = s.tcpState(row);
-  if (proto === 6 && st !== NO_STATE) ct.protoinfo = { tcp: { state: st } };
+  const t = table.entryAt(row);
+  const orig: Tuple = { src: t.src, dst: t.dst, proto: t.proto };
+  if (t.srcPort !== undefined) orig.srcPort = t.srcPort;
+  if (t.dstPort !== undefined) orig.dstPort = t.dstPort;
+  if (t.icmpId !== undefined) orig.icmpId = t.icmpId;
+  if (t.icmpType !== undefined) orig.icmpType = t.icmpType;
+  if (t.icmpCode !== undefined) orig.icmpCode = t.icmpCode;
+  const ct: Conntrack = { family: t.family, orig, status: t.status, mark: t.mark, zone: t.zone, id: t.id, timeout: t.timeout };
+  if (t.proto === 6 && t.tcpState !== undefined) ct.protoinfo = { tcp: { state: t.tcpState } };
   return ct;
 }
 
