@@ -147,6 +147,17 @@ describe.skipIf(skip !== undefined)('guard view over the live table', () => {
     expect(left['10.88.0.1']).toBe(5);
   });
 
+  it('a mirror behind the kernel is suspended: eviction from dumps, heavy prefix only, exactly down to the low watermark', async () => {
+    const log = await run({ apply: true, flushShare: 0, streamBelow: 2 }, (r) => r.action === 'evict');
+    expect(log.find((r) => r.action === 'table-suspend')).toMatchObject({ mirrored: 135, count: 135 });
+    expect(log.find((r) => r.action === 'evict')).toMatchObject({ deleted: 60, missing: 0, refused: 0, streamed: 60, prefixes: [String(10 * 256 + 66)] });
+    const left = await sources();
+    expect(Object.entries(left).filter(([s]) => s.startsWith('10.66.')).reduce((a, [, n]) => a + n, 0)).toBe(40);
+    expect(left['192.168.1.10']).toBe(20);
+    expect(left['192.168.7.7']).toBe(5);
+    expect(left['10.77.0.1']).toBe(5);
+  });
+
   it('streaming eviction: heavy prefixes decided on a sample of the dump, never more than the need, protect respected', async () => {
     const table = await ConntrackTable.open(c, { netns: ns.name });
     try {

@@ -40,7 +40,7 @@ import { SnapshotView, type GuardView } from './view.js';
 import { ConntrackTable } from '../table/table.js';
 import { TableView, heavySources } from './table-view.js';
 import { chooseVictimsFairFirst } from './fair-first.js';
-import { streamEvict } from './stream-evict.js';
+import { heavyOf, heavyPrefixes, sampleTable, streamEvict, wideKeyOf } from './stream-evict.js';
 import { IPS_ASSURED } from '../ctnetlink/constants.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
@@ -379,9 +379,13 @@ export class Guard {
           }
           if (this.mirror && this.mirror.size - this.deletedIds.size < count * (this.o.streamBelow ?? 0.5)) {
             // The mirror holds less than half of the kernel's table (its socket overran; rows
-            // the guard deleted but whose DESTROY it lost do not count): evict from a dump as
-            // it streams, from heavy prefixes only (stream-evict.ts).
-            await this.streamNow(need, signal, count);
+            // the guard deleted but whose DESTROY it lost do not count): it cannot follow this
+            // attack, and following it costs the CPU the eviction needs. Suspend it until the
+            // pressure ends; meanwhile evict from dumps (stream-evict.ts).
+            this.suspendMirror(count, max);
+          }
+          if (this.mirrorSuspended) {
+            await this.streamNow(need, signal, count, max);
             continue;
           }
           const left = this.ranked.length - this.pos;
@@ -418,6 +422,7 @@ export class Guard {
             this.ranked = [];
             this.pos = 0;
             this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds });
+            if (this.mirrorSuspended) await this.resumeMirror();
             if (this.o.apply) this.restore();
             else this.changed = undefined;
           }
@@ -459,7 +464,17 @@ export class Guard {
     // most one round per 250 ms, so a stale count does not repeat a flush at once.
     if (performance.now() - this.lastFlushAt < 250) return 0;
     this.lastFlushAt = performance.now();
-    const heavy = heavySources(this.mirror, Math.max(1, Math.floor(share * max)));
+    return this.flushSources(this.heavySourcesOfMirror(this.mirror, share, max), share);
+  }
+
+  /** Sources holding share x max or more, inside a heavy /16 (never a lone big legitimate source). */
+  private heavySourcesOfMirror(m: ConntrackTable, share: number, max: number): { src: string; count: number }[] {
+    const prefixes = heavyPrefixes(m);
+    return heavySources(m, Math.max(1, Math.floor(share * max))).filter((h) => prefixes.has(wideKeyOf(h.src)));
+  }
+
+  /** Kernel-side flush of the ASSURED entries of each source; returns how many went. */
+  private async flushSources(heavy: { src: string; count: number }[], share: number): Promise<number> {
     let total = 0;
     for (const h of heavy) {
       const family = h.src.includes(':') ? 10 : 2;
@@ -483,12 +498,80 @@ export class Guard {
   private mirrorResyncAt = 0;
 
   /** One streaming pass (stream-evict.ts), counted like evictNow. */
-  private async streamNow(need: number, signal: AbortSignal, count: number): Promise<void> {
-    if (this.deletedIds.size > 1_000_000) this.deletedIds.clear();
-    const r = await streamEvict(this.client, {
-      need, signal, ...(this.o.protect ? { protect: this.o.protect } : {}),
-      onKey: (k) => k.id !== undefined && this.deletedIds.add(k.id),
+  private mirrorSuspended = false;
+
+  /** What the mirror said when it was suspended: heavy prefixes and sources, kept for the episode. */
+  private frozen: { prefixes: Set<string | number>; sources: { src: string; count: number }[] } | undefined;
+
+  private suspendMirror(count: number, max: number): void {
+    if (!this.mirror) return;
+    const share = this.o.flushShare ?? 0.125;
+    // Decided now, from the whole mirror: samples of later dumps are biased (the stream
+    // deletes from the dump's first buckets, leaving what it skipped there).
+    const prefixes = heavyPrefixes(this.mirror);
+    this.frozen = { prefixes, sources: share > 0 ? this.heavySourcesOfMirror(this.mirror, share, max) : [] };
+    this.log({
+      action: 'table-suspend', why: 'the mirror holds less than half of the table (events lost): evicting from dumps until the pressure ends', mirrored: this.mirror.size, count,
+      heavyPrefixes: [...prefixes].map(String), heavySources: this.frozen.sources.map((h) => h.src),
     });
+    if (this.ownMirror) this.mirror.close();
+    this.mirror = undefined;
+    this.mirrorSuspended = true;
+    this.ranked = [];
+    this.pos = 0;
+    this.deletedIds.clear();
+  }
+
+  private async resumeMirror(): Promise<void> {
+    this.mirrorSuspended = false;
+    this.frozen = undefined;
+    if (!this.ownMirror) {
+      this.mirror = this.o.table;
+      return;
+    }
+    const t0 = performance.now();
+    try {
+      this.mirror = await ConntrackTable.open(this.client, { autoResync: false, ...(this.client.netns !== undefined ? { netns: this.client.netns } : {}) });
+      this.mirror.on('error', (e) => this.log({ action: 'error', what: 'table mirror', error: e.message }));
+      this.log({ action: 'table-open', entries: this.mirror.size, seconds: (performance.now() - t0) / 1000 });
+    } catch (e) {
+      this.mirrorSuspended = true; // try again at the next pressure end; dumps meanwhile
+      this.log({ action: 'error', what: 'reopening the table mirror', error: (e as Error).message });
+    }
+  }
+
+  /**
+   * One round without the mirror: sample the table (the first 4096 entries of a dump), flush
+   * inside the kernel each source the sample says holds flushShare x max or more, else
+   * delete from a streaming dump, heavy prefixes only, exactly `need` at most.
+   */
+  private async streamNow(need: number, signal: AbortSignal, count: number, max: number): Promise<void> {
+    let prefixes = this.frozen?.prefixes;
+    if (!prefixes || prefixes.size === 0) {
+      // The mirror had nothing to say: decide on a sample of the table (first round only).
+      try {
+        prefixes = heavyOf((await sampleTable(this.client, 4096, signal)).prefixes);
+      } catch (e) {
+        if (signal.aborted) return;
+        throw e;
+      }
+      this.frozen = { prefixes, sources: [] };
+    }
+    const share = this.o.flushShare ?? 0.125;
+    const heavy = this.frozen?.sources ?? [];
+    if (heavy.length > 0 && !this.o.protect && !this.flushUnsupported && performance.now() - this.lastFlushAt >= 250) {
+      this.lastFlushAt = performance.now();
+      if ((await this.flushSources(heavy, share)) > 0) return;
+    }
+    let r;
+    try {
+      r = await streamEvict(this.client, {
+        need, signal, prefixes, ...(this.o.protect ? { protect: this.o.protect } : {}),
+      });
+    } catch (e) {
+      if (signal.aborted) return; // stopping: the deletes sent are done, the rest is not needed
+      throw e;
+    }
     this.account(r, r.chosen, 'assured');
     const w = this.window;
     w.streamed = (w.streamed ?? 0) + r.deleted;

@@ -113,3 +113,32 @@ export async function streamEvict(client: ConntrackClient, o: StreamEvictOptions
   const r = await client.deleteMany(keys(), o.signal ? { signal: o.signal } : {});
   return { ...r, chosen, prefixes: [...(prefixes ?? [])] };
 }
+
+export interface TableSample {
+  /** Entries sampled. */
+  total: number;
+  /** Per /16 (/48) prefix, and per source address. */
+  prefixes: Map<string | number, number>;
+  sources: Map<string, number>;
+}
+
+/**
+ * The first `n` entries of a dump (the kernel's hash order: a fair sample of the table),
+ * counted by prefix and by source; the dump is abandoned after them.
+ */
+export async function sampleTable(client: ConntrackClient, n = 4096, signal?: AbortSignal): Promise<TableSample> {
+  const out: TableSample = { total: 0, prefixes: new Map(), sources: new Map() };
+  for await (const batch of client.dumpBatches(undefined, signal ? { signal } : {})) {
+    for (const ct of batch) {
+      const src = ct.orig?.src;
+      if (src === undefined) continue;
+      out.total++;
+      const k = wideKeyOf(src);
+      out.prefixes.set(k, (out.prefixes.get(k) ?? 0) + 1);
+      out.sources.set(src, (out.sources.get(src) ?? 0) + 1);
+    }
+    if (out.total >= n) break;
+  }
+  return out;
+}
+
