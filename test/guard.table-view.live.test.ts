@@ -147,6 +147,19 @@ describe.skipIf(skip !== undefined)('guard view over the live table', () => {
     expect(left['10.88.0.1']).toBe(5);
   });
 
+  it('insert flood (floodRate reached): rows of the heavy prefix straight from the store, exactly the need, protect respected', async () => {
+    const log = await run({ apply: true, flushShare: 0, floodRate: 0, protect: (ct) => ct.orig?.srcPort === 1000 }, (r) => r.action === 'evict');
+    expect(log.find((r) => r.action === 'evict')).toMatchObject({ deleted: 60, missing: 0, refused: 0 });
+    expect(log.some((r) => r.action === 'rank')).toBe(false);
+    const left = await sources();
+    expect(Object.entries(left).filter(([s]) => s.startsWith('10.66.')).reduce((a, [, n]) => a + n, 0)).toBe(40);
+    expect(left['192.168.1.10']).toBe(20);
+    expect(left['10.77.0.1']).toBe(5);
+    let kept = false;
+    for await (const e of c.dump()) if (e.orig?.srcPort === 1000) kept = true;
+    expect(kept).toBe(true);
+  });
+
   it('a mirror behind the kernel is suspended: eviction from dumps, heavy prefix only, exactly down to the low watermark', async () => {
     const log = await run({ apply: true, flushShare: 0, streamBelow: 2 }, (r) => r.action === 'evict');
     expect(log.find((r) => r.action === 'table-suspend')).toMatchObject({ mirrored: 135, count: 135 });

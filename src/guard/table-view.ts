@@ -25,6 +25,8 @@ import type { Conntrack, Tuple } from '../ctnetlink/model.js';
 import { timeoutSysctlFor, type ConntrackSysctls } from '../client/sysctls.js';
 import type { ConntrackTable } from '../table/table.js';
 import { NO_STATE } from '../table/store.js';
+import { hasPorts } from '../table/aggregates.js';
+import type { EntryKey } from '../ctnetlink/requests.js';
 import type { GuardEntry } from './policy.js';
 import type { GuardView } from './view.js';
 
@@ -70,9 +72,40 @@ function rowIdle(table: ConntrackTable, row: number, remaining: number, o: Table
   return base > remaining ? base - remaining : 0;
 }
 
+function v4(w: number): string {
+  return `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
+}
+
+/**
+ * The delete key of a row, built from the columns (IPv4 without going through entryAt:
+ * this runs for every row of a view); IPv6 rows through conntrackOfRow.
+ */
+export function keyOfRow(table: ConntrackTable, row: number): EntryKey {
+  const s = table.store;
+  if (s.family(row) !== 2) {
+    const ct = conntrackOfRow(table, row);
+    return { family: ct.family, orig: ct.orig!, zone: ct.zone!, id: ct.id! };
+  }
+  const a = s.addrArray(row);
+  const b = s.addrOffset(row);
+  const proto = s.proto(row);
+  const orig: Tuple = { src: v4(a[b]!), dst: v4(a[b + 1]!), proto };
+  const ports = s.ports[row]!;
+  if (hasPorts(proto)) {
+    orig.srcPort = ports >>> 16;
+    orig.dstPort = ports & 0xffff;
+  } else if (proto === 1) {
+    orig.icmpId = ports >>> 16;
+    orig.icmpType = (ports >>> 8) & 0xff;
+    orig.icmpCode = ports & 0xff;
+  }
+  return { family: 2, orig, zone: s.zone[row]!, id: s.id[row]! };
+}
+
 /** The GuardEntry of one mirrored row. */
 export function guardEntryOfRow(table: ConntrackTable, row: number, o: TableViewOptions = {}): GuardEntry {
   const s = table.store;
+  if (!o.protect) return leanEntry(table, row, o);
   const ct = conntrackOfRow(table, row);
   const remaining = table.remaining(row);
   const e: GuardEntry = {
@@ -87,6 +120,26 @@ export function guardEntryOfRow(table: ConntrackTable, row: number, o: TableView
   const st = s.tcpState(row);
   if (e.proto === 6 && st !== NO_STATE) e.tcpState = st;
   if (o.protect?.(ct)) e.protected = true;
+  return e;
+}
+
+/** As guardEntryOfRow without a protect filter: no Conntrack object. */
+function leanEntry(table: ConntrackTable, row: number, o: TableViewOptions): GuardEntry {
+  const s = table.store;
+  const key = keyOfRow(table, row);
+  const remaining = table.remaining(row);
+  const proto = s.proto(row);
+  const e: GuardEntry = {
+    key,
+    src: key.orig!.src!,
+    proto,
+    assured: (s.status[row]! & IPS_ASSURED) !== 0,
+    idle: rowIdle(table, row, remaining, o),
+    remaining,
+  };
+  if (key.family === 2) e.src4 = s.addrArray(row)[s.addrOffset(row)]! >>> 0;
+  const st = s.tcpState(row);
+  if (proto === 6 && st !== NO_STATE) e.tcpState = st;
   return e;
 }
 
