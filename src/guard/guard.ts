@@ -109,6 +109,8 @@ export interface GuardOptions {
    * table (seconds at 250,000 rows under load). Default 20,000.
    */
   floodRate?: number;
+  /** Entries deleted at most per round of the loop (default 16384). */
+  batchMax?: number;
   /** A mirror already open on this client's namespace (not closed by the guard). */
   table?: ConntrackTable;
   /** With the table: renew the ranking this often while evicting (ms, default 2000). */
@@ -386,7 +388,9 @@ export class Guard {
             await sleep(this.o.intervalMs);
             continue;
           }
-          const need = count - low;
+          // At most `batchMax` per round, so that the loop looks at the count, the heavy
+          // sources and the mirror again between rounds (one delete of 240,000 keys took 14 s).
+          const need = Math.min(count - low, this.o.batchMax ?? 16_384);
           const heavy = this.flushCandidates(max);
           if (heavy.length > 0) {
             // A concentrated attacker: kernel-side flushes only (deleting one by one next to

@@ -19,10 +19,77 @@
 import type { ConntrackClient } from '../client/client.js';
 import type { DeleteCounts } from '../client/evict.js';
 import { keyOf } from '../client/evict.js';
-import type { Conntrack } from '../ctnetlink/model.js';
+import type { Conntrack, Tuple } from '../ctnetlink/model.js';
 import type { EntryKey } from '../ctnetlink/requests.js';
 import type { ConntrackTable } from '../table/table.js';
 import { ipv4Number, prefixKey } from './policy.js';
+import { rawDump } from '../table/raw.js';
+import { HAS_ORIG, type CompactEntry } from '../ctnetlink/compact.js';
+import { formatIpv6 } from '../ctnetlink/address.js';
+import { hasPorts } from '../table/aggregates.js';
+
+function v4(w: number): string {
+  return `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
+}
+const b16 = new Uint8Array(16);
+const dv16 = new DataView(b16.buffer);
+function v6(a: Uint32Array, base: number): string {
+  for (let i = 0; i < 4; i++) dv16.setUint32(i * 4, a[base + i]!, false);
+  return formatIpv6(b16, 0);
+}
+
+/** The delete key (and, for protect filters, a Conntrack) of a lean-decoded entry. */
+function keyOfCompact(e: CompactEntry): EntryKey {
+  const six = e.family === 10;
+  const orig: Tuple = { src: six ? v6(e.addr, 0) : v4(e.addr[0]!), dst: six ? v6(e.addr, 4) : v4(e.addr[4]!), proto: e.proto };
+  if (hasPorts(e.proto)) {
+    orig.srcPort = e.sport;
+    orig.dstPort = e.dport;
+  } else if (e.proto === 1 || e.proto === 58) {
+    orig.icmpId = e.sport;
+    orig.icmpType = e.dport >>> 8;
+    orig.icmpCode = e.dport & 0xff;
+  }
+  return { family: e.family, orig, zone: e.zone, id: e.id };
+}
+
+/**
+ * Keys of up to `need` entries whose source lies in one of `prefixes`, from one dump through
+ * the lean decoder (no model objects; the dump is cancelled once `need` are found).
+ */
+export async function collectHeavyKeys(client: ConntrackClient, need: number, prefixes: ReadonlySet<string | number>, protect?: (ct: Conntrack) => boolean): Promise<EntryKey[]> {
+  const keys: EntryKey[] = [];
+  if (need <= 0 || prefixes.size === 0) return keys;
+  let cancelled = false;
+  const d = rawDump(client, (e) => {
+    if (cancelled || !(e.has & HAS_ORIG)) return;
+    let k: string | number;
+    let key: EntryKey | undefined;
+    if (e.family === 2) k = e.addr[0]! >>> 16;
+    else {
+      key = keyOfCompact(e);
+      k = wideKeyOf(key.orig!.src!);
+    }
+    if (!prefixes.has(k)) return;
+    key ??= keyOfCompact(e);
+    if (protect) {
+      const ct: Conntrack = { family: e.family, orig: key.orig!, status: e.status, mark: e.mark, zone: e.zone, id: e.id, timeout: e.timeout };
+      if (e.proto === 6) ct.protoinfo = { tcp: { state: e.tcpState } };
+      if (protect(ct)) return;
+    }
+    keys.push(key);
+    if (keys.length >= need) {
+      cancelled = true;
+      d.cancel();
+    }
+  });
+  try {
+    await d.done;
+  } catch (err) {
+    if (!cancelled) throw err;
+  }
+  return keys;
+}
 
 /** The /16 (IPv6: /48) key of an address, as policy.wideKey computes it. */
 export function wideKeyOf(src: string): string | number {
@@ -109,6 +176,14 @@ export async function streamEvict(client: ConntrackClient, o: StreamEvictOptions
       if (chosen >= o.need) return;
     }
     if (held) yield* take(decide());
+  }
+  if (prefixes) {
+    // Prefixes known: collect through the lean decoder first, then delete (faster than the
+    // model decoder feeding deletes as it goes).
+    const list = await collectHeavyKeys(client, o.need, prefixes, o.protect);
+    if (o.onKey) for (const k of list) o.onKey(k);
+    const r = await client.deleteMany(list, o.signal ? { signal: o.signal } : {});
+    return { ...r, chosen: list.length, prefixes: [...prefixes] };
   }
   const r = await client.deleteMany(keys(), o.signal ? { signal: o.signal } : {});
   return { ...r, chosen, prefixes: [...(prefixes ?? [])] };
