@@ -436,7 +436,9 @@ export class Guard {
           continue;
         }
         const m = this.mirror;
-        if (m && this.ownMirror && !m.inSync && !this.mirrorResyncing && count < low && Date.now() - this.mirrorResyncAt > 1000) {
+        // Not during a pressure episode: a resync under an ongoing attack is a full dump that
+        // the next overrun spoils, and it drops the per-source counts the flushes go by.
+        if (m && this.ownMirror && !m.inSync && !pressure && !this.mirrorResyncing && count < low && Date.now() - this.mirrorResyncAt > 1000) {
           this.mirrorResyncing = true;
           this.mirrorResyncAt = Date.now();
           m.resync('overrun')
@@ -496,10 +498,13 @@ export class Guard {
     return this.mirror ? this.heavySourcesOfMirror(this.mirror, share, max) : [];
   }
 
-  /** Sources holding share x max or more, inside a heavy /16 (never a lone big legitimate source). */
+  /**
+   * Sources holding share x max or more (or share of the mirror, when it holds less than
+   * max: it lost events), inside a heavy /16 (never a lone big legitimate source).
+   */
   private heavySourcesOfMirror(m: ConntrackTable, share: number, max: number): { src: string; count: number }[] {
     const prefixes = heavyPrefixes(m);
-    return heavySources(m, Math.max(1, Math.floor(share * max))).filter((h) => prefixes.has(wideKeyOf(h.src)));
+    return heavySources(m, Math.max(1, Math.floor(share * Math.min(max, m.size)))).filter((h) => prefixes.has(wideKeyOf(h.src)));
   }
 
   /** Kernel-side flush of the ASSURED entries of each source; returns how many went. */
