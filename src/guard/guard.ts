@@ -7,11 +7,11 @@
  * insert_failed deltas, logged with each decision). When count >= high x max (default
  * 0.9), or the kernel dropped packets while count >= low x max, a pressure episode
  * starts: it takes a view of the table and ranks victims by the policy (deep enough for
- * several cycles), then every 20 ms deletes exactly count - low x max of them (default low
- * 0.75) with deleteMany (batched, pipelined; ENOENT from races counted), until the count
- * is under the low watermark. A new view is taken in the background when the ranked list
- * runs short or is 5 s old, so eviction keeps the attack's pace instead of waiting for a
- * dump per cycle. Evictions are logged once a second (aggregated), views as `rank`.
+ * several cycles), then every 20 ms deletes count - low x max of them (default low 0.75;
+ * at most `batchMax`, 16384, per round) with deleteMany (batched, pipelined; ENOENT from
+ * races counted), until the count is under the low watermark. A new view is taken when the
+ * ranked list runs short or is old (2 s with the mirror, 5 s with dumps), so eviction keeps
+ * the attack's pace instead of waiting for a dump per cycle. Evictions are logged once a second (aggregated), views as `rank`.
  *
  * The guard stands back while the kernel copes by itself: when early_drop rises and no
  * packet is dropped (a flood of non-assured entries, which early_drop evicts one per new
@@ -337,10 +337,15 @@ export class Guard {
         const t0 = performance.now();
         // No resync by itself: under an attack every resync (a full dump) is spoilt by the next
         // overrun; the guard resyncs it when the pressure is off (see below).
-        this.mirror = await ConntrackTable.open(this.client, { autoResync: false, ...(this.client.netns !== undefined ? { netns: this.client.netns } : {}) });
-        this.ownMirror = true;
-        this.mirror.on('error', (e) => this.log({ action: 'error', what: 'table mirror', error: e.message }));
-        this.log({ action: 'table-open', entries: this.mirror.size, seconds: (performance.now() - t0) / 1000 });
+        try {
+          this.mirror = await ConntrackTable.open(this.client, { autoResync: false, ...(this.client.netns !== undefined ? { netns: this.client.netns } : {}) });
+          this.ownMirror = true;
+          this.mirror.on('error', (e) => this.log({ action: 'error', what: 'table mirror', error: e.message }));
+          this.log({ action: 'table-open', entries: this.mirror.size, seconds: (performance.now() - t0) / 1000 });
+        } catch (e) {
+          // No event socket (or no dump): the dump-based view still works.
+          this.log({ action: 'error', what: 'opening the table mirror; using dump snapshots', error: (e as Error).message });
+        }
       }
     }
     let last = sumCpu(await this.client.statsPerCpu());
@@ -438,7 +443,7 @@ export class Guard {
         const m = this.mirror;
         // Not during a pressure episode: a resync under an ongoing attack is a full dump that
         // the next overrun spoils, and it drops the per-source counts the flushes go by.
-        if (m && this.ownMirror && !m.inSync && !pressure && !this.mirrorResyncing && count < low && Date.now() - this.mirrorResyncAt > 1000) {
+        if (m && this.ownMirror && !m.inSync && !pressure && !this.mirrorResyncing && Date.now() - this.mirrorResyncAt > 1000) {
           this.mirrorResyncing = true;
           this.mirrorResyncAt = Date.now();
           m.resync('overrun')
