@@ -37,6 +37,13 @@ Options:
                            (keys: family proto src dst reply-src reply-dst sport dport zone
                            mark status state); repeatable, any match protects
   --no-timeouts            do not shorten timeouts under pressure
+  --source table|dump      how the guard sees the table: the live mirror (default; event
+                           socket + dump at start, resync after overruns) or a full dump
+                           per view (fallback)
+  --flush-share PERCENT    a single source holding this share of the maximum or more while
+                           the table is over the watermark has its ASSURED entries flushed
+                           in the kernel (6.12+, table source, no --protect; default 12.5;
+                           0 disables)
   --calm SECONDS           pressure ends after this long under the low watermark (default 60)
   --state-file PATH        where changed settings are recorded (default /run/ctevents-guard-NS.json)
   --max N                  watermarks relative to N entries instead of nf_conntrack_max
@@ -85,6 +92,8 @@ export async function runGuard(argv: readonly string[], io: Io): Promise<number>
         grace: { type: 'string' },
         protect: { type: 'string', multiple: true },
         'no-timeouts': { type: 'boolean' },
+        source: { type: 'string' },
+        'flush-share': { type: 'string' },
         calm: { type: 'string' },
         'state-file': { type: 'string' },
         duration: { type: 'string' },
@@ -109,6 +118,12 @@ export async function runGuard(argv: readonly string[], io: Io): Promise<number>
     if (interval !== undefined) opts.intervalMs = interval;
     const grace = num('grace', v.grace, 0, 86_400);
     if (grace !== undefined) opts.policy = { graceSeconds: grace };
+    if (v.source !== undefined) {
+      if (v.source !== 'table' && v.source !== 'dump') throw new UsageError(`--source: table or dump, not ${JSON.stringify(v.source)}`);
+      opts.source = v.source;
+    }
+    const flushShare = num('flush-share', v['flush-share'], 0, 100);
+    if (flushShare !== undefined) opts.flushShare = flushShare / 100;
     const calm = num('calm', v.calm, 0, 86_400);
     if (calm !== undefined) opts.calmSeconds = calm;
     duration = num('duration', v.duration, 0.001, 2_000_000);
@@ -150,7 +165,7 @@ export async function runGuard(argv: readonly string[], io: Io): Promise<number>
   try {
     const s = await guard.run(stop.signal);
     io.stderr.write(
-      `ctevents: guard ${opts.apply ? '' : '(dry run) '}${s.seconds.toFixed(1)} s: ${s.episodes} pressure episodes, ${s.evictions} entries evicted ` +
+      `ctevents: guard ${opts.apply ? '' : '(dry run) '}${s.seconds.toFixed(1)} s: ${s.episodes} pressure episodes, ${s.evictions} entries evicted${s.flushed ? ` (${s.flushed} by kernel-side flush)` : ''} ` +
         `(closing ${s.bySteps.closing}, unassured ${s.bySteps.unassured}, assured ${s.bySteps.assured}, fresh ${s.bySteps.fresh}), ` +
         `${s.missing} already gone, ${s.refused} refused, peak ${s.maxCount} entries${s.restored ? ', timeouts restored' : ''}\n`,
     );

@@ -1,5 +1,6 @@
 /**
- * Conntrack timeout sysctls of a network namespace, and idle time derived from them.
+ * Conntrack sysctls of a network namespace (the one implementation: the table's
+ * src/table/timeouts.ts and the guard both use it), and idle time derived from them.
  *
  * The kernel keeps no "last seen" time per entry; what a dump gives is the remaining
  * time (CTA_TIMEOUT). Every packet re-arms the timer with the configured timeout of the
@@ -11,13 +12,15 @@
  * idle 0). The configured timeouts are the per-namespace sysctls
  * /proc/sys/net/netfilter/nf_conntrack_*timeout* (the same values cttimeout's
  * DEFAULT_GET/SET use). /proc/sys/net shows the namespace of the process that opens it,
- * so for another namespace they are read by a child process started in it (nsenter).
+ * so for another namespace they are read with readFileInNetns (a thread of the addon
+ * enters the namespace, opens the file and leaves: no child process); writing uses a
+ * child process in the namespace (nsenter), once per batch of values.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { IPS_ASSURED } from '../ctnetlink/constants.js';
 import type { Conntrack } from '../ctnetlink/model.js';
-import { resolveNetnsPath } from '../socket/netlink-socket.js';
+import { readFileInNetns, resolveNetnsPath } from '../socket/netlink-socket.js';
 
 /** sysctl name (without the net.netfilter. prefix) -> seconds. */
 export type ConntrackSysctls = Record<string, number>;
@@ -30,31 +33,40 @@ function nsenterArgs(netns: string | undefined, argv: string[]): [string, string
   return ['nsenter', [`--net=${path}`, '--', ...argv]];
 }
 
+/** One file of the namespace's /proc/sys/net/netfilter as text (throws when unreadable). */
+function readSysctlFile(name: string, netns: string | undefined): string {
+  const path = `${DIR}/${name}`;
+  if (resolveNetnsPath(netns) === null) return readFileSync(path, 'latin1');
+  return Buffer.from(readFileInNetns(netns!, path, 256)).toString('latin1');
+}
+
+/** One numeric nf_conntrack_* sysctl of a namespace; undefined when missing, unreadable or not a number. */
+export function readConntrackSysctl(name: string, netns?: string): number | undefined {
+  if (!/^nf_conntrack_[a-z0-9_]+$/.test(name)) throw new TypeError(`not a conntrack sysctl: ${JSON.stringify(name)}`);
+  try {
+    const t = readSysctlFile(name, netns).trim();
+    return /^-?\d+$/.test(t) ? Number(t) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Read every nf_conntrack_* sysctl of a namespace (timeouts, max, tcp_loose, ...), as
- * numbers. Non-numeric ones are skipped.
+ * numbers. Non-numeric and unreadable ones are skipped. The names are listed in our own
+ * namespace (every namespace has the same set) and read in the target one.
  */
 export function readConntrackSysctls(netns?: string): ConntrackSysctls {
   const out: ConntrackSysctls = {};
-  let text: string;
-  if (resolveNetnsPath(netns) === null) {
-    const lines: string[] = [];
-    for (const name of readdirSync(DIR)) {
-      if (!name.startsWith('nf_conntrack_')) continue;
-      try {
-        lines.push(`${DIR}/${name}:${readFileSync(`${DIR}/${name}`, 'utf8').trim()}`);
-      } catch {
-        /* unreadable (write-only or gone) */
-      }
-    }
-    text = lines.join('\n');
-  } else {
-    const [cmd, args] = nsenterArgs(netns, ['sh', '-c', `grep -H . ${DIR}/nf_conntrack_* 2>/dev/null; true`]);
-    text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  let names: string[];
+  try {
+    names = readdirSync(DIR).filter((n) => n.startsWith('nf_conntrack_'));
+  } catch {
+    return out; // nf_conntrack not loaded
   }
-  for (const line of text.split('\n')) {
-    const m = /\/(nf_conntrack_[a-z0-9_]+):(-?\d+)\s*$/.exec(line);
-    if (m) out[m[1]!] = Number(m[2]);
+  for (const name of names) {
+    const v = readConntrackSysctl(name, netns);
+    if (v !== undefined) out[name] = v;
   }
   return out;
 }
@@ -107,13 +119,15 @@ const SCTP_STATE_SYSCTL: Record<number, string> = {
   8: 'nf_conntrack_sctp_timeout_heartbeat_sent',
 };
 
-/** The sysctl whose value re-arms this entry's timer at each packet. */
-export function timeoutSysctlOf(ct: Conntrack): string {
-  const proto = ct.orig?.proto;
-  const assured = ((ct.status ?? 0) & IPS_ASSURED) !== 0;
+/**
+ * The sysctl whose value re-arms the timer of an entry of this protocol, state (enum
+ * tcp_conntrack or sctp_conntrack; undefined or 255 when none) and status, at each packet.
+ */
+export function timeoutSysctlFor(proto: number | undefined, state: number | undefined, status: number): string {
+  const assured = (status & IPS_ASSURED) !== 0;
   switch (proto) {
     case 6:
-      return TCP_STATE_SYSCTL[ct.protoinfo?.tcp?.state ?? -1] ?? 'nf_conntrack_tcp_timeout_established';
+      return TCP_STATE_SYSCTL[state ?? -1] ?? 'nf_conntrack_tcp_timeout_established';
     case 17:
     case 136:
       return assured ? 'nf_conntrack_udp_timeout_stream' : 'nf_conntrack_udp_timeout';
@@ -124,10 +138,17 @@ export function timeoutSysctlOf(ct: Conntrack): string {
     case 47:
       return assured ? 'nf_conntrack_gre_timeout_stream' : 'nf_conntrack_gre_timeout';
     case 132:
-      return SCTP_STATE_SYSCTL[ct.protoinfo?.sctp?.state ?? -1] ?? 'nf_conntrack_generic_timeout';
+      return SCTP_STATE_SYSCTL[state ?? -1] ?? 'nf_conntrack_generic_timeout';
     default:
       return 'nf_conntrack_generic_timeout';
   }
+}
+
+/** The sysctl whose value re-arms this entry's timer at each packet. */
+export function timeoutSysctlOf(ct: Conntrack): string {
+  const proto = ct.orig?.proto;
+  const state = proto === 6 ? ct.protoinfo?.tcp?.state : proto === 132 ? ct.protoinfo?.sctp?.state : undefined;
+  return timeoutSysctlFor(proto, state, ct.status ?? 0);
 }
 
 /** Configured timeout (s) for this entry's state; undefined if the sysctl is unknown. */

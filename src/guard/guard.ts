@@ -7,11 +7,11 @@
  * insert_failed deltas, logged with each decision). When count >= high x max (default
  * 0.9), or the kernel dropped packets while count >= low x max, a pressure episode
  * starts: it takes a view of the table and ranks victims by the policy (deep enough for
- * several cycles), then every 20 ms deletes exactly count - low x max of them (default low
- * 0.75) with deleteMany (batched, pipelined; ENOENT from races counted), until the count
- * is under the low watermark. A new view is taken in the background when the ranked list
- * runs short or is 5 s old, so eviction keeps the attack's pace instead of waiting for a
- * dump per cycle. Evictions are logged once a second (aggregated), views as `rank`.
+ * several cycles), then every 20 ms deletes count - low x max of them (default low 0.75;
+ * at most `batchMax`, 16384, per round) with deleteMany (batched, pipelined; ENOENT from
+ * races counted), until the count is under the low watermark. A new view is taken when the
+ * ranked list runs short or is old (2 s with the mirror, 5 s with dumps), so eviction keeps
+ * the attack's pace instead of waiting for a dump per cycle. Evictions are logged once a second (aggregated), views as `rank`.
  *
  * The guard stands back while the kernel copes by itself: when early_drop rises and no
  * packet is dropped (a flood of non-assured entries, which early_drop evicts one per new
@@ -27,15 +27,29 @@
  * removed. A guard started with a state file left behind (kill -9, power loss) restores
  * it first.
  *
+ * The view (`source`): by default the live mirror (ConntrackTable, opened at run(); a view
+ * is a scan of its store, table-view.ts, ranked fairness-first, fair-first.ts, renewed every
+ * `rerankMs`); a source holding `flushShare` of the maximum inside a heavy /16 is flushed in
+ * the kernel. When the mirror falls below half of the kernel's count (its event socket
+ * overran), it is suspended until the pressure ends and the guard evicts from streaming
+ * dumps (stream-evict.ts) with the heavy prefixes and sources the mirror showed when it was
+ * suspended. `source: 'dump'`: a full dump per view, tier-first policy (the fallback).
+ *
  * Dry run (the default, `apply: false`): everything is computed and logged, nothing is
  * deleted or written. Every action is one NDJSON-ready record through `log`.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { ConntrackClient } from '../client/client.js';
+import type { DeleteCounts } from '../client/evict.js';
 import { readConntrackSysctls, writeConntrackSysctls, type ConntrackSysctls } from '../client/sysctls.js';
 import type { Conntrack, CpuStats } from '../ctnetlink/model.js';
-import { rankForCycles, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
+import { rankForCycles, stepOf, type PolicyOptions, type PolicyStep, type Victim } from './policy.js';
 import { SnapshotView, type GuardView } from './view.js';
+import { ConntrackTable } from '../table/table.js';
+import { TableView, guardEntryOfRow, heavySources } from './table-view.js';
+import { chooseVictimsFairFirst } from './fair-first.js';
+import { heavyOf, heavyPrefixes, sampleTable, streamEvict, wideKeyOf } from './stream-evict.js';
+import { IPS_ASSURED } from '../ctnetlink/constants.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
 export const SHORT_TIMEOUTS: ConntrackSysctls = {
@@ -76,14 +90,48 @@ export interface GuardOptions {
   maxEntries?: number;
   /** Each action, as a record (the CLI prints NDJSON). */
   log?: (r: GuardRecord) => void;
-  /** How the table is seen (default: a dump snapshot). */
+  /** How the table is seen: a custom view (tests), else `source`. */
   view?: (sysctls: ConntrackSysctls, signal: AbortSignal) => Promise<GuardView>;
+  /**
+   * 'table' (default): the live mirror (ConntrackTable, opened at run() unless `table` is
+   * given): a view is a scan of memory, so the ranking is renewed every `rerankMs`.
+   * 'dump': a full dump per view (the fallback: no event socket needed).
+   */
+  source?: 'table' | 'dump';
+  /**
+   * With the table: when it mirrors less than this fraction of the kernel's count (its
+   * event socket overran), evict by streaming a dump instead (default 0.5).
+   */
+  streamBelow?: number;
+  /**
+   * With the table: at this many NEW events/s or more (an insert flood), evict rows of the
+   * heavy prefixes straight from the store, oldest first, instead of ranking the whole
+   * table (seconds at 250,000 rows under load). Default 20,000.
+   */
+  floodRate?: number;
+  /** Entries deleted at most per round of the loop (default 16384). */
+  batchMax?: number;
+  /** A mirror already open on this client's namespace (not closed by the guard). */
+  table?: ConntrackTable;
+  /** With the table: renew the ranking this often while evicting (ms, default 2000). */
+  rerankMs?: number;
+  /**
+   * With the table, no `protect`, and a kernel that flushes by tuple filter (6.12+): a single
+   * source holding at least this fraction of nf_conntrack_max while the table is over the
+   * watermark has its ASSURED entries flushed inside the kernel (about 1 M entries/s, what a
+   * concentrated attacker inserting at 200k/s needs). Default 0.125; 0 disables.
+   */
+  flushShare?: number;
 }
 
 export interface GuardSummary {
   seconds: number;
   episodes: number;
   evictions: number;
+  /** Of the evictions: entries removed by kernel-side flushes of heavy sources (estimate). */
+  flushed: number;
+  /** Of the evictions: entries deleted while streaming a dump (mirror behind the kernel). */
+  streamed: number;
   bySteps: Record<PolicyStep, number>;
   missing: number;
   refused: number;
@@ -131,7 +179,7 @@ export class Guard {
   private readonly o: Required<Pick<GuardOptions, 'apply' | 'high' | 'low' | 'intervalMs' | 'shortenTimeouts' | 'calmSeconds' | 'stateFile'>> & GuardOptions;
   private changed: ConntrackSysctls | undefined;
   private readonly summary: GuardSummary = {
-    seconds: 0, episodes: 0, evictions: 0, bySteps: { closing: 0, unassured: 0, assured: 0, fresh: 0 }, missing: 0, refused: 0,
+    seconds: 0, episodes: 0, evictions: 0, flushed: 0, streamed: 0, bySteps: { closing: 0, unassured: 0, assured: 0, fresh: 0 }, missing: 0, refused: 0,
     cycles: 0, maxCount: 0, timeoutsChanged: 0, restored: false,
   };
 
@@ -215,7 +263,8 @@ export class Guard {
   private rankedAt = 0;
   private refreshing: Promise<void> | undefined;
   private refreshError: Error | undefined;
-  private window = { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {} as Record<string, number>, error: undefined as string | undefined };
+  private window: { at: number; deleted: number; missing: number; refused: number; batches: number; bySteps: Record<string, number>; error: string | undefined; streamed?: number; prefixes?: string[] } =
+    { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
 
   /**
    * Take a view and rank victims for the next cycles (rankForCycles): what the view says
@@ -231,17 +280,23 @@ export class Guard {
     this.refreshing = (async () => {
       const t0 = process.hrtime.bigint();
       const sysctls = readConntrackSysctlsCached(this.client.netns);
-      const view = this.o.view ? await this.o.view(sysctls, signal) : await SnapshotView.take(this.client, sysctls, this.o.protect, signal, this.changed);
+      const view = this.o.view
+        ? await this.o.view(sysctls, signal)
+        : this.mirror
+          ? TableView.take(this.mirror, { ...(this.o.protect ? { protect: this.o.protect } : {}), sysctls, ...(this.changed ? { previous: this.changed } : {}), skipIds: this.deletedIds })
+          : await SnapshotView.take(this.client, sysctls, this.o.protect, signal, this.changed);
       const t1 = process.hrtime.bigint();
       const list = [...view.entries()];
-      const victims = rankForCycles(list, list.length - low, this.o.policy);
+      // The mirror's idle times are upper bounds (no event for a packet that only re-arms a
+      // timer): rank fairness first there (fair-first.ts); a dump's are exact.
+      const victims = rankForCycles(list, list.length - low, this.o.policy, this.mirror && !this.o.view ? chooseVictimsFairFirst : undefined);
       this.ranked = victims;
       this.pos = 0;
       this.rankedAt = Date.now();
       const bySteps: Record<string, number> = {};
       for (const v of victims) bySteps[v.step] = (bySteps[v.step] ?? 0) + 1;
       this.log({
-        action: 'rank', why: 'table over the watermark: a fresh view', entries: view.count(), ranked: victims.length, bySteps,
+        action: 'rank', why: 'table over the watermark: a fresh view', source: this.o.view ? 'custom' : this.mirror ? 'table' : 'dump', entries: view.count(), ranked: victims.length, bySteps,
         viewSeconds: Number(t1 - t0) / 1e9, rankSeconds: Number(process.hrtime.bigint() - t1) / 1e9,
       });
     })()
@@ -259,7 +314,7 @@ export class Guard {
     if (w.batches === 0 || (!force && Date.now() - w.at < 1000)) return;
     this.log({
       action: 'evict', why: 'table over the watermark', deleted: w.deleted, missing: w.missing, refused: w.refused, bySteps: w.bySteps,
-      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...extra,
+      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...(w.streamed !== undefined ? { streamed: w.streamed, prefixes: w.prefixes } : {}), ...extra,
     });
     this.window = { at: Date.now(), deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
   }
@@ -276,6 +331,23 @@ export class Guard {
         const t = setTimeout(res, ms);
         signal.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
       });
+    if (!this.o.view && (this.o.source ?? 'table') === 'table') {
+      if (this.o.table) this.mirror = this.o.table;
+      else {
+        const t0 = performance.now();
+        // No resync by itself: under an attack every resync (a full dump) is spoilt by the next
+        // overrun; the guard resyncs it when the pressure is off (see below).
+        try {
+          this.mirror = await ConntrackTable.open(this.client, { autoResync: false, ...(this.client.netns !== undefined ? { netns: this.client.netns } : {}) });
+          this.ownMirror = true;
+          this.mirror.on('error', (e) => this.log({ action: 'error', what: 'table mirror', error: e.message }));
+          this.log({ action: 'table-open', entries: this.mirror.size, seconds: (performance.now() - t0) / 1000 });
+        } catch (e) {
+          // No event socket (or no dump): the dump-based view still works.
+          this.log({ action: 'error', what: 'opening the table mirror; using dump snapshots', error: (e as Error).message });
+        }
+      }
+    }
     let last = sumCpu(await this.client.statsPerCpu());
     let lastCpuAt = 0;
     let delta = { drop: 0, earlyDrop: 0, insertFailed: 0 };
@@ -296,6 +368,7 @@ export class Guard {
           lastCpuAt = Date.now();
         }
         this.summary.maxCount = Math.max(this.summary.maxCount, count);
+        if (this.mirror) this.insertRate(this.mirror); // sampled all along, so it is known when pressure starts
         const high = Math.floor(max * this.o.high);
         const low = Math.floor(max * this.o.low);
         // The kernel copes alone with what early_drop can evict (non-assured entries):
@@ -320,9 +393,39 @@ export class Guard {
             await sleep(this.o.intervalMs);
             continue;
           }
-          const need = count - low;
+          // At most `batchMax` per round, so that the loop looks at the count, the heavy
+          // sources and the mirror again between rounds (one delete of 240,000 keys took 14 s).
+          const need = Math.min(count - low, this.o.batchMax ?? 16_384);
+          const heavy = this.flushCandidates(max);
+          if (heavy.length > 0) {
+            // A concentrated attacker: kernel-side flushes only (deleting one by one next to
+            // them only delays the next flush).
+            const wait = 250 - (performance.now() - this.lastFlushAt);
+            if (wait > 0) {
+              await sleep(wait);
+              continue;
+            }
+            this.lastFlushAt = performance.now();
+            if ((await this.flushSources(heavy, this.o.flushShare ?? 0.125)) > 0) continue;
+          }
+          if (this.mirror && this.mirror.size - this.deletedIds.size < count * (this.o.streamBelow ?? 0.5)) {
+            // The mirror holds less than half of the kernel's table (its socket overran; rows
+            // the guard deleted but whose DESTROY it lost do not count): it cannot follow this
+            // attack, and following it costs the CPU the eviction needs. Suspend it until the
+            // pressure ends; meanwhile evict from dumps (stream-evict.ts).
+            this.suspendMirror(count, max);
+          }
+          if (this.mirrorSuspended) {
+            await this.streamNow(need, signal, count, max);
+            continue;
+          }
+          if (this.mirror && this.insertRate(this.mirror) >= (this.o.floodRate ?? 20_000) && (await this.fastEvict(need))) {
+            this.flushWindow(false, { count, need, mode: 'flood' });
+            await sleep(Math.min(this.o.intervalMs, 20));
+            continue;
+          }
           const left = this.ranked.length - this.pos;
-          const stale = Date.now() - this.rankedAt > 5000;
+          const stale = Date.now() - this.rankedAt > (this.mirror ? (this.o.rerankMs ?? 2000) : 5000);
           if (left < need * 4 || stale) {
             const r = this.refresh(low, signal);
             if (left === 0 || stale) await r; // nothing (trustworthy) to evict until the view is in
@@ -337,14 +440,27 @@ export class Guard {
           await sleep(Math.min(this.o.intervalMs, 20));
           continue;
         }
+        const m = this.mirror;
+        // Not during a pressure episode: a resync under an ongoing attack is a full dump that
+        // the next overrun spoils, and it drops the per-source counts the flushes go by.
+        if (m && this.ownMirror && !m.inSync && !pressure && !this.mirrorResyncing && Date.now() - this.mirrorResyncAt > 1000) {
+          this.mirrorResyncing = true;
+          this.mirrorResyncAt = Date.now();
+          m.resync('overrun')
+            .then((r) => this.log({ action: 'table-resync', added: r.added, removed: r.removed, updated: r.updated, entries: r.entries, seconds: r.durationMs / 1000 }))
+            .catch((e: Error) => this.log({ action: 'error', what: 'table resync', error: e.message }))
+            .finally(() => (this.mirrorResyncing = false));
+        }
         if (pressure && count < low) {
           this.flushWindow(true);
           calmSince ||= Date.now();
           if (Date.now() - calmSince >= this.o.calmSeconds * 1000) {
             pressure = false;
+            this.deletedIds.clear();
             this.ranked = [];
             this.pos = 0;
             this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds });
+            if (this.mirrorSuspended) await this.resumeMirror();
             if (this.o.apply) this.restore();
             else this.changed = undefined;
           }
@@ -356,6 +472,10 @@ export class Guard {
       this.flushWindow(true);
       if (this.refreshing) await this.refreshing;
       this.ranked = [];
+      this.deletedIds.clear();
+      if (this.ownMirror) this.mirror?.close();
+      this.mirror = undefined;
+      this.ownMirror = false;
       this.restore();
       this.summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.log({ action: 'summary', ...this.summary });
@@ -363,19 +483,188 @@ export class Guard {
     return this.summary;
   }
 
-  private async evictNow(victims: Victim[]): Promise<void> {
-    const r = await this.client.deleteMany(victims.map((v) => v.entry.key));
+  private mirror: ConntrackTable | undefined;
+  private ownMirror = false;
+  private flushUnsupported = false;
+  /** Ids the guard deleted in this pressure episode (see TableViewOptions.skipIds). */
+  private readonly deletedIds = new Set<number>();
+  private lastFlushAt = -Infinity;
+
+  /**
+   * Sources whose ASSURED entries are to be flushed inside the kernel: those holding
+   * flushShare x max or more inside a heavy /16, by the mirror's per-source aggregate (no
+   * scan), or as the mirror showed them when it was suspended. None with --protect (the
+   * kernel cannot apply it), on kernels before 6.12, or after a refused flush.
+   */
+  private flushCandidates(max: number): { src: string; count: number }[] {
+    const share = this.o.flushShare ?? 0.125;
+    if (share <= 0 || this.o.protect || this.flushUnsupported) return [];
+    if (this.mirrorSuspended) return this.frozen?.sources ?? [];
+    return this.mirror ? this.heavySourcesOfMirror(this.mirror, share, max) : [];
+  }
+
+  /**
+   * Sources holding share x max or more (or share of the mirror, when it holds less than
+   * max: it lost events), inside a heavy /16 (never a lone big legitimate source).
+   */
+  private heavySourcesOfMirror(m: ConntrackTable, share: number, max: number): { src: string; count: number }[] {
+    const prefixes = heavyPrefixes(m);
+    return heavySources(m, Math.max(1, Math.floor(share * Math.min(max, m.size)))).filter((h) => prefixes.has(wideKeyOf(h.src)));
+  }
+
+  /** Kernel-side flush of the ASSURED entries of each source; returns how many went. */
+  private async flushSources(heavy: { src: string; count: number }[], share: number): Promise<number> {
+    let total = 0;
+    for (const h of heavy) {
+      const family = h.src.includes(':') ? 10 : 2;
+      try {
+        const r = await this.client.deleteWhere({ kernel: { family, orig: { src: h.src }, status: IPS_ASSURED, statusMask: IPS_ASSURED } }, { method: 'flush' });
+        this.summary.evictions += r.deleted;
+        this.summary.flushed += r.deleted;
+        total += r.deleted;
+        this.summary.bySteps.assured += r.deleted;
+        this.log({ action: 'flush-source', why: `source holds ${h.count} entries, at least ${share} of the maximum`, src: h.src, entries: h.count, deleted: r.deleted, seconds: r.seconds, step: 'assured' });
+      } catch (e) {
+        this.flushUnsupported = true;
+        this.log({ action: 'error', what: 'kernel-side flush of a heavy source (not tried again)', src: h.src, error: (e as Error).message });
+        return total;
+      }
+    }
+    return total;
+  }
+
+  private mirrorResyncing = false;
+  private mirrorResyncAt = 0;
+
+  /** One streaming pass (stream-evict.ts), counted like evictNow. */
+  private mirrorSuspended = false;
+  private rate = { at: 0, news: 0, perSecond: 0 };
+
+  /** NEW events per second seen by the mirror (over the last second or more). */
+  private insertRate(m: ConntrackTable): number {
+    const now = performance.now();
+    if (now - this.rate.at >= 1000) {
+      const news = m.counters.new;
+      if (this.rate.at > 0) this.rate.perSecond = ((news - this.rate.news) * 1000) / (now - this.rate.at);
+      this.rate.at = now;
+      this.rate.news = news;
+    }
+    return this.rate.perSecond;
+  }
+
+  /**
+   * Flood path (an insert flood of floodRate NEW/s or more, when ranking the whole mirror
+   * takes seconds): `need` rows of the heavy /16 prefixes (the table's per-source
+   * aggregate), in row order (roughly oldest first), straight from the store; keys materialised only for them.
+   */
+  private async fastEvict(need: number): Promise<boolean> {
+    const m = this.mirror!;
+    const prefixes = heavyPrefixes(m);
+    if (prefixes.size === 0) return false;
+    const st = m.store;
+    const grace = this.o.policy?.graceSeconds ?? 5;
+    const skip = this.deletedIds;
+    const o = { ...(this.o.protect ? { protect: this.o.protect } : {}), ...(this.changed ? { previous: this.changed } : {}) };
+    const victims: Victim[] = [];
+    for (let r = 0; r < st.top && victims.length < need; r++) {
+      if (!st.used(r) || skip.has(st.id[r]!)) continue;
+      const k = st.family(r) === 2 ? st.addrArray(r)[st.addrOffset(r)]! >>> 16 : undefined;
+      if (k !== undefined && !prefixes.has(k)) continue;
+      const e = guardEntryOfRow(m, r, o);
+      if (e.protected || (k === undefined && !prefixes.has(wideKeyOf(e.src)))) continue;
+      victims.push({ entry: e, step: stepOf(e, grace) });
+    }
+    if (victims.length === 0) return false;
+    await this.evictNow(victims);
+    return true;
+  }
+
+  /** What the mirror said when it was suspended: heavy prefixes and sources, kept for the episode. */
+  private frozen: { prefixes: Set<string | number>; sources: { src: string; count: number }[] } | undefined;
+
+  private suspendMirror(count: number, max: number): void {
+    if (!this.mirror) return;
+    const share = this.o.flushShare ?? 0.125;
+    // Decided now, from the whole mirror: samples of later dumps are biased (the stream
+    // deletes from the dump's first buckets, leaving what it skipped there).
+    const prefixes = heavyPrefixes(this.mirror);
+    this.frozen = { prefixes, sources: share > 0 ? this.heavySourcesOfMirror(this.mirror, share, max) : [] };
+    this.log({
+      action: 'table-suspend', why: 'the mirror holds less than half of the table (events lost): evicting from dumps until the pressure ends', mirrored: this.mirror.size, count,
+      heavyPrefixes: [...prefixes].map(String), heavySources: this.frozen.sources.map((h) => h.src),
+    });
+    if (this.ownMirror) this.mirror.close();
+    this.mirror = undefined;
+    this.mirrorSuspended = true;
+    this.ranked = [];
+    this.pos = 0;
+    this.deletedIds.clear();
+  }
+
+  private async resumeMirror(): Promise<void> {
+    this.mirrorSuspended = false;
+    this.frozen = undefined;
+    if (!this.ownMirror) {
+      this.mirror = this.o.table;
+      return;
+    }
+    const t0 = performance.now();
+    try {
+      this.mirror = await ConntrackTable.open(this.client, { autoResync: false, ...(this.client.netns !== undefined ? { netns: this.client.netns } : {}) });
+      this.mirror.on('error', (e) => this.log({ action: 'error', what: 'table mirror', error: e.message }));
+      this.log({ action: 'table-open', entries: this.mirror.size, seconds: (performance.now() - t0) / 1000 });
+    } catch (e) {
+      this.mirrorSuspended = true; // try again at the next pressure end; dumps meanwhile
+      this.log({ action: 'error', what: 'reopening the table mirror', error: (e as Error).message });
+    }
+  }
+
+  /**
+   * One round without the mirror: sample the table (the first 4096 entries of a dump), flush
+   * inside the kernel each source the sample says holds flushShare x max or more, else
+   * delete from a streaming dump, heavy prefixes only, exactly `need` at most.
+   */
+  private async streamNow(need: number, signal: AbortSignal, count: number, max: number): Promise<void> {
+    let prefixes = this.frozen?.prefixes;
+    if (!prefixes || prefixes.size === 0) {
+      // The mirror had nothing to say: decide on a sample of the table (first round only).
+      try {
+        prefixes = heavyOf((await sampleTable(this.client, 4096, signal)).prefixes);
+      } catch (e) {
+        if (signal.aborted) return;
+        throw e;
+      }
+      this.frozen = { prefixes, sources: [] };
+    }
+    let r;
+    try {
+      r = await streamEvict(this.client, {
+        need, signal, prefixes, ...(this.o.protect ? { protect: this.o.protect } : {}),
+      });
+    } catch (e) {
+      if (signal.aborted) return; // stopping: the deletes sent are done, the rest is not needed
+      throw e;
+    }
+    this.account(r, r.chosen, 'assured');
     const w = this.window;
+    w.streamed = (w.streamed ?? 0) + r.deleted;
+    w.prefixes = r.prefixes.map(String);
+    this.summary.streamed += r.deleted;
+    this.flushWindow(false, { count, need, mode: 'stream' });
+    if (r.chosen === 0) await new Promise((res) => setTimeout(res, Math.min(this.o.intervalMs, 20)));
+  }
+
+  private account(r: DeleteCounts, n: number, step: PolicyStep, stepOnly = false): void {
+    const w = this.window;
+    w.bySteps[step] = (w.bySteps[step] ?? 0) + n;
+    this.summary.bySteps[step] += n;
+    if (stepOnly) return;
     if (w.batches === 0) w.at = Date.now();
     w.batches++;
     w.deleted += r.deleted;
     w.missing += r.missing;
     w.refused += r.failed;
     if (r.firstError && !w.error) w.error = r.firstError.message;
-    for (const v of victims) {
-      w.bySteps[v.step] = (w.bySteps[v.step] ?? 0) + 1;
-      this.summary.bySteps[v.step]++;
-    }
     this.summary.evictions += r.deleted;
     this.summary.missing += r.missing;
     this.summary.refused += r.failed;
@@ -384,7 +673,23 @@ export class Guard {
       throw r.firstError ?? new Error('guard: every delete was refused');
     }
   }
+
+  private async evictNow(victims: Victim[]): Promise<void> {
+    if (this.mirror) {
+      // Bounded: the mirror catches up by events or its next resync long before this.
+      if (this.deletedIds.size > 1_000_000) this.deletedIds.clear();
+      for (const v of victims) if (v.entry.key.id !== undefined) this.deletedIds.add(v.entry.key.id);
+    }
+    const r = await this.client.deleteMany(victims.map((v) => v.entry.key));
+    const by: Partial<Record<PolicyStep, number>> = {};
+    for (const v of victims) by[v.step] = (by[v.step] ?? 0) + 1;
+    const steps = Object.entries(by) as [PolicyStep, number][];
+    // Counts go with the first step; the others only add their victims.
+    steps.forEach(([step, n], i) => this.account(i === 0 ? r : NO_COUNTS, n, step, i > 0));
+  }
 }
+
+const NO_COUNTS: DeleteCounts = { requested: 0, deleted: 0, missing: 0, failed: 0, errors: {}, repliesLost: false, seconds: 0 };
 
 let cache: { netns: string | undefined; at: number; v: ConntrackSysctls } | undefined;
 function readConntrackSysctlsCached(netns: string | undefined): ConntrackSysctls {

@@ -117,6 +117,41 @@ function byIdle(a: GuardEntry, b: GuardEntry): number {
 }
 
 /**
+ * Max-min fair quotas: how many each group gives so that together they give `need`
+ * (at most the sum of sizes). `sizes` sorted largest first. The water level L is the largest
+ * with sum(max(0, n - L)) >= need; groups above L give n - L, and the surplus over `need`
+ * is returned by groups at L + 1 (those give one less), smallest groups first, so that the
+ * largest give the most.
+ */
+export function waterQuotas(sizes: number[], need: number): number[] {
+  if (sizes.length === 0 || need <= 0) return sizes.map(() => 0);
+  let lo = 0;
+  let hi = sizes[0]!;
+  const excess = (L: number) => {
+    let s = 0;
+    for (const n of sizes) {
+      if (n <= L) break;
+      s += n - L;
+    }
+    return s;
+  };
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (excess(mid) >= need) lo = mid;
+    else hi = mid - 1;
+  }
+  const quotas = sizes.map((n) => Math.max(0, n - lo));
+  let surplus = quotas.reduce((a, b) => a + b, 0) - need;
+  for (let i = sizes.length - 1; i >= 0 && surplus > 0; i--) {
+    if (quotas[i]! > 0 && sizes[i]! - quotas[i]! === lo) {
+      quotas[i]!--;
+      surplus--;
+    }
+  }
+  return quotas;
+}
+
+/**
  * Take `need` entries from `entries` max-min fairly over the grouping levels; returns
  * them in the order they should go (largest group's excess first).
  */
@@ -141,33 +176,7 @@ export function fairTake(entries: GuardEntry[], need: number, levels: ((e: Guard
     best.set(g, b);
   }
   const list = [...groups.values()].sort((a, b) => b.length - a.length || byIdle(best.get(a)!, best.get(b)!));
-  // Water level: the largest L with sum(max(0, n - L)) >= need.
-  let lo = 0;
-  let hi = list[0]!.length;
-  const excess = (L: number) => {
-    let s = 0;
-    for (const g of list) {
-      if (g.length <= L) break;
-      s += g.length - L;
-    }
-    return s;
-  };
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (excess(mid) >= need) lo = mid;
-    else hi = mid - 1;
-  }
-  const L = lo;
-  // Groups above L give n - L; the surplus over `need` is returned by groups at L + 1
-  // (those give one less), smallest groups first, so that the largest give the most.
-  const quotas = list.map((g) => Math.max(0, g.length - L));
-  let surplus = quotas.reduce((a, b) => a + b, 0) - need;
-  for (let i = list.length - 1; i >= 0 && surplus > 0; i--) {
-    if (quotas[i]! > 0 && list[i]!.length - quotas[i]! === L) {
-      quotas[i]!--;
-      surplus--;
-    }
-  }
+  const quotas = waterQuotas(list.map((g) => g.length), need);
   // Interleave: always take the next victim from the group with the most entries left,
   // so that every prefix of the result is itself a fair choice (the guard consumes the
   // ranked list a little at a time).
@@ -255,8 +264,13 @@ export function wideKey(e: GuardEntry): string | number {
  * one), which stay the attacker's however the table changed meanwhile. So a stale list
  * never reaches into small (legitimate) groups.
  */
-export function rankForCycles(entries: GuardEntry[], need: number, opts: PolicyOptions & { heavyShare?: number } = {}): Victim[] {
-  const all = chooseVictims(entries, entries.length, opts);
+export function rankForCycles(
+  entries: GuardEntry[],
+  need: number,
+  opts: PolicyOptions & { heavyShare?: number } = {},
+  choose: (entries: GuardEntry[], need: number, opts: PolicyOptions) => Victim[] = chooseVictims,
+): Victim[] {
+  const all = choose(entries, entries.length, opts);
   const counts = new Map<string | number, number>();
   for (const e of entries) {
     const k = wideKey(e);
