@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { overrunLine, statsLines } from '../src/cli/formats.js';
+import type { CpuStats } from '../src/ctnetlink/model.js';
 import { validate } from './helpers/jsonschema.js';
 import { runCli } from './helpers/cli.js';
 
@@ -50,10 +51,16 @@ describe('schema/ctevents.schema.json', () => {
       const l = overrunLine('json', lost, 1795532864922001000n).stdout!;
       expect(validate(schema, JSON.parse(l))).toEqual([]);
     }
-    const lines = statsLines('json', { entries: 5, maxEntries: 262144 }, [
-      { cpu: 0, found: 1, invalid: 2, insert: 0, insertFailed: 0, drop: 0, earlyDrop: 0, error: 0, searchRestart: 0, clashResolve: 0, chainTooLong: 0 },
-      { cpu: 1, found: 0, invalid: 0 },
-    ], 65536);
+    // Kernel replies as ConntrackClient.statsMessages() returns them (headers of a real exchange).
+    const header = (type: number, seq: number) => ({ type, flags: 0, seq, pid: 4242 });
+    const cpu = (stats: CpuStats) => ({ kind: 'stats-cpu' as const, header: { ...header(0x104, 7), flags: 2 }, nfgen: { family: 0, version: 0, resId: stats.cpu }, stats });
+    const lines = statsLines('json', {
+      global: { kind: 'stats', header: header(0x105, 6), nfgen: { family: 0, version: 0, resId: 0 }, stats: { entries: 5, maxEntries: 262144 } },
+      cpus: [
+        cpu({ cpu: 0, found: 1, invalid: 2, insert: 0, insertFailed: 0, drop: 0, earlyDrop: 0, error: 0, searchRestart: 0, clashResolve: 0, chainTooLong: 0 }),
+        cpu({ cpu: 1, found: 0, invalid: 0 }),
+      ],
+    }, 65536);
     const objs = lines.map((l) => JSON.parse(l));
     for (const o of objs) expect(validate(schema, o)).toEqual([]);
     expect(objs.map((o) => o.type)).toEqual(['stats', 'stats-cpu', 'stats-cpu']);

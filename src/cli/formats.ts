@@ -3,11 +3,8 @@
  * plus the lines only the CLI produces (overrun markers, the stats report).
  */
 import { readFileSync } from 'node:fs';
-import type { CpuStats, GlobalStats } from '../ctnetlink/model.js';
+import type { CpuStats, GlobalStats, Message } from '../ctnetlink/model.js';
 import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
-import { IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU } from '../ctnetlink/constants.js';
-import { NFNL_SUBSYS_CTNETLINK } from '../nfnetlink/constants.js';
-import { nfType } from '../nfnetlink/header.js';
 import { createFormatter, formatCpuStatsConntrack, isoTime, type ConntrackFormatOptions, type LineFormatter } from '../format/index.js';
 import { createXmlFormatter } from '../format/xml.js';
 import { loadConnlabels } from '../host/connlabel.js';
@@ -92,7 +89,15 @@ const SHOWN: readonly [CpuKey, string][] = [
   ['chainTooLong', 'chaintoolong'],
 ];
 
-export function statsLines(f: Format, g: GlobalStats, cpus: CpuStats[], buckets: number | undefined): string[] {
+/** The kernel's replies to GET_STATS and GET_STATS_CPU, as decoded (ConntrackClient.statsMessages()). */
+export interface StatsReplies {
+  global: Extract<Message, { kind: 'stats' }>;
+  cpus: Extract<Message, { kind: 'stats-cpu' }>[];
+}
+
+export function statsLines(f: Format, replies: StatsReplies, buckets: number | undefined, timestampNs: bigint = BigInt(Date.now()) * 1_000_000n): string[] {
+  const g: GlobalStats = replies.global.stats;
+  const cpus: CpuStats[] = replies.cpus.map((m) => m.stats);
   if (f === 'conntrack' || f === 'xml') return cpus.map((c) => formatCpuStatsConntrack(c));
   const sums: Record<string, number> = {};
   for (const [k] of SHOWN) sums[k] = cpus.reduce((a, c) => a + (c[k] ?? 0), 0);
@@ -102,15 +107,11 @@ export function statsLines(f: Format, g: GlobalStats, cpus: CpuStats[], buckets:
   if (f === 'json') {
     // The same objects `read` prints for the kernel's replies (schema/ctevents.schema.json:
     // "stats" and "stats-cpu"), the stats line with the two figures only a live run knows.
-    const ts = BigInt(Date.now()) * 1_000_000n;
+    // The kernel's own reply messages, as `read` prints them from a capture.
     const json = createFormatter('json');
-    const head = (t: number) => ({ type: nfType(NFNL_SUBSYS_CTNETLINK, t), flags: 0, seq: 0, pid: 0 });
-    const g0 = json({ kind: 'stats', header: head(IPCTNL_MSG_CT_GET_STATS), nfgen: { family: 0, version: 0, resId: 0 }, stats: g }, { timestampNs: ts })!;
+    const g0 = json(replies.global, { timestampNs })!;
     const extra = `${buckets !== undefined ? `,"buckets":${buckets}` : ''},"fillPercent":${Number(fill.toFixed(2))}`;
-    return [
-      g0.slice(0, -1) + extra + '}',
-      ...cpus.map((c) => json({ kind: 'stats-cpu', header: head(IPCTNL_MSG_CT_GET_STATS_CPU), nfgen: { family: 0, version: 0, resId: c.cpu }, stats: c }, { timestampNs: ts })!),
-    ];
+    return [g0.slice(0, -1) + extra + '}', ...replies.cpus.map((m) => json(m, { timestampNs })!)];
   }
   const lines = [
     `entries   ${entries}`,

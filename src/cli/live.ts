@@ -200,9 +200,9 @@ export async function stats(s: Session): Promise<number> {
       await s.out.flush();
       return 0;
     }
-    const [global, cpus] = await Promise.all([client.stats(), client.statsPerCpu()]);
+    const replies = await client.statsMessages();
     const buckets = readNumber('/proc/sys/net/netfilter/nf_conntrack_buckets');
-    for (const line of statsLines(s.formatName, global, cpus, buckets)) s.out.line(line);
+    for (const line of statsLines(s.formatName, replies, buckets)) s.out.line(line);
     await s.out.flush();
   } finally {
     await client.close();

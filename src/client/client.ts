@@ -363,6 +363,24 @@ export class ConntrackClient {
     return out;
   }
 
+  /**
+   * The kernel's replies to GET_STATS and GET_STATS_CPU as decoded messages, headers and
+   * all (what `ctevents stats --format json` prints, as `read` prints a capture of them).
+   */
+  async statsMessages(): Promise<{ global: Extract<Message, { kind: 'stats' }>; cpus: Extract<Message, { kind: 'stats-cpu' }>[] }> {
+    const [replies, cpus] = await Promise.all([
+      this.requests().request(statsRequest(), 'stats'),
+      (async () => {
+        const out: Extract<Message, { kind: 'stats-cpu' }>[] = [];
+        for await (const ms of this.dumpMessages(statsCpuRequest(), 'per-CPU stats')) for (const m of ms) if (m.kind === 'stats-cpu') out.push(m);
+        return out;
+      })(),
+    ]);
+    const global = replies.find((m): m is Extract<Message, { kind: 'stats' }> => m.kind === 'stats');
+    if (!global) throw new Error('stats: the kernel acknowledged without sending the counters');
+    return { global, cpus };
+  }
+
   /** Entries in use and nf_conntrack_max. */
   async stats(): Promise<GlobalStats> {
     const replies = await this.requests().request(statsRequest(), 'stats');
