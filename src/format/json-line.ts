@@ -156,9 +156,13 @@ function familyProtoText(f: number, p: number | undefined): string {
 
 /** `s` + the conntrack members of conntrackInto, each as `,"key":value`. */
 function conntrackMembers(s: string, ct: Conntrack): string {
+  return conntrackRest(s + familyProtoText(ct.family, ct.orig?.proto), ct);
+}
+
+/** conntrackMembers after `family`, `proto` and `protoNum`. */
+function conntrackRest(s: string, ct: Conntrack): string {
   const orig = ct.orig;
   const p = orig?.proto;
-  s += familyProtoText(ct.family, p);
   const pi = ct.protoinfo;
   if (pi !== undefined) {
     const st = stateOf(ct);
@@ -284,8 +288,22 @@ function timedStart(type: string, ns: bigint): string {
 /** The JSON line for a conntrack message: JSON.stringify(toJson(m, ctx)), written directly. */
 export function conntrackLine(m: Message & { kind: 'conntrack' }, ctx: FormatContext): string {
   const h = m.header;
+  const ct = m.conntrack;
   const type = h.flags & NLM_F_REQUEST ? 'request' : (m.event ?? 'entry');
   const ns = ctx.timestampNs;
+  const family = ct.family;
+  const proto = ct.orig?.proto;
+  // The line up to `protoNum` is the same for every entry of a datagram (and of a whole
+  // CLI dump, whose lines share one time): kept from the last line, flat once reused.
+  const pc = prefixCache;
+  if (ns === pc.ns && type === pc.type && h.type === pc.hType && h.seq === pc.seq && h.pid === pc.pid &&
+    h.flags === pc.flags && family === pc.family && proto === pc.proto) {
+    if (!pc.flat) {
+      pc.text = flat(pc.text);
+      pc.flat = true;
+    }
+    return conntrackRest(pc.text, ct) + '}';
+  }
   let s = ns === undefined ? typePrefix(type) : timedStart(type, ns);
   if (type === 'new' || type === 'update' || type === 'destroy') {
     const pid = h.pid >>> 0;
@@ -293,8 +311,33 @@ export function conntrackLine(m: Message & { kind: 'conntrack' }, ctx: FormatCon
   } else {
     s += headerText(h);
   }
-  return conntrackMembers(s, m.conntrack) + '}';
+  s += familyProtoText(family, proto);
+  pc.ns = ns;
+  pc.type = type;
+  pc.hType = h.type;
+  pc.seq = h.seq;
+  pc.pid = h.pid;
+  pc.flags = h.flags;
+  pc.family = family;
+  pc.proto = proto;
+  pc.text = s;
+  pc.flat = false;
+  return conntrackRest(s, ct) + '}';
 }
+
+/** The last line's start (see conntrackLine) and what it was made of. */
+const prefixCache = {
+  ns: undefined as bigint | undefined,
+  type: '',
+  hType: -1,
+  seq: -1,
+  pid: -1,
+  flags: -1,
+  family: -1,
+  proto: undefined as number | undefined,
+  text: '',
+  flat: false,
+};
 
 export function line(m: Message, ctx: FormatContext): string {
   if (m.kind === 'conntrack') return conntrackLine(m, ctx);
