@@ -94,6 +94,28 @@ function statusText(status: number): string {
   return t;
 }
 
+let lastStm = { status: -1 as number | undefined, timeout: -1 as number | undefined, mark: -1 as number | undefined, text: '', flat: false };
+
+/**
+ * `,"status":[...],"timeout":N,"mark":N` (each part when present), kept from the last
+ * line (a dump's neighbours mostly share all three), flat once reused.
+ */
+function statusTimeoutMarkText(status: number | undefined, timeout: number | undefined, mark: number | undefined): string {
+  const c = lastStm;
+  if (status === c.status && timeout === c.timeout && mark === c.mark) {
+    if (!c.flat) {
+      c.text = flat(c.text);
+      c.flat = true;
+    }
+    return c.text;
+  }
+  let t = status === undefined ? '' : statusText(status);
+  if (timeout !== undefined) t += ',"timeout":' + u32(timeout);
+  if (mark !== undefined) t += ',"mark":' + u32(mark);
+  lastStm = { status, timeout, mark, text: t, flat: false };
+  return t;
+}
+
 const protoCache = slots(256);
 
 /** `,"proto":"udp","protoNum":17` */
@@ -171,9 +193,7 @@ function conntrackRest(s: string, ct: Conntrack): string {
   if (orig) s = tupleInto(s, ',"orig":{"src":"', 'orig', orig, p);
   if (ct.reply) s = tupleInto(s, ',"reply":{"src":"', 'reply', ct.reply, p);
   if (ct.master) s += ',"master":' + tupleText(ct.master, p);
-  if (ct.status !== undefined) s += statusText(ct.status);
-  if (ct.timeout !== undefined) s += ',"timeout":' + u32(ct.timeout);
-  if (ct.mark !== undefined) s += ',"mark":' + u32(ct.mark);
+  s += statusTimeoutMarkText(ct.status, ct.timeout, ct.mark);
   if (ct.secmark !== undefined) s += ',"secmark":' + u32(ct.secmark);
   if (ct.zone !== undefined) s += ',"zone":' + u32(ct.zone);
   if (ct.id !== undefined) s += ',"id":' + u32(ct.id);
