@@ -94,15 +94,18 @@ function statusText(status: number): string {
   return t;
 }
 
-let lastStm = { status: -1 as number | undefined, timeout: -1 as number | undefined, mark: -1 as number | undefined, text: '', flat: false };
+interface StmSlot { status: number | undefined; timeout: number | undefined; mark: number | undefined; text: string; flat: boolean }
+const stmSlots: (StmSlot | undefined)[] = new Array<StmSlot | undefined>(64).fill(undefined);
 
 /**
- * `,"status":[...],"timeout":N,"mark":N` (each part when present), kept from the last
- * line (a dump's neighbours mostly share all three), flat once reused.
+ * `,"status":[...],"timeout":N,"mark":N` (each part when present), from a small table of
+ * recent combinations (a dump's neighbours mostly share all three but for a timeout
+ * flipping between two values), flattened when first reused.
  */
 function statusTimeoutMarkText(status: number | undefined, timeout: number | undefined, mark: number | undefined): string {
-  const c = lastStm;
-  if (status === c.status && timeout === c.timeout && mark === c.mark) {
+  const i = ((timeout ?? 0) ^ ((status ?? 0) >>> 3) ^ ((mark ?? 0) * 5)) & 63;
+  const c = stmSlots[i];
+  if (c !== undefined && status === c.status && timeout === c.timeout && mark === c.mark) {
     if (!c.flat) {
       c.text = flat(c.text);
       c.flat = true;
@@ -112,7 +115,7 @@ function statusTimeoutMarkText(status: number | undefined, timeout: number | und
   let t = status === undefined ? '' : statusText(status);
   if (timeout !== undefined) t += ',"timeout":' + u32(timeout);
   if (mark !== undefined) t += ',"mark":' + u32(mark);
-  lastStm = { status, timeout, mark, text: t, flat: false };
+  stmSlots[i] = { status, timeout, mark, text: t, flat: false };
   return t;
 }
 
