@@ -54,6 +54,11 @@ describe('json line caches', () => {
       (i) => [entry({}, ct(i, { orig: { src: '10.0.0.1', dst: '10.0.0.2', proto: 6, srcPort: 1, dstPort: 2 }, protoinfo: { tcp: { state: 3 } } })), ctxA],
       (i) => [entry({}, ct(i, { orig: undefined, reply: undefined })), ctxA],
       (i) => [entry({}, ct(i, { timeout: undefined, mark: undefined, use: undefined, status: undefined })), ctxA],
+      // Same slot of the status/timeout/mark table (index: timeout ^ status >>> 3 ^ mark * 5, mod 64).
+      (i) => [entry({}, ct(i, { timeout: 30, mark: 0, status: 8 })), ctxA],
+      (i) => [entry({}, ct(i, { timeout: 30, mark: 64, status: 8 })), ctxA],
+      (i) => [entry({}, ct(i, { timeout: 94, mark: 0, status: 8 })), ctxA],
+      (i) => [entry({}, ct(i, { timeout: 30, mark: 0, status: 10 })), ctxA],
     ];
     for (let round = 0; round < 3; round++) {
       for (let a = 0; a < variants.length; a++) {
