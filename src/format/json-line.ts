@@ -94,6 +94,31 @@ function statusText(status: number): string {
   return t;
 }
 
+interface StmSlot { status: number | undefined; timeout: number | undefined; mark: number | undefined; text: string; flat: boolean }
+const stmSlots: (StmSlot | undefined)[] = new Array<StmSlot | undefined>(64).fill(undefined);
+
+/**
+ * `,"status":[...],"timeout":N,"mark":N` (each part when present), from a small table of
+ * recent combinations (a dump's neighbours mostly share all three but for a timeout
+ * flipping between two values), flattened when first reused.
+ */
+function statusTimeoutMarkText(status: number | undefined, timeout: number | undefined, mark: number | undefined): string {
+  const i = ((timeout ?? 0) ^ ((status ?? 0) >>> 3) ^ ((mark ?? 0) * 5)) & 63;
+  const c = stmSlots[i];
+  if (c !== undefined && status === c.status && timeout === c.timeout && mark === c.mark) {
+    if (!c.flat) {
+      c.text = flat(c.text);
+      c.flat = true;
+    }
+    return c.text;
+  }
+  let t = status === undefined ? '' : statusText(status);
+  if (timeout !== undefined) t += ',"timeout":' + u32(timeout);
+  if (mark !== undefined) t += ',"mark":' + u32(mark);
+  stmSlots[i] = { status, timeout, mark, text: t, flat: false };
+  return t;
+}
+
 const protoCache = slots(256);
 
 /** `,"proto":"udp","protoNum":17` */
@@ -156,9 +181,13 @@ function familyProtoText(f: number, p: number | undefined): string {
 
 /** `s` + the conntrack members of conntrackInto, each as `,"key":value`. */
 function conntrackMembers(s: string, ct: Conntrack): string {
+  return conntrackRest(s + familyProtoText(ct.family, ct.orig?.proto), ct);
+}
+
+/** conntrackMembers after `family`, `proto` and `protoNum`. */
+function conntrackRest(s: string, ct: Conntrack): string {
   const orig = ct.orig;
   const p = orig?.proto;
-  s += familyProtoText(ct.family, p);
   const pi = ct.protoinfo;
   if (pi !== undefined) {
     const st = stateOf(ct);
@@ -167,9 +196,7 @@ function conntrackMembers(s: string, ct: Conntrack): string {
   if (orig) s = tupleInto(s, ',"orig":{"src":"', 'orig', orig, p);
   if (ct.reply) s = tupleInto(s, ',"reply":{"src":"', 'reply', ct.reply, p);
   if (ct.master) s += ',"master":' + tupleText(ct.master, p);
-  if (ct.status !== undefined) s += statusText(ct.status);
-  if (ct.timeout !== undefined) s += ',"timeout":' + u32(ct.timeout);
-  if (ct.mark !== undefined) s += ',"mark":' + u32(ct.mark);
+  s += statusTimeoutMarkText(ct.status, ct.timeout, ct.mark);
   if (ct.secmark !== undefined) s += ',"secmark":' + u32(ct.secmark);
   if (ct.zone !== undefined) s += ',"zone":' + u32(ct.zone);
   if (ct.id !== undefined) s += ',"id":' + u32(ct.id);
@@ -284,8 +311,22 @@ function timedStart(type: string, ns: bigint): string {
 /** The JSON line for a conntrack message: JSON.stringify(toJson(m, ctx)), written directly. */
 export function conntrackLine(m: Message & { kind: 'conntrack' }, ctx: FormatContext): string {
   const h = m.header;
+  const ct = m.conntrack;
   const type = h.flags & NLM_F_REQUEST ? 'request' : (m.event ?? 'entry');
   const ns = ctx.timestampNs;
+  const family = ct.family;
+  const proto = ct.orig?.proto;
+  // The line up to `protoNum` is the same for every entry of a datagram (and of a whole
+  // CLI dump, whose lines share one time): kept from the last line, flat once reused.
+  const pc = prefixCache;
+  if (ns === pc.ns && type === pc.type && h.type === pc.hType && h.seq === pc.seq && h.pid === pc.pid &&
+    h.flags === pc.flags && family === pc.family && proto === pc.proto) {
+    if (!pc.flat) {
+      pc.text = flat(pc.text);
+      pc.flat = true;
+    }
+    return conntrackRest(pc.text, ct) + '}';
+  }
   let s = ns === undefined ? typePrefix(type) : timedStart(type, ns);
   if (type === 'new' || type === 'update' || type === 'destroy') {
     const pid = h.pid >>> 0;
@@ -293,8 +334,33 @@ export function conntrackLine(m: Message & { kind: 'conntrack' }, ctx: FormatCon
   } else {
     s += headerText(h);
   }
-  return conntrackMembers(s, m.conntrack) + '}';
+  s += familyProtoText(family, proto);
+  pc.ns = ns;
+  pc.type = type;
+  pc.hType = h.type;
+  pc.seq = h.seq;
+  pc.pid = h.pid;
+  pc.flags = h.flags;
+  pc.family = family;
+  pc.proto = proto;
+  pc.text = s;
+  pc.flat = false;
+  return conntrackRest(s, ct) + '}';
 }
+
+/** The last line's start (see conntrackLine) and what it was made of. */
+const prefixCache = {
+  ns: undefined as bigint | undefined,
+  type: '',
+  hType: -1,
+  seq: -1,
+  pid: -1,
+  flags: -1,
+  family: -1,
+  proto: undefined as number | undefined,
+  text: '',
+  flat: false,
+};
 
 export function line(m: Message, ctx: FormatContext): string {
   if (m.kind === 'conntrack') return conntrackLine(m, ctx);
