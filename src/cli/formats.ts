@@ -8,21 +8,18 @@ import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
 import { createFormatter, formatCpuStatsConntrack, isoTime, type ConntrackFormatOptions, type LineFormatter } from '../format/index.js';
 import { createXmlFormatter } from '../format/xml.js';
 import { loadConnlabels } from '../host/connlabel.js';
-import { procPortidResolver } from '../host/progname.js';
 import type { Format, OutputFlags } from './args.js';
 import type { NetnsFileReader } from './host.js';
 
 export type { LineFormatter } from '../format/index.js';
 
 /**
- * The formatter for a run. conntrack -E names the process behind an event from the live
- * /proc of the namespace it runs in: live runs do the same, in the --netns namespace when
- * one is given; `read` does not (a capture's processes are long gone, and a live process
- * with the same port id would be the wrong name).
+ * The formatter for a run. conntrack -E names the process behind an event; live runs pass
+ * the names the session looked up (`progname`), in the --netns namespace when one is given.
  */
 export function formatterFor(
   f: Format,
-  run: { live: boolean; netns?: string; output?: OutputFlags; progname?: (portid: number) => string | undefined; readNetnsFile?: NetnsFileReader },
+  run: { live: boolean; output?: OutputFlags; progname?: (portid: number) => string | undefined },
 ): LineFormatter {
   if (f === 'text' || f === 'json') return createFormatter(f);
   const o: ConntrackFormatOptions = {};
@@ -35,16 +32,9 @@ export function formatterFor(
     const map = loadConnlabels();
     if (map) o.labels = map;
   }
-  if (!run.live) o.progname = () => undefined;
-  else if (run.progname !== undefined) o.progname = run.progname;
-  else if (run.netns === undefined) o.progname = procPortidResolver();
-  else {
-    const netns = run.netns;
-    const read = run.readNetnsFile;
-    if (read === undefined) throw new Error('formatterFor: a live run in another namespace needs readNetnsFile');
-    const table = () => Buffer.from(read(netns, '/proc/thread-self/net/netlink')).toString('latin1');
-    o.progname = procPortidResolver('/proc', table);
-  }
+  // `read` names nobody: a capture's processes are long gone, and a live process with the
+  // same port id would be the wrong name.
+  o.progname = run.live && run.progname !== undefined ? run.progname : () => undefined;
   return f === 'xml' ? createXmlFormatter(o) : createFormatter(f, { conntrack: o });
 }
 

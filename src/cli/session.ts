@@ -57,7 +57,6 @@ export class Session {
     this.format = formatterFor(opts.format, {
       live,
       output: opts.output,
-      ...(opts.netns !== undefined ? { netns: opts.netns, readNetnsFile: netnsFileReader } : {}),
       ...(progname ? { progname } : {}),
     });
     // `--write -`: stdout carries the capture, the lines go nowhere.

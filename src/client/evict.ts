@@ -421,7 +421,12 @@ export async function deleteWhere(host: EvictHost, filter: DeleteFilter, opts: D
   let matched = 0;
   const kernel = kernelFilterEmpty(filter.kernel) ? undefined : dumpSafeKernelFilter(filter.kernel!);
   const dumpOpts = opts.signal ? { signal: opts.signal } : {};
-  if (opts.dryRun) {
+  // One walk over the dump: count (and group) what matches; unless this is a dry run,
+  // delete it through the pipeline as it goes.
+  const t = opts.dryRun ? undefined : host.openTransport();
+  let counts: DeleteCounts | undefined;
+  try {
+    const p = t ? new DeletePipeline(t, opts) : undefined;
     for await (const batch of host.dumpBatches(kernel, dumpOpts)) {
       for (const ct of batch) {
         if (!test(ct)) continue;
@@ -430,34 +435,24 @@ export async function deleteWhere(host: EvictHost, filter: DeleteFilter, opts: D
           const g = opts.groupBy(ct);
           groups[g] = (groups[g] ?? 0) + 1;
         }
+        if (p) {
+          const w = p.add(keyOf(ct));
+          if (w) await w;
+        }
       }
     }
+    counts = await p?.finish();
+  } finally {
+    if (t) host.releaseTransport(t);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (!counts) {
     return {
       method: 'dump', matched, deleted: 0, requested: 0, missing: 0, failed: 0, errors: {}, repliesLost: false,
-      seconds: Number(process.hrtime.bigint() - started) / 1e9, approximate: false, groups, dryRun: true,
+      seconds, approximate: false, groups, dryRun: true,
     };
   }
-  const t = host.openTransport();
-  let counts: DeleteCounts;
-  try {
-    const p = new DeletePipeline(t, opts);
-    for await (const batch of host.dumpBatches(kernel, dumpOpts)) {
-      for (const ct of batch) {
-        if (!test(ct)) continue;
-        matched++;
-        if (opts.groupBy) {
-          const g = opts.groupBy(ct);
-          groups[g] = (groups[g] ?? 0) + 1;
-        }
-        const w = p.add(keyOf(ct));
-        if (w) await w;
-      }
-    }
-    counts = await p.finish();
-  } finally {
-    host.releaseTransport(t);
-  }
-  counts.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  counts.seconds = seconds;
   return { ...counts, method: 'dump', matched, approximate: false, groups, dryRun: false };
 }
 

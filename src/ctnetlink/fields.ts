@@ -35,13 +35,13 @@ import {
   fail,
   showValue,
 } from '../netlink/check.js';
+import { checkRequestHeader } from '../netlink/control-message.js';
 import { parseIpv4, parseIpv6 } from './address.js';
 import { IPPROTO_ICMPV6 } from './constants.js';
 import type { Conntrack, Expectation, Message, Tuple } from './model.js';
 
 type Obj = Record<string, unknown>;
 
-const NLMSGHDR = ['nlmsghdr'];
 const NFGENMSG = ['nfgenmsg'];
 const TOP: readonly string[] = [];
 
@@ -242,13 +242,7 @@ const STATS_KINDS = new Set(['stats-cpu', 'stats', 'expect-stats-cpu']);
  * body. Throws NetlinkEncodeError before a single byte is written.
  */
 export function checkRequestFields(m: unknown): asserts m is Message {
-  checkObject(m, 'message');
-  const h = m.header;
-  checkObject(h, 'header', NLMSGHDR);
-  checkU16(h.type, 'header.type', NLMSGHDR, 'nlmsg_type');
-  checkU16(h.flags, 'header.flags', NLMSGHDR, 'nlmsg_flags');
-  checkU32(h.seq, 'header.seq', NLMSGHDR, 'nlmsg_seq');
-  checkU32(h.pid, 'header.pid', NLMSGHDR, 'nlmsg_pid');
+  checkRequestHeader(m);
   const kind = m.kind;
   if (kind === 'conntrack' || kind === 'expect' || kind === 'request' || STATS_KINDS.has(kind as string)) {
     const g = m.nfgen;

@@ -454,7 +454,6 @@ static int tried(const pn_scratch *sc, int pid) {
 /* The socket inodes among `pid`'s fds (at most cap): read before the socket table
  * because an exiting process loses its fd table first (exit_files) and its sockets leave
  * the socket table only later (the deferred final fput). */
-static int comm_of(int pid, char *out, size_t cap);
 static int pn_self; /* our pid (never a requester we name), set by pn_start */
 static size_t sockets_of(int pid, unsigned long *out, size_t cap) {
   char path[64];

@@ -76,6 +76,15 @@ const NLMSGHDR = ['nlmsghdr'];
  * payload is bytes. Throws NetlinkEncodeError (netlink/check.ts).
  */
 export function checkControlRequest(m: unknown): void {
+  checkRequestHeader(m);
+  if (m.kind === 'other') checkBytes(m.payload, 'payload');
+}
+
+/**
+ * The part every subsystem's request check shares: the message is an object and its
+ * nlmsghdr fields fit (type u16, flags u16, seq u32, pid u32).
+ */
+export function checkRequestHeader(m: unknown): asserts m is Record<string, unknown> & { header: Record<string, unknown> } {
   checkObject(m, 'message');
   const h = m.header;
   checkObject(h, 'header', NLMSGHDR);
@@ -83,5 +92,4 @@ export function checkControlRequest(m: unknown): void {
   checkU16(h.flags, 'header.flags', NLMSGHDR, 'nlmsg_flags');
   checkU32(h.seq, 'header.seq', NLMSGHDR, 'nlmsg_seq');
   checkU32(h.pid, 'header.pid', NLMSGHDR, 'nlmsg_pid');
-  if (m.kind === 'other') checkBytes(m.payload, 'payload');
 }
