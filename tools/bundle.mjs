@@ -33,7 +33,8 @@
  *        node tools/bundle.mjs --check  exit 1 if the file differs from what dist/ gives now
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -42,8 +43,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
 const ENTRY = 'cli/ctevents.js';
 export const OUTPUT = join(DIST, 'cli', 'ctevents.cjs');
-/** Where the bundle lives, relative to dist/ (its __dirname is dist/cli). */
-const OUT_DIR_KEY = 'cli';
+export const BUNDLE_FILE = join(DIST, 'cli', 'ctevents.bundle');
+export const CACHE_FILE = join(DIST, 'cli', 'ctevents.v8cache');
 
 class BundleError extends Error {}
 
@@ -76,7 +77,7 @@ function collect() {
   return { sources, edges };
 }
 
-/** Static-import cycles would evaluate differently under CommonJS: refuse them. */
+/** Static-import cycles could evaluate differently under CommonJS: say so (none exists today). */
 function checkNoStaticCycle(sources) {
   const staticDeps = new Map();
   for (const [key, src] of sources) {
@@ -94,7 +95,10 @@ function checkNoStaticCycle(sources) {
   const state = new Map();
   const visit = (k, path) => {
     if (state.get(k) === 2) return;
-    if (state.get(k) === 1) throw new BundleError(`static import cycle: ${[...path, k].join(' -> ')}`);
+    if (state.get(k) === 1) {
+      process.stderr.write(`tools/bundle.mjs: warning: static import cycle ${[...path, k].join(' -> ')} (CommonJS evaluates it like ESM only when no module uses the other's bindings at import)\n`);
+      return;
+    }
     state.set(k, 1);
     for (const d of staticDeps.get(k) ?? []) visit(d, [...path, k]);
     state.set(k, 2);
@@ -113,7 +117,8 @@ function transpile(key, src) {
   if (out.diagnostics?.length) {
     throw new BundleError(`${key}: ${out.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
   }
-  const code = out.outputText.replace(/^"use strict";\n/, '');
+  // "use strict" stays: it is the first statement of the module's function in the bundle.
+  const code = out.outputText;
   const async = hasTopLevelAwait(body);
   return { code, async };
 }
@@ -135,11 +140,52 @@ function hasTopLevelAwait(code) {
   return found;
 }
 
+/** The modules of the CLI, transpiled: [{ key, code, async }] in key order, and the inputs' digest. */
+export function transpileAll() {
+  const { sources } = collect();
+  checkNoStaticCycle(sources);
+  const keys = [...sources.keys()].sort();
+  const digest = createHash('sha256');
+  const modules = keys.map((key) => {
+    const src = sources.get(key);
+    digest.update(key).update('\0').update(src).update('\0');
+    return { key, ...transpile(key, src) };
+  });
+  return { modules, digest: digest.digest('hex') };
+}
+
+/** A module's text in ctevents.bundle: one parenthesised function expression (V8 compiles it eagerly). */
+const wrapHead = (async) => `(${async ? 'async ' : ''}function (exports, require, module, __meta) {`;
+const WRAP_TAIL = '\n})\n';
+
+/**
+ * The executable's loader (after DIGEST, KEYS and INDEX). ctevents.bundle holds the modules'
+ * wrapped texts one after the other (UTF-8), INDEX[key] = [byte offset, byte length].
+ * ctevents.v8cache (optional): "CTEVV8C1", the 64 hex digits of DIGEST, u32le module count,
+ * then per module in KEYS order a u32le length and that many bytes of V8 code cache.
+ */
 const LOADER = `
-const { pathToFileURL } = require('node:url');
+const { readFileSync } = require('node:fs');
+const { Script } = require('node:vm');
 const { join } = require('node:path');
-const dist = join(__dirname, ${JSON.stringify(posix.relative(OUT_DIR_KEY, '.') || '.')});
-const cache = new Map();
+const dist = join(__dirname, '..');
+const text = readFileSync(join(__dirname, 'ctevents.bundle'));
+/** V8 code caches by key, when the file is there and was made for these inputs (V8 rejects one made by another V8). */
+const caches = new Map();
+try {
+  const c = readFileSync(join(__dirname, 'ctevents.v8cache'));
+  if (c.latin1Slice(0, 8) === 'CTEVV8C1' && c.latin1Slice(8, 72) === DIGEST && c.readUInt32LE(72) === KEYS.length) {
+    let at = 76;
+    for (const key of KEYS) {
+      const n = c.readUInt32LE(at);
+      caches.set(key, c.subarray(at + 4, at + 4 + n));
+      at += 4 + n;
+    }
+  }
+} catch {
+  // no cache: each module is compiled from its text, as Node would
+}
+const loaded = new Map();
 function resolve(from, spec) {
   const parts = from.split('/');
   parts.pop();
@@ -149,54 +195,90 @@ function resolve(from, spec) {
   }
   return parts.join('/');
 }
-function req(key) {
-  let mod = cache.get(key);
+/** A module is compiled and evaluated on its first require only, once, as ESM evaluates an import. */
+function load(key) {
+  let mod = loaded.get(key);
   if (mod !== undefined) return mod.exports;
-  const factory = M[key];
+  const at = INDEX[key];
+  if (at === undefined) throw new Error(\`ctevents: \${key} is not in the bundle (rebuild: npm run build)\`);
+  const filename = join(dist, key);
+  const factory = new Script(text.utf8Slice(at[0], at[0] + at[1]), { filename, cachedData: caches.get(key) }).runInThisContext();
   mod = { exports: {} };
-  cache.set(key, mod);
+  loaded.set(key, mod);
   let url;
-  const meta = { get url() { return url ??= pathToFileURL(join(dist, key)).href; } };
-  const local = (spec) => (spec.startsWith('./') || spec.startsWith('../') ? req(resolve(key, spec)) : require(spec));
-  const r = factory.call(undefined, mod.exports, local, mod, meta);
-  if (r !== undefined) r.then(undefined, (e) => { process.exitCode = 1; throw e; });
+  const meta = { get url() { return (url ??= require('node:url').pathToFileURL(filename).href); } };
+  const local = (spec) => (spec.startsWith('./') || spec.startsWith('../') ? load(resolve(key, spec)) : require(spec));
+  const done = factory.call(undefined, mod.exports, local, mod, meta);
+  if (done !== undefined) done.then(undefined, (e) => { process.exitCode = 1; throw e; });
   return mod.exports;
 }
 `;
 
+/** The executable and ctevents.bundle from dist/ as it is now (the V8 cache is made apart). */
 export function buildBundle() {
-  const { sources } = collect();
-  checkNoStaticCycle(sources);
-  const keys = [...sources.keys()].sort();
-  const digest = createHash('sha256');
+  const { modules, digest } = transpileAll();
+  const index = {};
   const parts = [];
-  for (const key of keys) {
-    const src = sources.get(key);
-    digest.update(key).update('\0').update(src).update('\0');
-    const { code, async } = transpile(key, src);
-    parts.push(`${JSON.stringify(key)}: ${async ? 'async ' : ''}function (exports, require, module, __meta) {\n${code}},\n`);
+  let off = 0;
+  for (const m of modules) {
+    const b = Buffer.from(`${wrapHead(m.async)}${m.code}${WRAP_TAIL}`, 'utf8');
+    index[m.key] = [off, b.length];
+    parts.push(b);
+    off += b.length;
   }
-  const header =
+  const keys = modules.map((m) => m.key);
+  const cjs =
     `#!/usr/bin/env node\n` +
-    `// ctevents CLI: generated by tools/bundle.mjs from dist/ (${keys.length} modules); do not edit.\n` +
-    `// inputs sha256 ${digest.digest('hex')}\n` +
-    `'use strict';\n`;
-  return `${header}const M = {\n${parts.join('')}};\n${LOADER}req(${JSON.stringify(ENTRY)});\n`;
+    `// ctevents CLI: generated by tools/bundle.mjs from dist/ (${keys.length} modules, in ctevents.bundle); do not edit.\n` +
+    `'use strict';\n` +
+    `const DIGEST = ${JSON.stringify(digest)};\n` +
+    `const KEYS = ${JSON.stringify(keys)};\n` +
+    `const INDEX = ${JSON.stringify(index)};\n` +
+    LOADER +
+    `load(${JSON.stringify(ENTRY)});\n`;
+  return { cjs, bundle: Buffer.concat(parts), digest, keys, index };
+}
+
+/** The V8 cache, made by tools/bundle-cache.cjs in a fresh plain `node` (a cache must match a default run's V8 flags). */
+function makeCache(b) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'tools', 'bundle-cache.cjs'), BUNDLE_FILE, DIST], {
+    input: JSON.stringify({ digest: b.digest, keys: b.keys, index: b.index }),
+    maxBuffer: 1 << 30,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) throw new BundleError(`tools/bundle-cache.cjs failed (${r.status ?? r.signal})`);
+  return r.stdout;
+}
+
+function writeAtomic(file, data, mode = 0o644) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, file);
+}
+
+/** Why the files on disk are not what dist/ gives now, or undefined when they are. */
+export function staleness() {
+  const b = buildBundle();
+  if (!existsSync(OUTPUT) || readFileSync(OUTPUT, 'utf8') !== b.cjs) return `${OUTPUT} is missing or stale`;
+  if (!existsSync(BUNDLE_FILE) || !readFileSync(BUNDLE_FILE).equals(b.bundle)) return `${BUNDLE_FILE} is missing or stale`;
+  if (existsSync(CACHE_FILE) && readFileSync(CACHE_FILE).latin1Slice(8, 72) !== b.digest) return `${CACHE_FILE} was made for other inputs`;
+  return undefined;
 }
 
 function main(argv) {
-  const text = buildBundle();
   if (argv.includes('--check')) {
-    const cur = existsSync(OUTPUT) ? readFileSync(OUTPUT, 'utf8') : undefined;
-    if (cur !== text) {
-      process.stderr.write(`${OUTPUT} is ${cur === undefined ? 'missing' : 'stale'}: run npm run build\n`);
+    const why = staleness();
+    if (why) {
+      process.stderr.write(`${why}: run npm run build\n`);
       return 1;
     }
     return 0;
   }
-  const tmp = `${OUTPUT}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o755 });
-  renameSync(tmp, OUTPUT);
+  const b = buildBundle();
+  rmSync(CACHE_FILE, { force: true });
+  writeAtomic(BUNDLE_FILE, b.bundle);
+  if (!argv.includes('--no-cache')) writeAtomic(CACHE_FILE, makeCache(b));
+  writeAtomic(OUTPUT, b.cjs, 0o755);
   return 0;
 }
 
