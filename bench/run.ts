@@ -35,7 +35,7 @@
  *   dos        the DoS testbed (bench/dos.ts): 5 attacks x kernel alone / tuned / guard;
  *              options --attacks a,b,c,d,e --modes kernel,tuned,guard --before S
  *              --during S --after S --fillTimeout S. Not part of a plain `npm run bench` (~10 min).
- *              (the cli-* benchmarks skip when dist/cli/ctevents.js is absent)
+ *              (the cli-* benchmarks skip when dist/cli/ctevents.cjs is absent)
  *   metrics    `ctevents metrics` scrape latency and bytes at 250k and 1M entries beside
  *              prometheus-node-exporter, and its CPU while the table churns at 50k new
  *              flows/s beside `conntrack -E` (bench/metrics.ts; raises the GLOBAL
@@ -145,7 +145,7 @@ const LISTEN_RATE = opt('listen-rate', 50_000);
 const LISTEN_SECONDS = opt('listen-seconds', 10);
 const LISTEN_ROUNDS = opt('listen-rounds', 3);
 const NODE = process.execPath;
-const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
+const CTEVENTS = join(DIST, 'cli', 'ctevents.cjs');
 const SENDER_CPU = 0;
 
 type Row = [string, string, string];

@@ -15,7 +15,7 @@ import { validate } from './helpers/jsonschema.js';
 import { screen } from './helpers/screen.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const bin = join(root, 'dist/cli/ctevents.js');
+const bin = join(root, 'dist/cli/ctevents.cjs');
 const schema = JSON.parse(readFileSync(join(root, 'schema/ctevents.schema.json'), 'utf8'));
 const skip = liveSkipReason();
 if (skip) console.warn(`cli.ops.live.test.ts: ${skip}`);

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conntrackListener, createNetns, hasConntrackTool, liveSkipReason, type Netns } from './helpers/live.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const bin = join(root, 'dist/cli/ctevents.js');
+const bin = join(root, 'dist/cli/ctevents.cjs');
 const skip = liveSkipReason() ?? (hasConntrackTool ? undefined : 'conntrack(8) is not installed');
 if (skip) console.warn(`cli.progname.live.test.ts: ${skip}`);
 

@@ -100,7 +100,7 @@ describe('ctevents main()', () => {
 });
 
 describe('the installed ctevents binary', () => {
-  const bin = join(root, 'dist/cli/ctevents.js');
+  const bin = join(root, 'dist/cli/ctevents.cjs');
 
   it('runs --help and decodes a capture', () => {
     expect(existsSync(bin), 'dist/ is built by npm install').toBe(true);
@@ -116,9 +116,9 @@ describe('the installed ctevents binary', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctev-noaddon-'));
     cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
     cpSync(join(root, 'package.json'), join(dir, 'package.json'));
-    const out = execFileSync(process.execPath, [join(dir, 'dist/cli/ctevents.js'), 'read', tcpCapture, '--format', 'conntrack'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [join(dir, 'dist/cli/ctevents.cjs'), 'read', tcpCapture, '--format', 'conntrack'], { encoding: 'utf8' });
     expect(out.split('\n').filter(Boolean).length).toBeGreaterThan(0);
-    const live = spawnSync(process.execPath, [join(dir, 'dist/cli/ctevents.js'), 'dump'], { encoding: 'utf8' });
+    const live = spawnSync(process.execPath, [join(dir, 'dist/cli/ctevents.cjs'), 'dump'], { encoding: 'utf8' });
     expect(live.status).toBe(1);
     expect(live.stderr).toMatch(/native netlink addon was not built/);
     expect(live.stderr.trim().split('\n')).toHaveLength(1);

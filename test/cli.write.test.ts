@@ -2,7 +2,7 @@
  * `--write` (issue 12): the capture is created only after the sockets are open, an
  * existing file is replaced only with --force (through a temporary name renamed into
  * place), `--write -` puts the pcap on stdout, and a SIGKILL never loses from the pcap an
- * event that was already printed. Runs the built dist/cli/ctevents.js; the live parts as
+ * event that was already printed. Runs the built dist/cli/ctevents.cjs (the bin); the live parts as
  * root in a throwaway namespace (skipped with the reason printed otherwise).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, liveSkipReason, udpFlows, type Netns } from './helpers/live.js';
 
-const bin = join(import.meta.dirname, '..', 'dist/cli/ctevents.js');
+const bin = join(import.meta.dirname, '..', 'dist/cli/ctevents.cjs');
 const skip = liveSkipReason();
 if (skip) console.warn(`cli.write.test.ts: ${skip}`);
 const dir = mkdtempSync(join(tmpdir(), 'ctev-write-'));

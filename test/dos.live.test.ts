@@ -16,7 +16,7 @@ import { liveSkipReason } from './helpers/live.js';
 
 const skip = liveSkipReason();
 if (skip) console.warn(`dos.live.test.ts: ${skip}`);
-const bin = join(new URL('..', import.meta.url).pathname, 'dist/cli/ctevents.js');
+const bin = join(new URL('..', import.meta.url).pathname, 'dist/cli/ctevents.cjs');
 
 const SHORT: DosOptions = {
   ...DEFAULT_DOS,

@@ -20,7 +20,7 @@ import { ESTABLISHED, TIME_WAIT, tcpEntry } from './helpers/ct-fixtures.js';
 
 const skip = liveSkipReason();
 if (skip) console.warn(`guard.live.test.ts: ${skip}`);
-const bin = join(new URL('..', import.meta.url).pathname, 'dist/cli/ctevents.js');
+const bin = join(new URL('..', import.meta.url).pathname, 'dist/cli/ctevents.cjs');
 
 const tcp = tcpEntry;
 

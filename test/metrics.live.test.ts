@@ -393,7 +393,7 @@ describe.skipIf(skip)('ctevents metrics (live)', () => {
   });
 
   it('the built CLI serves and stops cleanly on SIGTERM; bad options exit 2', async () => {
-    const bin = join(root, 'dist/cli/ctevents.js');
+    const bin = join(root, 'dist/cli/ctevents.cjs');
     const p = spawn(process.execPath, [bin, 'metrics', '--netns', ns.name, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(p);
     let err = '';

@@ -17,8 +17,8 @@ import { describe, expect, it } from 'vitest';
 import { createNetns, hasConntrackTool, liveSkipReason, type Netns } from './helpers/live.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const CLI = join(ROOT, 'dist', 'cli', 'ctevents.js');
-const skip = liveSkipReason() ?? (!existsSync(CLI) ? 'dist/cli/ctevents.js is missing (npm run build)' : undefined) ?? (!hasConntrackTool ? 'conntrack is not installed' : undefined);
+const CLI = join(ROOT, 'dist', 'cli', 'ctevents.cjs');
+const skip = liveSkipReason() ?? (!existsSync(CLI) ? 'dist/cli/ctevents.cjs is missing (npm run build)' : undefined) ?? (!hasConntrackTool ? 'conntrack is not installed' : undefined);
 if (skip) console.warn(`test/soak.live.test.ts: skipped: ${skip}`);
 
 const ROUNDS = 5;

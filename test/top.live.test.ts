@@ -16,7 +16,7 @@ import { runCli } from './helpers/cli.js';
 const skip = liveSkipReason();
 if (skip) console.warn(`top.live.test.ts: ${skip}`);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'dist/cli/ctevents.js');
+const bin = join(root, 'dist/cli/ctevents.cjs');
 const driver = join(root, 'test/helpers/pty-drive.py');
 
 /** Source i (0..14) gets i + 1 entries; destination ports get distinct counts too. */
