@@ -109,6 +109,8 @@ describe.skipIf(skip !== undefined)('npm install <tarball> (live)', () => {
     expect(paths).toContain('dist/index.d.ts');
     expect(paths).toContain('schema/ctevents.schema.json');
     expect(paths).toContain('man/ctevents.1');
+    // The executable (bin) and what it loads: the bundled modules and their V8 code cache.
+    for (const f of ['dist/cli/ctevents.cjs', 'dist/cli/ctevents.bundle', 'dist/cli/ctevents.v8cache']) expect(paths).toContain(f);
     for (const p of paths) {
       expect(p, p).not.toMatch(/^src\/native\/build\/|build\.log$|\.map$|^dist\/bench|^bench\/|^test\/|readme-examples|\.node$/);
       expect(p.startsWith('dist/') || p.startsWith('src/native/') || p.startsWith('schema/') || p.startsWith('man/') || ['LICENSE', 'README.md', 'package.json'].includes(p), p).toBe(true);
@@ -130,8 +132,17 @@ describe.skipIf(skip !== undefined)('npm install <tarball> (live)', () => {
     const codec = run('codec', `${blocks[1]!.replace("'captures/tcp-ipv4.pcap'", JSON.stringify(capture))}\nconsole.log('bytes', bytes.length);\n`);
     expect(codec).toMatch(/^new \{/m);
     expect(codec).toMatch(/^bytes \d+$/m);
+    // The installed bin (what `npx ctevents` runs): its version from the installed package.json, offline decoding.
+    const bin = join(app, 'node_modules', '.bin', 'ctevents');
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(execFileSync(bin, ['--version'], { cwd: app, encoding: 'utf8' })).toBe(`ctevents ${version}\n`);
+    expect(execFileSync(bin, ['read', capture, '--format', 'conntrack'], { cwd: app, encoding: 'utf8' })).toBe(
+      execFileSync(process.execPath, [join(root, 'dist/cli/ctevents.js'), 'read', capture, '--format', 'conntrack'], { encoding: 'utf8' }),
+    );
     const ns = createNetns();
     try {
+      // ... and live, through the addon the install built (found from the bundle's place in the package).
+      expect(execFileSync(bin, ['dump', '--netns', ns.name], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toBe('');
       const code = blocks[0]!.replace("netns: 'blue'", `netns: '${ns.name}'`).replace('10_000', '300');
       const out = run('client', `${code}\nconsole.log('done', entries, maxEntries, perCpu.length, entry.mark ?? 0);\n`);
       expect(out).toMatch(/^done 0 \d+ \d+ 0$/m);
