@@ -116,6 +116,19 @@ describe('the bundled executable', () => {
     for (const lazy of ['cli/session.js', 'cli/live.js', 'cli/read.js', 'format/index.js', 'pcap/reader.js', 'cli/top.js']) expect(loaded).not.toContain(lazy);
   });
 
+  it('loads every module of ours from the bundle, never a file of dist/ beside it', () => {
+    // A relative require the bundle missed would load the ESM file (Node 20 can require ESM):
+    // a second copy of its modules, with its own classes (instanceof UsageError fails).
+    const probe = (args: string[]) => `
+      process.on('exit', () => process.stderr.write('\\nCACHE ' + JSON.stringify(Object.keys(require.cache))));
+      require(${JSON.stringify(BUNDLE)});`;
+    for (const args of [['help', 'top'], ['top', '--bogus'], ['guard', '--bogus'], ['delete', '--bogus'], ['metrics', '--bogus'], ['completion', 'bash'], ['read', capture, '--format', 'xml']]) {
+      const r = spawnSync(process.execPath, ['-e', probe(args), 'x', ...args], { encoding: 'utf8', timeout: 30_000 });
+      const cache = JSON.parse(/\nCACHE (.*)$/.exec(r.stderr)![1]!) as string[];
+      expect(cache, args.join(' ')).toEqual([BUNDLE]);
+    }
+  });
+
   describe('behaves as the ESM entry, offline', () => {
     const cases: string[][] = [
       ['--version'],
@@ -128,6 +141,10 @@ describe('the bundled executable', () => {
       ['--nope'],
       ['dump', '--format', 'nope'],
       ['top', '--bogus'],
+      ['guard', '--bogus'],
+      ['delete', '--bogus'],
+      ['metrics', '--listen', 'nope'],
+      ['help', 'flush'],
       ['read'],
       ['read', '/nonexistent.pcap'],
       ['read', capture],

@@ -118,7 +118,12 @@ function transpile(key, src) {
     throw new BundleError(`${key}: ${out.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
   }
   // "use strict" stays: it is the first statement of the module's function in the bundle.
-  const code = out.outputText;
+  // Relative requires are resolved here, once: require("./x.js") becomes require("~dir/x.js")
+  // (the key; "~" is no Node specifier), so the loader does no path work at run time.
+  // tsc writes static imports with double quotes and keeps the quotes of a dynamic import().
+  const code = out.outputText.replace(/\brequire\((["'])(\.\.?\/[^"']+)\1\)/g, (_, q, spec) => `require(${JSON.stringify(`~${resolveKey(key, spec)}`)})`);
+  const left = /\brequire\(\s*["'`]\.\.?\//.exec(code);
+  if (left) throw new BundleError(`${key}: a relative require the bundle could not resolve: ${code.slice(left.index, left.index + 60)}`);
   const async = hasTopLevelAwait(body);
   return { code, async };
 }
@@ -168,7 +173,8 @@ const LOADER = `
 const { readFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const { join } = require('node:path');
-const dist = join(__dirname, '..');
+/** dist/, where each module's original lives (its filename in stack traces and its import.meta.url). */
+const dist = join(__dirname, '..') + '/';
 const text = readFileSync(join(__dirname, 'ctevents.bundle'));
 /** V8 code caches by key, when the file is there and was made for these inputs (V8 rejects one made by another V8). */
 const caches = new Map();
@@ -186,14 +192,10 @@ try {
   // no cache: each module is compiled from its text, as Node would
 }
 const loaded = new Map();
-function resolve(from, spec) {
-  const parts = from.split('/');
-  parts.pop();
-  for (const p of spec.split('/')) {
-    if (p === '..') parts.pop();
-    else if (p !== '.') parts.push(p);
-  }
-  return parts.join('/');
+/** Node's require, for builtins only: a relative path here would load the ESM file beside the bundle, a second copy. */
+function builtin(spec) {
+  if (spec.startsWith('.') || spec.startsWith('/')) throw new Error(\`ctevents: \${spec} is not in the bundle (rebuild: npm run build)\`);
+  return require(spec);
 }
 /** A module is compiled and evaluated on its first require only, once, as ESM evaluates an import. */
 function load(key) {
@@ -201,13 +203,13 @@ function load(key) {
   if (mod !== undefined) return mod.exports;
   const at = INDEX[key];
   if (at === undefined) throw new Error(\`ctevents: \${key} is not in the bundle (rebuild: npm run build)\`);
-  const filename = join(dist, key);
+  const filename = dist + key;
   const factory = new Script(text.utf8Slice(at[0], at[0] + at[1]), { filename, cachedData: caches.get(key) }).runInThisContext();
   mod = { exports: {} };
   loaded.set(key, mod);
   let url;
   const meta = { get url() { return (url ??= require('node:url').pathToFileURL(filename).href); } };
-  const local = (spec) => (spec.startsWith('./') || spec.startsWith('../') ? load(resolve(key, spec)) : require(spec));
+  const local = (spec) => (spec.charCodeAt(0) === 126 /* ~ */ ? load(spec.slice(1)) : builtin(spec));
   const done = factory.call(undefined, mod.exports, local, mod, meta);
   if (done !== undefined) done.then(undefined, (e) => { process.exitCode = 1; throw e; });
   return mod.exports;
