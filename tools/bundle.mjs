@@ -1,36 +1,41 @@
 #!/usr/bin/env node
 /**
- * The CLI executable (issue 14, start-up): turns tsc's ESM output under dist/ into ONE
- * CommonJS file, dist/cli/ctevents.cjs, which package.json's `bin` points to. Node's ESM
- * loader costs ~30 ms for the ~65 modules of `ctevents dump` (a stat, open, realpath, URL
- * and compile per module); one script costs one read and one compile.
+ * The CLI executable (issue 14, start-up): turns tsc's ESM output under dist/ into the
+ * CommonJS executable dist/cli/ctevents.cjs that package.json's `bin` points to. Node's ESM
+ * loader costs ~30 ms for the 65 modules of `ctevents dump` (a stat, open, realpath, URL,
+ * compile and link per module); the bundle costs two reads and a code-cache lookup.
  *
- * Layout of dist/cli/ctevents.cjs (plain Node, no dependency at run time):
+ * Files written (plain Node at run time, no dependency):
  *
- *   #!/usr/bin/env node
- *   // header: generator, input digest (sha256 of every bundled dist module, in key order)
- *   'use strict';
- *   const M = { 'cli/main.js': function (exports, require, module, __meta) { ... }, ... };
- *   ... a 20-line loader: req(key) evaluates a module's factory on its FIRST require and
- *   caches module.exports (so a lazily imported module stays lazy: tsc's CommonJS form of
- *   `await import('./x.js')` is `Promise.resolve().then(() => require('./x.js'))`) ...
- *   req('cli/ctevents.js')
+ *   dist/cli/ctevents.cjs      #!/usr/bin/env node, DIGEST (sha256 of the bundled dist
+ *                              modules, keys and texts), KEYS, INDEX {key: [offset, length]}
+ *                              and the loader: load(key) compiles a module's text with
+ *                              vm.Script (with its code cache) and runs it on its FIRST
+ *                              require only, caching module.exports; load('cli/ctevents.js')
+ *   dist/cli/ctevents.bundle   the modules' texts, each `(function (exports, require,
+ *                              module, __meta) {...})` (async for top-level await), UTF-8
+ *   dist/cli/ctevents.v8cache  "CTEVV8C1", DIGEST as 64 hex digits, u32le count, then per
+ *                              key a u32le length + V8 code cache (tools/bundle-cache.cjs)
  *
  * - Every module reachable from dist/cli/ctevents.js by static OR dynamic relative import
  *   is included (keys are paths relative to dist/); node: builtins go to Node's require.
  * - Each module is the tsc output transpiled again to CommonJS with the `typescript` API
- *   (transpileModule: syntax only, no type check, no helpers needed: esModuleInterop off).
+ *   (transpileModule: syntax only, comments dropped, no helpers: esModuleInterop off).
+ *   tsc's CommonJS form of `await import('./x.js')` is
+ *   `Promise.resolve().then(() => require('./x.js'))`, so a lazily imported module stays lazy.
+ * - Relative requires are resolved at build time to `require("~key")`; at run time a
+ *   relative specifier is an error (Node would load the ESM file beside the bundle: a
+ *   second copy of its modules).
  * - `import.meta.url` becomes `__meta.url`, the file: URL of the module's ORIGINAL place
  *   in dist/ (computed from the bundle's own __dirname), so native.ts finds the addon and
  *   main.ts finds package.json exactly as the ESM build does, in the checkout and in an
- *   installed package alike.
- * - A module with top-level await (the entry) gets an async factory.
+ *   installed package alike. Any other import.meta is a build error.
  * - Evaluation order matches ESM for an acyclic graph (tsc emits the requires in import
- *   order); a cycle is reported at build time (none exists today) so that a change in
- *   semantics cannot slip in silently.
+ *   order); a static import cycle is reported as a warning at build time (none exists).
  *
- * Usage: node tools/bundle.mjs          write dist/cli/ctevents.cjs
- *        node tools/bundle.mjs --check  exit 1 if the file differs from what dist/ gives now
+ * Usage: node tools/bundle.mjs             write the three files (npm run build/prepare/prepack)
+ *        node tools/bundle.mjs --no-cache  without the V8 cache
+ *        node tools/bundle.mjs --check     exit 1 if the files differ from what dist/ gives now
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
