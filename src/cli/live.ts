@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { ConntrackClient, type EntryRecord } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
-import { expectStatsCpuRequest } from '../ctnetlink/requests.js';
+import { dumpRequest, dyingRequest, expectStatsCpuRequest, unconfirmedRequest } from '../ctnetlink/requests.js';
+import type { Message } from '../ctnetlink/model.js';
+import type { Reader } from '../netlink/reader.js';
+import { dumpLine, leanWriterFor, printEventDatagram, type LeanWriter } from './lean.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
 import { requesterPortids } from './progname.js';
@@ -37,7 +40,7 @@ async function openClient(s: Session): Promise<{ client: ConntrackClient; pcap: 
 }
 
 /** Print subscription items until the session stops or the subscription ends. */
-async function pump(s: Session, sub: Subscription): Promise<void> {
+async function pump(s: Session, sub: Subscription, lean?: LeanWriter): Promise<void> {
   const stopped = new Promise<void>((res) => s.stop.signal.addEventListener('abort', () => res(), { once: true }));
   while (!s.stop.signal.aborted) {
     await Promise.race([sub.wait(), stopped]);
@@ -45,7 +48,9 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
     const items = sub.drain();
     if (items.length === 0 && sub.isEnded) break;
     for (const it of items) {
-      if (it.kind === 'event') {
+      if (it.kind === 'datagram') {
+        if (printEventDatagram(s, lean!, it.data, it.receivedNs)) break;
+      } else if (it.kind === 'event') {
         if (!s.filter.match(it.conntrack)) continue;
         if (s.record(it.message, it.receivedNs, it.type)) break;
       } else if (it.kind === 'overrun') {
@@ -70,7 +75,7 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
 }
 
 /** The subscription a run asks for: conntrack events of --events, or (--expect) expectation events. */
-function subscribe(s: Session, client: ConntrackClient): Subscription {
+function subscribe(s: Session, client: ConntrackClient, lean?: LeanWriter): Subscription {
   const rec = s.recorder;
   const portids = s.portids;
   // Name the requester of an event as soon as its datagram arrives (see progname.ts).
@@ -81,7 +86,7 @@ function subscribe(s: Session, client: ConntrackClient): Subscription {
       }
     : undefined;
   // The addon names requesters sooner still, on its receive thread (see progname.ts).
-  const extra = { ...(onDatagram ? { onDatagram } : {}), ...(portids ? { programNames: true } : {}) };
+  const extra = { ...(onDatagram ? { onDatagram } : {}), ...(portids ? { programNames: true } : {}), ...(lean ? { raw: true } : {}) };
   const sub = s.opts.expect ? client.events({ types: [], expectations: true, ...extra }) : client.events({ types: s.opts.events, ...extra });
   portids?.attach((p, w) => sub.programName(p, w));
   return sub;
@@ -91,9 +96,10 @@ export async function watch(s: Session): Promise<number> {
   let failed = true;
   const { client, pcap } = await openClient(s);
   try {
-    const sub = subscribe(s, client);
+    const lean = leanWriterFor(s);
+    const sub = subscribe(s, client, lean);
     s.startLive();
-    await pump(s, sub);
+    await pump(s, sub, lean);
     sub.close();
     failed = false;
   } finally {
@@ -110,14 +116,19 @@ export async function dump(s: Session): Promise<number> {
   let sub: Subscription | undefined;
   let failed = true;
   try {
+    const lean = leanWriterFor(s);
     // Subscribe before dumping so that no change between the two is missed.
-    if (s.opts.follow) sub = subscribe(s, client);
+    if (s.opts.follow) sub = subscribe(s, client, lean);
     const now = BigInt(Date.now()) * 1_000_000n;
     try {
-      outer: for await (const batch of dumpSource(s, client)) {
+      outer: for await (const batch of lean ? leanDumpSource(s, client, lean, now) : dumpSource(s, client)) {
         // Each entry is printed in the message the kernel sent (its own header and nfgenmsg).
         for (const m of batch) {
-          if (!s.filter.match(m.conntrack)) continue;
+          if (typeof m === 'string') {
+            if (s.recordLine(m, 'entries')) break outer;
+            continue;
+          }
+          if (m.kind !== 'conntrack' || !s.filter.match(m.conntrack)) continue;
           if (s.record(m, now, 'entries')) break outer;
         }
         // Lines go out in 64 KiB chunks (and whenever the loop waits for the kernel); wait
@@ -131,7 +142,7 @@ export async function dump(s: Session): Promise<number> {
     }
     if (sub && !s.stop.signal.aborted) {
       s.startLive();
-      await pump(s, sub);
+      await pump(s, sub, lean);
     }
     failed = false;
   } catch (e) {
@@ -155,6 +166,16 @@ async function* dumpSource(s: Session, client: ConntrackClient): AsyncGenerator<
     return;
   }
   yield* client.dumpRecords(s.filter.empty ? undefined : s.filter.kernel, { ...opts, ...(s.opts.zero ? { zero: true } : {}) });
+}
+
+/** dumpSource on the lean path (cli/lean.ts): each entry as its line, or as the message when the lean path does not cover it. */
+async function* leanDumpSource(s: Session, client: ConntrackClient, lean: LeanWriter, now: bigint): AsyncGenerator<(string | Message)[]> {
+  const family = s.filter.kernel.family ?? 0;
+  const opts = { signal: s.stop.signal };
+  const at = (r: Reader, off: number, len: number) => dumpLine(lean, now, r, off, len);
+  if (s.opts.dying) yield* client.dumpMapped(dyingRequest(family), 'dump dying list', at, opts);
+  else if (s.opts.unconfirmed) yield* client.dumpMapped(unconfirmedRequest(family), 'dump unconfirmed list', at, opts);
+  else yield* client.dumpMapped(dumpRequest(undefined, s.opts.zero ? { zero: true } : {}), 'dump', at, opts);
 }
 
 /** dump --expect: the expectation table (conntrack -L expect). */

@@ -1,0 +1,139 @@
+/**
+ * The lean print path (issue 14): for `--format json` and `--format conntrack` without
+ * filters, events and dump entries go from the datagram bytes to the output line through
+ * one reused scratch record (ctnetlink/lean.ts) and the lean writers (format/lean-json.ts,
+ * format/lean-conntrack.ts), without the message model. Every message the lean decoder or
+ * writer does not cover is decoded and printed by the full path (decodeMessageAt + the
+ * session's formatter), so the output is the same text, message by message, either way
+ * (test/lean.test.ts checks it on every capture and on mutated datagrams).
+ *
+ * Events: the subscription hands over raw datagrams (SubscriptionOptions.raw) and
+ * printEventDatagram does what Subscription.receive + the pump do with a decoded one.
+ * Dumps: ConntrackClient.dumpMapped calls dumpLine on each reply as it arrives.
+ */
+import { LEAN_ENTRY, LEAN_NEW, LEAN_DESTROY, LeanConntrack, decodeLeanAt } from '../ctnetlink/lean.js';
+import { decodeDatagram, decodeMessageAt } from '../ctnetlink/message.js';
+import type { Message } from '../ctnetlink/model.js';
+import type { ConntrackFormatOptions } from '../format/conntrack.js';
+import { leanConntrackLine } from '../format/lean-conntrack.js';
+import { leanJsonLine } from '../format/lean-json.js';
+import { NetlinkDecodeError } from '../netlink/errors.js';
+import { messageLen, nextMessage } from '../netlink/message.js';
+import { Reader } from '../netlink/reader.js';
+import type { Session } from './session.js';
+
+/** The line of the record, or undefined when the writer does not cover it. */
+export type LeanWriter = (e: LeanConntrack, ns: bigint | undefined) => string | undefined;
+
+/**
+ * The lean writer for a run's format and options, or undefined when the run needs the
+ * model for every message (filters, text / xml formats, --expect).
+ */
+export function leanWriterFor(s: Session): LeanWriter | undefined {
+  if (!s.filter.empty || s.opts.expect) return undefined;
+  if (s.formatName === 'json') return leanJsonLine;
+  if (s.formatName !== 'conntrack') return undefined;
+  // The options formatterFor (formats.ts) gives the conntrack formatter; labels are left
+  // out: a message with CTA_LABELS never reaches the lean writer.
+  const out = s.opts.output ?? {};
+  const o: ConntrackFormatOptions = {};
+  if (out.extended) o.extended = true;
+  if (out.id) o.id = true;
+  if (out.timestamp) o.timestamp = true;
+  if (out.ktimestamp) o.ktimestamp = true;
+  const progname = s.portids?.name;
+  o.progname = s.opts.command !== 'read' && progname !== undefined ? progname : () => undefined;
+  return (e, ns) => leanConntrackLine(e, ns, o);
+}
+
+const EVENT_KIND = ['entries', 'new', 'update', 'destroy'] as const;
+
+/** The scratch record every message is decoded into. */
+const scratch = new LeanConntrack();
+
+/**
+ * For ConntrackClient.dumpMapped: the line of a dump reply (an entry), or the message
+ * decoded by the full decoder when the lean path does not cover it (its exceptions end the
+ * dump as they do on the full path).
+ */
+export function dumpLine(write: LeanWriter, ns: bigint | undefined, r: Reader, off: number, len: number): string | Message {
+  if (decodeLeanAt(r, off, len, scratch) && scratch.event === LEAN_ENTRY) {
+    const line = write(scratch, ns);
+    if (line !== undefined) return line;
+  }
+  return decodeMessageAt(r, off, len);
+}
+
+/** One message of an event datagram: a line with its kind, or the decoded message. */
+type Out = { line: string; kind: string } | { message: Message };
+
+/** Print a decoded message as the subscription + pump do (events only). True when --count is reached. */
+function printMessage(s: Session, m: Message, ns: bigint): boolean {
+  if (m.kind === 'conntrack' && m.event) {
+    if (!s.filter.match(m.conntrack)) return false;
+    return s.record(m, ns, m.event);
+  }
+  if (m.kind === 'expect' && m.event) {
+    if (!s.filter.empty && !s.filter.matchExpect(m.expect)) return false;
+    return s.record(m, ns, 'expect');
+  }
+  return false;
+}
+
+/** The lean line of the message at `off`, undefined for a non-event, or the full decode. */
+function eventOut(write: LeanWriter, r: Reader, off: number, len: number, ns: bigint): Out | undefined {
+  if (decodeLeanAt(r, off, len, scratch)) {
+    if (scratch.event === LEAN_ENTRY) return undefined; // not an event: the subscription drops it
+    const line = write(scratch, ns);
+    if (line !== undefined) return { line, kind: EVENT_KIND[scratch.event]! };
+  }
+  return { message: decodeMessageAt(r, off, len) };
+}
+
+/**
+ * Print the events of one received datagram. A datagram that does not decode is skipped
+ * whole with the full path's warning, as Subscription reports it. True when --count is
+ * reached.
+ */
+export function printEventDatagram(s: Session, write: LeanWriter, data: Uint8Array, ns: bigint): boolean {
+  const r = new Reader(data);
+  const end = data.length;
+  let outs: Out[] | undefined;
+  try {
+    const len = messageLen(r, 0, end);
+    if (len === end || ((len + 3) & ~3) >= end) {
+      // One message per datagram: how the kernel sends every event.
+      if (decodeLeanAt(r, 0, len, scratch)) {
+        if (scratch.event === LEAN_ENTRY) return false;
+        const line = write(scratch, ns);
+        if (line !== undefined) return s.recordLine(line, scratch.event === LEAN_NEW ? 'new' : scratch.event === LEAN_DESTROY ? 'destroy' : 'update');
+      }
+      return printMessage(s, decodeMessageAt(r, 0, len), ns);
+    }
+    // Several: all are decoded before any is printed (a bad one skips the whole datagram).
+    outs = [];
+    for (let off = 0; off < end; ) {
+      const l = messageLen(r, off, end);
+      const o = eventOut(write, r, off, l, ns);
+      if (o !== undefined) outs.push(o);
+      off = nextMessage(off, l, end);
+    }
+  } catch (e) {
+    if (!(e instanceof NetlinkDecodeError)) throw e;
+    // The full decoder's verdict on the datagram, word for word.
+    let ms: Message[];
+    try {
+      ms = decodeDatagram(data);
+    } catch (e2) {
+      if (!(e2 instanceof NetlinkDecodeError)) throw e2;
+      s.warn(`ctevents: undecodable datagram skipped: ${e2.message}`);
+      return false;
+    }
+    for (const m of ms) if (printMessage(s, m, ns)) return true;
+    return false;
+  }
+  for (const o of outs) {
+    if ('line' in o ? s.recordLine(o.line, o.kind) : printMessage(s, o.message, ns)) return true;
+  }
+  return false;
+}
