@@ -51,6 +51,10 @@ const EVENT_KIND = ['entries', 'new', 'update', 'destroy'] as const;
 /** The scratch record every message is decoded into. */
 const scratch = new LeanConntrack();
 
+/** The Reader over the last receive batch's buffer (printEventDatagram). */
+let reader: Reader | undefined;
+let readerBuffer: ArrayBufferLike | undefined;
+
 /**
  * For ConntrackClient.dumpMapped: the line of a dump reply (an entry), or the message
  * decoded by the full decoder when the lean path does not cover it (its exceptions end the
@@ -96,27 +100,36 @@ function eventOut(write: LeanWriter, r: Reader, off: number, len: number, ns: bi
  * reached.
  */
 export function printEventDatagram(s: Session, write: LeanWriter, data: Uint8Array, ns: bigint): boolean {
-  const r = new Reader(data);
-  const end = data.length;
+  // The datagrams of one receive batch share its buffer: one Reader for all of them.
+  const buf = data.buffer;
+  if (buf !== readerBuffer) {
+    reader = new Reader(new Uint8Array(buf));
+    readerBuffer = buf;
+  }
+  const r = reader!;
+  const base = data.byteOffset;
+  const end = base + data.length;
   let outs: Out[] | undefined;
   try {
-    const len = messageLen(r, 0, end);
-    if (len === end || ((len + 3) & ~3) >= end) {
+    const len = messageLen(r, base, end);
+    if (((len + 3) & ~3) >= end - base) {
       // One message per datagram: how the kernel sends every event.
-      if (decodeLeanAt(r, 0, len, scratch)) {
+      if (decodeLeanAt(r, base, len, scratch)) {
         if (scratch.event === LEAN_ENTRY) return false;
         const line = write(scratch, ns);
         if (line !== undefined) return s.recordLine(line, scratch.event === LEAN_NEW ? 'new' : scratch.event === LEAN_DESTROY ? 'destroy' : 'update');
       }
-      return printMessage(s, decodeMessageAt(r, 0, len), ns);
+      // (the full decoder sees the datagram alone, so that its offsets are the datagram's)
+      return printMessage(s, decodeMessageAt(new Reader(data), 0, len), ns);
     }
     // Several: all are decoded before any is printed (a bad one skips the whole datagram).
+    const rd = new Reader(data);
     outs = [];
-    for (let off = 0; off < end; ) {
-      const l = messageLen(r, off, end);
-      const o = eventOut(write, r, off, l, ns);
+    for (let off = 0; off < data.length; ) {
+      const l = messageLen(rd, off, data.length);
+      const o = eventOut(write, rd, off, l, ns);
       if (o !== undefined) outs.push(o);
-      off = nextMessage(off, l, end);
+      off = nextMessage(off, l, data.length);
     }
   } catch (e) {
     if (!(e instanceof NetlinkDecodeError)) throw e;

@@ -62,6 +62,15 @@ const header = { len: 0, type: 0, flags: 0, seq: 0, pid: 0 };
 const start = { ns: undefined as bigint | undefined, event: -1, type: -1, seq: -1, pid: -1, flags: -1, family: -1, proto: -1, text: '', flat: false };
 
 function lineStart(e: LeanConntrack, ns: bigint | undefined): string {
+  if (e.event !== LEAN_ENTRY) {
+    // Events: every datagram has its own receive time, so no line start is ever reused
+    // (and flattening one for a second use would cost more than it saves).
+    const type = eventName(e.event);
+    let s = ns === undefined ? typePrefix(type) : timedStart(type, ns);
+    const pid = e.pid >>> 0;
+    if (pid !== 0) s += ',"pid":' + u32(pid);
+    return s + familyProtoText(e.family, e.proto);
+  }
   const c = start;
   if (ns === c.ns && e.event === c.event && e.type === c.type && e.seq === c.seq && e.pid === c.pid && e.flags === c.flags &&
     e.family === c.family && e.proto === c.proto) {
@@ -71,18 +80,12 @@ function lineStart(e: LeanConntrack, ns: bigint | undefined): string {
     }
     return c.text;
   }
-  const type = eventName(e.event);
-  let s = ns === undefined ? typePrefix(type) : timedStart(type, ns);
-  if (e.event !== LEAN_ENTRY) {
-    const pid = e.pid >>> 0;
-    if (pid !== 0) s += ',"pid":' + u32(pid);
-  } else {
-    header.type = e.type;
-    header.flags = e.flags;
-    header.seq = e.seq;
-    header.pid = e.pid;
-    s += headerText(header);
-  }
+  let s = ns === undefined ? typePrefix('entry') : timedStart('entry', ns);
+  header.type = e.type;
+  header.flags = e.flags;
+  header.seq = e.seq;
+  header.pid = e.pid;
+  s += headerText(header);
   s += familyProtoText(e.family, e.proto);
   c.ns = ns;
   c.event = e.event;
