@@ -14,6 +14,8 @@ import { createConntrackFormatter, type ConntrackFormatOptions } from '../src/fo
 import { createJsonFormatter } from '../src/format/json.js';
 import { leanConntrackLine } from '../src/format/lean-conntrack.js';
 import { leanJsonLine } from '../src/format/lean-json.js';
+import { LEAN_JSON_MAX_BYTES, leanJsonBytes } from '../src/format/lean-json-bytes.js';
+import { LineWriter, type OutStream } from '../src/cli/output.js';
 import { dumpLine } from '../src/cli/lean.js';
 import { messageLen, nextMessage } from '../src/netlink/message.js';
 import { Reader } from '../src/netlink/reader.js';
@@ -21,6 +23,7 @@ import { loadCorpus } from './helpers/corpus.js';
 import { Prng } from './helpers/prng.js';
 
 const NS = 1795532864922001000n;
+const chunk = new Uint8Array(LEAN_JSON_MAX_BYTES + 7);
 const json = createJsonFormatter();
 const CT_OPTIONS: ConntrackFormatOptions[] = [
   {},
@@ -65,7 +68,10 @@ function compare(bytes: Uint8Array, origin: string, t: Tally, e = new LeanConntr
       const m = full as Message & { kind: 'conntrack' };
       expect(eventName(e.event), origin).toBe(m.event);
       for (const ns of [NS, undefined]) {
-        expect(leanJsonLine(e, ns), origin).toBe(json(m, ns === undefined ? {} : { timestampNs: ns }));
+        const want = json(m, ns === undefined ? {} : { timestampNs: ns });
+        expect(leanJsonLine(e, ns), origin).toBe(want);
+        const end = leanJsonBytes(e, ns, chunk, 7);
+        expect(Buffer.from(chunk.subarray(7, end)).toString('latin1'), origin).toBe(want + '\n');
       }
       for (const { o, full: f } of conntrack) {
         const line = leanConntrackLine(e, NS, o);
@@ -164,7 +170,7 @@ describe('lean print path', () => {
         const r = new Reader(bytes);
         expect(decodeLeanAt(r, 0, bytes.length, new LeanConntrack()), name).toBe(false);
         if (base.event === undefined) {
-          const got = dumpLine(leanJsonLine, NS, r, 0, bytes.length);
+          const got = dumpLine({ line: leanJsonLine }, NS, r, 0, bytes.length);
           expect(typeof got, name).toBe('object');
           expect(json(got as Message, { timestampNs: NS }), name).toBe(json(decodeMessageAt(r, 0, bytes.length), { timestampNs: NS }));
         }
@@ -173,7 +179,7 @@ describe('lean print path', () => {
       // is handed back by the conntrack writer (its columns differ).
       const bytes = encodeMessage(base);
       expect(decodeLeanAt(new Reader(bytes), 0, bytes.length, new LeanConntrack())).toBe(true);
-      if (base.event === undefined) expect(typeof dumpLine(leanJsonLine, NS, new Reader(bytes), 0, bytes.length)).toBe('string');
+      if (base.event === undefined) expect(typeof dumpLine({ line: leanJsonLine }, NS, new Reader(bytes), 0, bytes.length)).toBe('string');
     }
     const gre = structuredClone(bases[1]!);
     gre.conntrack.orig = { ...gre.conntrack.orig!, proto: 47 };
@@ -184,5 +190,31 @@ describe('lean print path', () => {
     expect(decodeLeanAt(new Reader(bytes), 0, bytes.length, e)).toBe(true);
     expect(leanConntrackLine(e, NS, {})).toBeUndefined();
     expect(leanJsonLine(e, NS)).toBe(json(decodeMessageAt(new Reader(bytes), 0, bytes.length), { timestampNs: NS }));
+  });
+
+  it('LineWriter keeps byte lines and string lines in order, counted by kind', async () => {
+    const chunks: (string | Uint8Array)[] = [];
+    const out: OutStream = { write: (c, cb) => (chunks.push(c), cb?.(), true), once: () => undefined, on: () => undefined, removeListener: () => undefined };
+    const w = new LineWriter(out);
+    const bytesLine = (text: string, kind: string) => {
+      const b = w.room(4096);
+      const p = w.bytesPos;
+      for (let i = 0; i < text.length; i++) b[p + i] = text.charCodeAt(i);
+      b[p + text.length] = 10;
+      w.bytesLine(p + text.length + 1, kind);
+    };
+    w.line('first string', 'new');
+    bytesLine('bytes 1', 'new');
+    w.line('string after bytes: é ✓', 'destroy');
+    bytesLine('bytes 2', 'destroy');
+    w.line('x'.repeat(5000), 'new'); // too long for the byte chunk: its own string write
+    bytesLine('bytes 3', 'update');
+    // Enough byte lines to fill several chunks.
+    for (let i = 0; i < 20000; i++) bytesLine(`line ${i}`, 'new');
+    await w.flush();
+    const text = chunks.map((c) => (typeof c === 'string' ? c : Buffer.from(c).toString('utf8'))).join('');
+    const want = ['first string', 'bytes 1', 'string after bytes: é ✓', 'bytes 2', 'x'.repeat(5000), 'bytes 3', ...Array.from({ length: 20000 }, (_, i) => `line ${i}`)];
+    expect(text).toBe(want.join('\n') + '\n');
+    expect(w.written).toEqual({ new: 20003, destroy: 2, update: 1 });
   });
 });

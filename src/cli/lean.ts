@@ -17,13 +17,22 @@ import type { Message } from '../ctnetlink/model.js';
 import type { ConntrackFormatOptions } from '../format/conntrack.js';
 import { leanConntrackLine } from '../format/lean-conntrack.js';
 import { leanJsonLine } from '../format/lean-json.js';
+import { LEAN_JSON_MAX_BYTES, leanJsonBytes } from '../format/lean-json-bytes.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
 import { messageLen, nextMessage } from '../netlink/message.js';
 import { Reader } from '../netlink/reader.js';
 import type { Session } from './session.js';
 
-/** The line of the record, or undefined when the writer does not cover it. */
-export type LeanWriter = (e: LeanConntrack, ns: bigint | undefined) => string | undefined;
+/** A format's lean writers. */
+export interface LeanWriter {
+  /** The line of the record, or undefined when the writer does not cover it. */
+  line: (e: LeanConntrack, ns: bigint | undefined) => string | undefined;
+  /**
+   * The same line and its newline written as bytes at `pos` of `chunk` (at least
+   * LEAN_JSON_MAX_BYTES free); returns the end. Only for records line() covers.
+   */
+  bytes?: (e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number) => number;
+}
 
 /**
  * The lean writer for a run's format and options, or undefined when the run needs the
@@ -31,7 +40,7 @@ export type LeanWriter = (e: LeanConntrack, ns: bigint | undefined) => string | 
  */
 export function leanWriterFor(s: Session): LeanWriter | undefined {
   if (!s.filter.empty || s.opts.expect) return undefined;
-  if (s.formatName === 'json') return leanJsonLine;
+  if (s.formatName === 'json') return { line: leanJsonLine, bytes: leanJsonBytes };
   if (s.formatName !== 'conntrack') return undefined;
   // The options formatterFor (formats.ts) gives the conntrack formatter; labels are left
   // out: a message with CTA_LABELS never reaches the lean writer.
@@ -43,7 +52,16 @@ export function leanWriterFor(s: Session): LeanWriter | undefined {
   if (out.ktimestamp) o.ktimestamp = true;
   const progname = s.portids?.name;
   o.progname = s.opts.command !== 'read' && progname !== undefined ? progname : () => undefined;
-  return (e, ns) => leanConntrackLine(e, ns, o);
+  return { line: (e, ns) => leanConntrackLine(e, ns, o) };
+}
+
+/** After a line went out: true when --count is reached (Session.record's count). */
+function counted(s: Session): boolean {
+  if (s.opts.count !== undefined && ++s.printed >= s.opts.count) {
+    s.stop.abort('count');
+    return true;
+  }
+  return false;
 }
 
 const EVENT_KIND = ['entries', 'new', 'update', 'destroy'] as const;
@@ -62,7 +80,7 @@ let readerBuffer: ArrayBufferLike | undefined;
  */
 export function dumpLine(write: LeanWriter, ns: bigint | undefined, r: Reader, off: number, len: number): string | Message {
   if (decodeLeanAt(r, off, len, scratch) && scratch.event === LEAN_ENTRY) {
-    const line = write(scratch, ns);
+    const line = write.line(scratch, ns);
     if (line !== undefined) return line;
   }
   return decodeMessageAt(r, off, len);
@@ -88,7 +106,7 @@ function printMessage(s: Session, m: Message, ns: bigint): boolean {
 function eventOut(write: LeanWriter, r: Reader, off: number, len: number, ns: bigint): Out | undefined {
   if (decodeLeanAt(r, off, len, scratch)) {
     if (scratch.event === LEAN_ENTRY) return undefined; // not an event: the subscription drops it
-    const line = write(scratch, ns);
+    const line = write.line(scratch, ns);
     if (line !== undefined) return { line, kind: EVENT_KIND[scratch.event]! };
   }
   return { message: decodeMessageAt(r, off, len) };
@@ -116,8 +134,17 @@ export function printEventDatagram(s: Session, write: LeanWriter, data: Uint8Arr
       // One message per datagram: how the kernel sends every event.
       if (decodeLeanAt(r, base, len, scratch)) {
         if (scratch.event === LEAN_ENTRY) return false;
-        const line = write(scratch, ns);
-        if (line !== undefined) return s.recordLine(line, scratch.event === LEAN_NEW ? 'new' : scratch.event === LEAN_DESTROY ? 'destroy' : 'update');
+        const kind = scratch.event === LEAN_NEW ? 'new' : scratch.event === LEAN_DESTROY ? 'destroy' : 'update';
+        const bytes = write.bytes;
+        if (bytes !== undefined) {
+          const out = s.out;
+          if (out.closed) return false;
+          const chunk = out.room(LEAN_JSON_MAX_BYTES);
+          out.bytesLine(bytes(scratch, ns, chunk, out.bytesPos), kind);
+          return counted(s);
+        }
+        const line = write.line(scratch, ns);
+        if (line !== undefined) return s.recordLine(line, kind);
       }
       // (the full decoder sees the datagram alone, so that its offsets are the datagram's)
       return printMessage(s, decodeMessageAt(new Reader(data), 0, len), ns);

@@ -61,7 +61,8 @@ const header = { len: 0, type: 0, flags: 0, seq: 0, pid: 0 };
 /** The last line's start (up to protoNum) and what it was made of (a dump's lines share it). */
 const start = { ns: undefined as bigint | undefined, event: -1, type: -1, seq: -1, pid: -1, flags: -1, family: -1, proto: -1, text: '', flat: false };
 
-function lineStart(e: LeanConntrack, ns: bigint | undefined): string {
+/** The line up to `protoNum` (entries: kept from the last line while it is the same). */
+export function lineStart(e: LeanConntrack, ns: bigint | undefined): string {
   if (e.event !== LEAN_ENTRY) {
     // Events: every datagram has its own receive time, so no line start is ever reused
     // (and flattening one for a second use would cost more than it saves).

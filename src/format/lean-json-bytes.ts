@@ -1,0 +1,361 @@
+/**
+ * The JSON line of the lean record (ctnetlink/lean.ts) written as bytes straight into an
+ * output chunk: the same text as lean-json.ts's leanJsonLine (and so as the full path's
+ * JSON line), newline included, without building a string per field. Every piece is
+ * ASCII: constant pieces are pre-encoded, numbers and IPv4 addresses are written digit by
+ * digit, the rest (line start per second, status names, family/proto) is encoded once
+ * and kept.
+ *
+ *   leanJsonBytes(e, ns, chunk, pos) -> the position after the line's '\n'
+ *
+ * The caller provides at least LEAN_JSON_MAX_BYTES free bytes at `pos`.
+ */
+import {
+  LEAN_ENTRY,
+  L_CO,
+  L_CO_BYTES,
+  L_CO_PKTS,
+  L_CR,
+  L_CR_BYTES,
+  L_CR_PKTS,
+  L_ID,
+  L_MARK,
+  L_PROTOINFO,
+  L_SECMARK,
+  L_STATUS,
+  L_TCP_FLAGS_ORIG,
+  L_TCP_FLAGS_REPLY,
+  L_TCP_STATE,
+  L_TCP_WS_ORIG,
+  L_TCP_WS_REPLY,
+  L_TIMEOUT,
+  L_TS,
+  L_TS_EVENT,
+  L_TS_START,
+  L_TS_STOP,
+  L_USE,
+  L_ZONE,
+  type LeanConntrack,
+} from '../ctnetlink/lean.js';
+import { formatIpv6 } from '../ctnetlink/address.js';
+import { statusNames, tcpStateName } from '../ctnetlink/status.js';
+import { familyProtoText, q, timedStart, typePrefix } from './json-line.js';
+import { lineStart } from './lean-json.js';
+
+/** The longest line this writer produces for a record the lean decoder accepts, with room to spare. */
+export const LEAN_JSON_MAX_BYTES = 4096;
+
+
+function enc(s: string): Uint8Array {
+  const a = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);
+  return a;
+}
+
+function lit(b: Uint8Array, p: number, a: Uint8Array): number {
+  const n = a.length;
+  for (let i = 0; i < n; i++) b[p + i] = a[i]!;
+  return p + n;
+}
+
+/** An ASCII string. */
+function str(b: Uint8Array, p: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) b[p + i] = s.charCodeAt(i);
+  return p + n;
+}
+
+/** A non-negative integer below 2^53, in decimal. */
+function dec(b: Uint8Array, p: number, n: number): number {
+  if (n < 10) {
+    b[p] = 48 + n;
+    return p + 1;
+  }
+  if (n > 0xffffffff) return str(b, p, '' + n);
+  const len = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+  const end = p + len;
+  let q2 = end;
+  while (n >= 10) {
+    const t = (n / 10) >>> 0;
+    b[--q2] = 48 + n - t * 10;
+    n = t;
+  }
+  b[--q2] = 48 + n;
+  return end;
+}
+
+/** The 64-bit big-endian value at `o` of `v`. */
+function u64(b: Uint8Array, p: number, v: DataView, o: number): number {
+  const hi = v.getUint32(o, false);
+  if (hi < 0x200000) return dec(b, p, hi * 4294967296 + v.getUint32(o + 4, false));
+  return str(b, p, v.getBigUint64(o, false).toString());
+}
+
+function octet(b: Uint8Array, p: number, x: number): number {
+  if (x >= 100) {
+    const h = (x / 100) | 0;
+    const r = x - h * 100;
+    const t = (r / 10) | 0;
+    b[p] = 48 + h;
+    b[p + 1] = 48 + t;
+    b[p + 2] = 48 + r - t * 10;
+    return p + 3;
+  }
+  if (x >= 10) {
+    const t = (x / 10) | 0;
+    b[p] = 48 + t;
+    b[p + 1] = 48 + x - t * 10;
+    return p + 2;
+  }
+  b[p] = 48 + x;
+  return p + 1;
+}
+
+/** An address as inet_ntop writes it (formatIpv4 / formatIpv6). */
+function addr(b: Uint8Array, p: number, src: Uint8Array, o: number, len: number): number {
+  if (len !== 4) return str(b, p, formatIpv6(src, o));
+  p = octet(b, p, src[o]!);
+  b[p] = 46;
+  p = octet(b, p + 1, src[o + 1]!);
+  b[p] = 46;
+  p = octet(b, p + 1, src[o + 2]!);
+  b[p] = 46;
+  return octet(b, p + 1, src[o + 3]!);
+}
+
+const ORIG = enc(',"orig":{"src":"');
+const REPLY = enc(',"reply":{"src":"');
+const DST = enc('","dst":"');
+const SPORT = enc('","sport":');
+const DPORT = enc(',"dport":');
+const TIMEOUT = enc(',"timeout":');
+const MARK = enc(',"mark":');
+const SECMARK = enc(',"secmark":');
+const ZONE = enc(',"zone":');
+const ID = enc(',"id":');
+const USE = enc(',"use":');
+const PID = enc(',"pid":');
+const COUNTERS = enc(',"counters":{');
+const C_ORIG = enc('"orig":{');
+const C_REPLY = enc('"reply":{');
+const PACKETS = enc('"packets":"');
+const BYTES = enc('"bytes":"');
+const TS_MID = enc('Z","timestampNs":"');
+const PROTOINFO = enc(',"protoinfo":{"tcp":{');
+const STATE = enc('"state":');
+const STATE_NAME = enc(',"stateName":"');
+const WS_ORIG = enc('"wscaleOriginal":');
+const WS_REPLY = enc('"wscaleReply":');
+const FLAGS_ORIG = enc('"flagsOriginal":{"flags":');
+const FLAGS_REPLY = enc('"flagsReply":{"flags":');
+const MASK = enc(',"mask":');
+
+/** Per event type: the second last seen and the line start up to the '.' of the time. */
+const timed: { type: string; sec: string; prefix: Uint8Array }[] = [];
+
+function timedPrefix(b: Uint8Array, p: number, type: string, ns: bigint): number {
+  const digits = ns.toString();
+  const n = digits.length;
+  if (n <= 9 || digits.charCodeAt(0) === 45) {
+    return str(b, p, timedStart(type, ns));
+  }
+  const sec = digits.slice(0, n - 9);
+  let c: { type: string; sec: string; prefix: Uint8Array } | undefined;
+  for (let i = 0; i < timed.length; i++) if (timed[i]!.type === type) c = timed[i];
+  if (c === undefined) timed.push((c = { type, sec: '', prefix: new Uint8Array(0) }));
+  if (c.sec !== sec) {
+    // `...,"time":"2026-11-30T09:00:20.` from the string writer's own text.
+    const full = timedStart(type, ns);
+    c.prefix = enc(full.slice(0, full.lastIndexOf('","timestampNs":"') - 7));
+    c.sec = sec;
+  }
+  p = lit(b, p, c.prefix);
+  for (let i = n - 9; i < n - 3; i++) b[p++] = digits.charCodeAt(i);
+  p = lit(b, p, TS_MID);
+  p = str(b, p, digits);
+  b[p] = 34;
+  return p + 1;
+}
+
+const EVENT_TYPES = ['entry', 'new', 'update', 'destroy'];
+
+/** `,"family":...,"proto":...,"protoNum":N` by family (2, 10) and protocol. */
+const familyProto: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(512).fill(undefined);
+
+function familyProtoBytes(b: Uint8Array, p: number, f: number, pr: number): number {
+  const slot = f === 2 ? pr : f === 10 ? 256 + pr : -1;
+  if (slot < 0) return str(b, p, familyProtoText(f, pr));
+  return lit(b, p, familyProto[slot] ??= enc(familyProtoText(f, pr)));
+}
+
+/** The entry line start (see lean-json.ts lineStart), encoded once per distinct text. */
+let entryText = '';
+let entryBytes: Uint8Array = new Uint8Array(0);
+
+const states: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(256).fill(undefined);
+const statuses = new Map<number, Uint8Array>();
+
+function statusBytes(b: Uint8Array, p: number, status: number): number {
+  let t = statuses.get(status);
+  if (t === undefined) {
+    t = enc(',"status":' + JSON.stringify(statusNames(status)));
+    if (statuses.size >= 4096) statuses.clear();
+    statuses.set(status, t);
+  }
+  return lit(b, p, t);
+}
+
+/** Write the record's JSON line and its newline into `chunk` at `pos`; returns the end. */
+export function leanJsonBytes(e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number): number {
+  const b = chunk;
+  let p = pos;
+  const has = e.has;
+  const src = e.bytes;
+  if (e.event !== LEAN_ENTRY) {
+    const type = EVENT_TYPES[e.event]!;
+    if (ns === undefined) p = str(b, p, typePrefix(type));
+    else p = timedPrefix(b, p, type, ns);
+    const pid = e.pid >>> 0;
+    if (pid !== 0) {
+      p = lit(b, p, PID);
+      p = dec(b, p, pid);
+    }
+    p = familyProtoBytes(b, p, e.family, e.proto);
+  } else {
+    const t = lineStart(e, ns);
+    if (t !== entryText) {
+      entryText = t;
+      entryBytes = enc(t);
+    }
+    p = lit(b, p, entryBytes);
+  }
+  if (has & L_TCP_STATE) p = lit(b, p, states[e.tcpState] ??= enc(',"state":' + q(tcpStateName(e.tcpState))));
+  p = lit(b, p, ORIG);
+  p = addr(b, p, src, e.origSrc, e.origLen);
+  p = lit(b, p, DST);
+  p = addr(b, p, src, e.origDst, e.origLen);
+  p = lit(b, p, SPORT);
+  p = dec(b, p, e.origSport);
+  p = lit(b, p, DPORT);
+  p = dec(b, p, e.origDport);
+  b[p++] = 125;
+  p = lit(b, p, REPLY);
+  p = addr(b, p, src, e.replySrc, e.replyLen);
+  p = lit(b, p, DST);
+  p = addr(b, p, src, e.replyDst, e.replyLen);
+  p = lit(b, p, SPORT);
+  p = dec(b, p, e.replySport);
+  p = lit(b, p, DPORT);
+  p = dec(b, p, e.replyDport);
+  b[p++] = 125;
+  if (has & L_STATUS) p = statusBytes(b, p, e.status);
+  if (has & L_TIMEOUT) {
+    p = lit(b, p, TIMEOUT);
+    p = dec(b, p, e.timeout);
+  }
+  if (has & L_MARK) {
+    p = lit(b, p, MARK);
+    p = dec(b, p, e.mark);
+  }
+  if (has & L_SECMARK) {
+    p = lit(b, p, SECMARK);
+    p = dec(b, p, e.secmark);
+  }
+  if (has & L_ZONE) {
+    p = lit(b, p, ZONE);
+    p = dec(b, p, e.zone);
+  }
+  if (has & L_ID) {
+    p = lit(b, p, ID);
+    p = dec(b, p, e.id);
+  }
+  if (has & L_USE) {
+    p = lit(b, p, USE);
+    p = dec(b, p, e.use);
+  }
+  if (has & (L_CO | L_CR)) {
+    p = lit(b, p, COUNTERS);
+    if (has & L_CO) {
+      p = lit(b, p, C_ORIG);
+      p = counters(b, p, e, L_CO_PKTS, L_CO_BYTES, e.coPkts, e.coBytes);
+    }
+    if (has & L_CR) {
+      if (has & L_CO) b[p++] = 44;
+      p = lit(b, p, C_REPLY);
+      p = counters(b, p, e, L_CR_PKTS, L_CR_BYTES, e.crPkts, e.crBytes);
+    }
+    b[p++] = 125;
+  }
+  if (has & (L_TS | L_TS_EVENT)) {
+    // (timestamps on: 64-bit nanoseconds, through bigint text)
+    const v = e.view;
+    let t = '';
+    if (has & L_TS_START) t = '"start":"' + v.getBigUint64(e.tsStart, false) + '"';
+    if (has & L_TS_STOP) t += (t.length === 0 ? '' : ',') + '"stop":"' + v.getBigUint64(e.tsStop, false) + '"';
+    if (has & L_TS_EVENT) t += (t.length === 0 ? '' : ',') + '"event":"' + v.getBigUint64(e.tsEvent, false) + '"';
+    if (t.length > 0) p = str(b, p, ',"timestamps":{' + t + '}');
+  }
+  if (has & L_PROTOINFO) {
+    p = lit(b, p, PROTOINFO);
+    let sep = false;
+    if (has & L_TCP_STATE) {
+      p = lit(b, p, STATE);
+      p = dec(b, p, e.tcpState);
+      p = lit(b, p, STATE_NAME);
+      p = str(b, p, tcpStateName(e.tcpState));
+      b[p++] = 34;
+      sep = true;
+    }
+    if (has & L_TCP_WS_ORIG) {
+      if (sep) b[p++] = 44;
+      p = lit(b, p, WS_ORIG);
+      p = dec(b, p, e.tcpWsOrig);
+      sep = true;
+    }
+    if (has & L_TCP_WS_REPLY) {
+      if (sep) b[p++] = 44;
+      p = lit(b, p, WS_REPLY);
+      p = dec(b, p, e.tcpWsReply);
+      sep = true;
+    }
+    if (has & L_TCP_FLAGS_ORIG) {
+      if (sep) b[p++] = 44;
+      p = lit(b, p, FLAGS_ORIG);
+      p = dec(b, p, e.tcpFlagsOrig);
+      p = lit(b, p, MASK);
+      p = dec(b, p, e.tcpMaskOrig);
+      b[p++] = 125;
+      sep = true;
+    }
+    if (has & L_TCP_FLAGS_REPLY) {
+      if (sep) b[p++] = 44;
+      p = lit(b, p, FLAGS_REPLY);
+      p = dec(b, p, e.tcpFlagsReply);
+      p = lit(b, p, MASK);
+      p = dec(b, p, e.tcpMaskReply);
+      b[p++] = 125;
+    }
+    b[p++] = 125;
+    b[p++] = 125;
+  }
+  b[p++] = 125;
+  b[p++] = 10;
+  return p;
+}
+
+function counters(b: Uint8Array, p: number, e: LeanConntrack, pk: number, by: number, pOff: number, bOff: number): number {
+  const v = e.view;
+  if (e.has & pk) {
+    p = lit(b, p, PACKETS);
+    p = u64(b, p, v, pOff);
+    b[p++] = 34;
+  }
+  if (e.has & by) {
+    if (e.has & pk) b[p++] = 44;
+    p = lit(b, p, BYTES);
+    p = u64(b, p, v, bOff);
+    b[p++] = 34;
+  }
+  b[p] = 125;
+  return p + 1;
+}
