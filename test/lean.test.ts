@@ -192,6 +192,27 @@ describe('lean print path', () => {
     expect(leanJsonLine(e, NS)).toBe(json(decodeMessageAt(new Reader(bytes), 0, bytes.length), { timestampNs: NS }));
   });
 
+  it('writes the time of every line right as the second changes (bytes and string writers agree)', async () => {
+    const corpus = await loadCorpus();
+    const e = new LeanConntrack();
+    const c = corpus.find((x) => {
+      const r = new Reader(x.bytes);
+      return decodeLeanAt(r, 0, messageLen(r, 0, x.bytes.length), e) && e.event !== LEAN_ENTRY;
+    })!;
+    const r = new Reader(c.bytes);
+    expect(decodeLeanAt(r, 0, messageLen(r, 0, c.bytes.length), e)).toBe(true);
+    const m = decodeDatagram(c.bytes)[0]!;
+    const rng = new Prng(14);
+    const times = [0n, 1n, 999_999_999n, 1_000_000_000n, 1_000_000_001n, NS, NS - 1n, NS + 1n, 1795532864999999999n, 1795532865000000000n, 1795532865000000001n, 1795532864000000000n];
+    for (let i = 0; i < 500; i++) times.push(NS + BigInt(rng.int(3_000_000)) * 1000n + BigInt(rng.int(1000)) - 1_500_000_000n);
+    for (const ns of times) {
+      const want = json(m, { timestampNs: ns });
+      expect(leanJsonLine(e, ns), String(ns)).toBe(want);
+      const end = leanJsonBytes(e, ns, chunk, 0);
+      expect(Buffer.from(chunk.subarray(0, end)).toString('latin1'), String(ns)).toBe(want + '\n');
+    }
+  });
+
   it('LineWriter keeps byte lines and string lines in order, counted by kind', async () => {
     const chunks: (string | Uint8Array)[] = [];
     const out: OutStream = { write: (c, cb) => (chunks.push(c), cb?.(), true), once: () => undefined, on: () => undefined, removeListener: () => undefined };

@@ -150,29 +150,51 @@ const FLAGS_ORIG = enc('"flagsOriginal":{"flags":');
 const FLAGS_REPLY = enc('"flagsReply":{"flags":');
 const MASK = enc(',"mask":');
 
-/** Per event type: the second last seen and the line start up to the '.' of the time. */
-const timed: { type: string; sec: string; prefix: Uint8Array }[] = [];
+/** The second of the last line's time: [secNs, secNs + 1e9) and its digits. */
+let secNs = -1n;
+let secEnd = -1n;
+let secDigits = '';
+/** Per event type: the line start up to the '.' of the time, for that second. */
+const timed: { type: string; secNs: bigint; prefix: Uint8Array }[] = [];
 
-function timedPrefix(b: Uint8Array, p: number, type: string, ns: bigint): number {
-  const digits = ns.toString();
-  const n = digits.length;
-  if (n <= 9 || digits.charCodeAt(0) === 45) {
-    return str(b, p, timedStart(type, ns));
+/** `n` (0 <= n < 10^width) in `width` digits, zero-padded. */
+function padded(b: Uint8Array, p: number, n: number, width: number): number {
+  for (let i = p + width - 1; i >= p; i--) {
+    const t = (n / 10) >>> 0;
+    b[i] = 48 + n - t * 10;
+    n = t;
   }
-  const sec = digits.slice(0, n - 9);
-  let c: { type: string; sec: string; prefix: Uint8Array } | undefined;
+  return p + width;
+}
+
+/**
+ * `{"type":"new","time":"...","timestampNs":"..."` as json-line.ts's timedStart writes it,
+ * without converting the bigint to text per line: the second is kept, the nanoseconds in
+ * it are one subtraction.
+ */
+function timedPrefix(b: Uint8Array, p: number, type: string, ns: bigint): number {
+  if (!(ns >= secNs && ns < secEnd)) {
+    if (ns < 1_000_000_000n) return str(b, p, timedStart(type, ns));
+    const sec = ns / 1_000_000_000n;
+    secNs = sec * 1_000_000_000n;
+    secEnd = secNs + 1_000_000_000n;
+    secDigits = sec.toString();
+  }
+  let c: { type: string; secNs: bigint; prefix: Uint8Array } | undefined;
   for (let i = 0; i < timed.length; i++) if (timed[i]!.type === type) c = timed[i];
-  if (c === undefined) timed.push((c = { type, sec: '', prefix: new Uint8Array(0) }));
-  if (c.sec !== sec) {
+  if (c === undefined) timed.push((c = { type, secNs: -1n, prefix: new Uint8Array(0) }));
+  if (c.secNs !== secNs) {
     // `...,"time":"2026-11-30T09:00:20.` from the string writer's own text.
     const full = timedStart(type, ns);
     c.prefix = enc(full.slice(0, full.lastIndexOf('","timestampNs":"') - 7));
-    c.sec = sec;
+    c.secNs = secNs;
   }
+  const nsec = Number(ns - secNs);
   p = lit(b, p, c.prefix);
-  for (let i = n - 9; i < n - 3; i++) b[p++] = digits.charCodeAt(i);
+  p = padded(b, p, Math.floor(nsec / 1000), 6);
   p = lit(b, p, TS_MID);
-  p = str(b, p, digits);
+  p = str(b, p, secDigits);
+  p = padded(b, p, nsec, 9);
   b[p] = 34;
   return p + 1;
 }
