@@ -86,6 +86,29 @@ export function dumpLine(write: LeanWriter, ns: bigint | undefined, r: Reader, o
   return decodeMessageAt(r, off, len);
 }
 
+/**
+ * For ConntrackClient.dumpMapped: print each dump reply as it arrives, in order (the lean
+ * line, or the full path's for what the lean path does not cover), counting --count; the
+ * dump's consumer only waits for the output and stops. Returns 1 (a queued reply).
+ */
+export function dumpPrinter(s: Session, write: LeanWriter, ns: bigint): (r: Reader, off: number, len: number) => number {
+  return (r, off, len) => {
+    if (s.stop.signal.aborted || s.out.closed) return 1; // --count reached, or the reader left
+    const bytes = write.bytes;
+    if (bytes !== undefined && decodeLeanAt(r, off, len, scratch) && scratch.event === LEAN_ENTRY) {
+      const out = s.out;
+      const chunk = out.room(LEAN_JSON_MAX_BYTES);
+      out.bytesLine(bytes(scratch, ns, chunk, out.bytesPos), 'entries');
+      counted(s);
+      return 1;
+    }
+    const x = dumpLine(write, ns, r, off, len);
+    if (typeof x === 'string') s.recordLine(x, 'entries');
+    else if (x.kind === 'conntrack' && s.filter.match(x.conntrack)) s.record(x, ns, 'entries');
+    return 1;
+  };
+}
+
 /** One message of an event datagram: a line with its kind, or the decoded message. */
 type Out = { line: string; kind: string } | { message: Message };
 

@@ -7,9 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConntrackClient, type EntryRecord } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
 import { dumpRequest, dyingRequest, expectStatsCpuRequest, unconfirmedRequest } from '../ctnetlink/requests.js';
-import type { Message } from '../ctnetlink/model.js';
-import type { Reader } from '../netlink/reader.js';
-import { dumpLine, leanWriterFor, printEventDatagram, type LeanWriter } from './lean.js';
+import { dumpPrinter, leanWriterFor, printEventDatagram, type LeanWriter } from './lean.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
 import { requesterPortids } from './progname.js';
@@ -124,11 +122,7 @@ export async function dump(s: Session): Promise<number> {
       outer: for await (const batch of lean ? leanDumpSource(s, client, lean, now) : dumpSource(s, client)) {
         // Each entry is printed in the message the kernel sent (its own header and nfgenmsg).
         for (const m of batch) {
-          if (typeof m === 'string') {
-            if (s.recordLine(m, 'entries')) break outer;
-            continue;
-          }
-          if (m.kind !== 'conntrack' || !s.filter.match(m.conntrack)) continue;
+          if (!s.filter.match(m.conntrack)) continue;
           if (s.record(m, now, 'entries')) break outer;
         }
         // Lines go out in 64 KiB chunks (and whenever the loop waits for the kernel); wait
@@ -168,14 +162,18 @@ async function* dumpSource(s: Session, client: ConntrackClient): AsyncGenerator<
   yield* client.dumpRecords(s.filter.empty ? undefined : s.filter.kernel, { ...opts, ...(s.opts.zero ? { zero: true } : {}) });
 }
 
-/** dumpSource on the lean path (cli/lean.ts): each entry as its line, or as the message when the lean path does not cover it. */
-async function* leanDumpSource(s: Session, client: ConntrackClient, lean: LeanWriter, now: bigint): AsyncGenerator<(string | Message)[]> {
+/**
+ * dumpSource on the lean path (cli/lean.ts): the entries are printed as they arrive
+ * (dumpPrinter); the batches handed to the loop are empty (it only waits for the output).
+ */
+async function* leanDumpSource(s: Session, client: ConntrackClient, lean: LeanWriter, now: bigint): AsyncGenerator<EntryRecord[]> {
   const family = s.filter.kernel.family ?? 0;
   const opts = { signal: s.stop.signal };
-  const at = (r: Reader, off: number, len: number) => dumpLine(lean, now, r, off, len);
-  if (s.opts.dying) yield* client.dumpMapped(dyingRequest(family), 'dump dying list', at, opts);
-  else if (s.opts.unconfirmed) yield* client.dumpMapped(unconfirmedRequest(family), 'dump unconfirmed list', at, opts);
-  else yield* client.dumpMapped(dumpRequest(undefined, s.opts.zero ? { zero: true } : {}), 'dump', at, opts);
+  const at = dumpPrinter(s, lean, now);
+  const req = s.opts.dying ? dyingRequest(family) : s.opts.unconfirmed ? unconfirmedRequest(family) : dumpRequest(undefined, s.opts.zero ? { zero: true } : {});
+  const op = s.opts.dying ? 'dump dying list' : s.opts.unconfirmed ? 'dump unconfirmed list' : 'dump';
+  const none: EntryRecord[] = [];
+  for await (const _ of client.dumpMapped(req, op, at, opts)) yield none;
 }
 
 /** dump --expect: the expectation table (conntrack -L expect). */
