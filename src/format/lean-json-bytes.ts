@@ -54,7 +54,8 @@ function enc(s: string): Uint8Array {
 
 function lit(b: Uint8Array, p: number, a: Uint8Array): number {
   const n = a.length;
-  for (let i = 0; i < n; i++) b[p + i] = a[i]!;
+  if (n > 64) b.set(a, p); // (a dump line's start: one copy)
+  else for (let i = 0; i < n; i++) b[p + i] = a[i]!;
   return p + n;
 }
 
