@@ -7,12 +7,13 @@
  * trigger (the message goes to the full path).
  */
 import { describe, expect, it } from 'vitest';
-import { LEAN_DESTROY, LEAN_ENTRY, LEAN_NEW, LeanConntrack, decodeLeanAt } from '../src/ctnetlink/lean.js';
+import { LEAN_DESTROY, LEAN_ENTRY, LEAN_NEW, L_TS, LeanConntrack, decodeLeanAt } from '../src/ctnetlink/lean.js';
 import { decodeDatagram, decodeMessageAt, encodeMessage } from '../src/ctnetlink/message.js';
 import type { Message } from '../src/ctnetlink/model.js';
 import { createConntrackFormatter, type ConntrackFormatOptions } from '../src/format/conntrack.js';
 import { createJsonFormatter } from '../src/format/json.js';
 import { leanConntrackLine } from '../src/format/lean-conntrack.js';
+import { leanConntrackBytes } from '../src/format/lean-conntrack-bytes.js';
 import { leanJsonLine } from '../src/format/lean-json.js';
 import { LEAN_JSON_MAX_BYTES, leanJsonBytes } from '../src/format/lean-json-bytes.js';
 import { LineWriter, type OutStream } from '../src/cli/output.js';
@@ -28,6 +29,7 @@ const json = createJsonFormatter();
 const CT_OPTIONS: ConntrackFormatOptions[] = [
   {},
   { extended: true, id: true },
+  { id: true },
   { timestamp: true, ktimestamp: true, progname: (p) => (p % 2 ? `prog${p}` : undefined) },
 ];
 const conntrack = CT_OPTIONS.map((o) => ({ o, full: createConntrackFormatter(o) }));
@@ -78,6 +80,9 @@ function compare(bytes: Uint8Array, origin: string, t: Tally, e = new LeanConntr
         if (line === undefined) continue;
         if (o === CT_OPTIONS[0]) t.leanConntrack++;
         expect(line, origin).toBe(f(m, { timestampNs: NS }));
+        const end = leanConntrackBytes(e, o, chunk, 3);
+        if (end >= 0) expect(Buffer.from(chunk.subarray(3, end)).toString('latin1'), origin).toBe(line + '\n');
+        else expect(o.timestamp || o.ktimestamp || e.pid !== 0 || (e.has & L_TS) !== 0, origin).toBeTruthy();
       }
     }
     off = nextMessage(off, len, end);

@@ -16,6 +16,7 @@ import { decodeDatagram, decodeMessageAt } from '../ctnetlink/message.js';
 import type { Message } from '../ctnetlink/model.js';
 import type { ConntrackFormatOptions } from '../format/conntrack.js';
 import { leanConntrackLine } from '../format/lean-conntrack.js';
+import { leanConntrackBytes } from '../format/lean-conntrack-bytes.js';
 import { leanJsonLine } from '../format/lean-json.js';
 import { LEAN_JSON_MAX_BYTES, leanJsonBytes } from '../format/lean-json-bytes.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
@@ -29,7 +30,8 @@ export interface LeanWriter {
   line: (e: LeanConntrack, ns: bigint | undefined) => string | undefined;
   /**
    * The same line and its newline written as bytes at `pos` of `chunk` (at least
-   * LEAN_JSON_MAX_BYTES free); returns the end. Only for records line() covers.
+   * LEAN_JSON_MAX_BYTES free); returns the end, or -1 when line() must write it. Only for
+   * records line() covers.
    */
   bytes?: (e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number) => number;
 }
@@ -52,7 +54,7 @@ export function leanWriterFor(s: Session): LeanWriter | undefined {
   if (out.ktimestamp) o.ktimestamp = true;
   const progname = s.portids?.name;
   o.progname = s.opts.command !== 'read' && progname !== undefined ? progname : () => undefined;
-  return { line: (e, ns) => leanConntrackLine(e, ns, o) };
+  return { line: (e, ns) => leanConntrackLine(e, ns, o), bytes: (e, _ns, chunk, pos) => leanConntrackBytes(e, o, chunk, pos) };
 }
 
 /** After a line went out: true when --count is reached (Session.record's count). */
@@ -98,9 +100,12 @@ export function dumpPrinter(s: Session, write: LeanWriter, ns: bigint): (r: Read
     if (bytes !== undefined && decodeLeanAt(r, off, len, scratch) && scratch.event === LEAN_ENTRY) {
       const out = s.out;
       const chunk = out.room(LEAN_JSON_MAX_BYTES);
-      out.bytesLine(bytes(scratch, ns, chunk, out.bytesPos), 'entries');
-      counted(s);
-      return 1;
+      const end = bytes(scratch, ns, chunk, out.bytesPos);
+      if (end >= 0) {
+        out.bytesLine(end, 'entries');
+        counted(s);
+        return 1;
+      }
     }
     const x = dumpLine(write, ns, r, off, len);
     if (typeof x === 'string') s.recordLine(x, 'entries');
@@ -163,8 +168,11 @@ export function printEventDatagram(s: Session, write: LeanWriter, data: Uint8Arr
           const out = s.out;
           if (out.closed) return false;
           const chunk = out.room(LEAN_JSON_MAX_BYTES);
-          out.bytesLine(bytes(scratch, ns, chunk, out.bytesPos), kind);
-          return counted(s);
+          const end = bytes(scratch, ns, chunk, out.bytesPos);
+          if (end >= 0) {
+            out.bytesLine(end, kind);
+            return counted(s);
+          }
         }
         const line = write.line(scratch, ns);
         if (line !== undefined) return s.recordLine(line, kind);
