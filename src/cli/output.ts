@@ -64,7 +64,7 @@ export class LineWriter {
     this.closed = true;
     this.buf = '';
     this.bytes = undefined;
-    this.bytesPos = 0;
+    this.bytesStart = this.bytesPos = 0;
     this.pending = {};
     this.pendingAny = false;
     this.release?.();
@@ -78,7 +78,12 @@ export class LineWriter {
    * (see room()), and every later string line encoded into the same chunk, in order.
    */
   private bytes: Uint8Array | undefined;
-  /** Bytes of `bytes` in use. */
+  /**
+   * [bytesStart, bytesPos) of `bytes`: gathered, not yet written. What was written before
+   * bytesStart is never touched again (the stream may still be sending it), so a trickle
+   * of lines fills one buffer instead of taking a new one per write.
+   */
+  private bytesStart = 0;
   bytesPos = 0;
   private byteMode = false;
 
@@ -91,8 +96,8 @@ export class LineWriter {
     if (this.buf.length > 0) this.push(); // string lines gathered before go first
     const b = this.bytes;
     if (b !== undefined && this.bytesPos + need <= b.length) return b;
-    if (this.bytesPos > 0) this.push();
-    this.bytesPos = 0;
+    if (this.bytesPos > this.bytesStart) this.push();
+    this.bytesStart = this.bytesPos = 0;
     return (this.bytes = Buffer.allocUnsafe(CHUNK + BYTES_SLACK));
   }
 
@@ -104,7 +109,7 @@ export class LineWriter {
       this.pending[kind] = (this.pending[kind] ?? 0) + 1;
       this.pendingAny = true;
     }
-    if (end >= CHUNK) this.push();
+    if (end - this.bytesStart >= CHUNK) this.push();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.tick);
@@ -122,7 +127,7 @@ export class LineWriter {
       this.bytesLine(this.bytesPos + n + 1, kind);
       return;
     }
-    if (this.bytesPos > 0) this.push(); // byte lines gathered before go first
+    if (this.bytesPos > this.bytesStart) this.push(); // byte lines gathered before go first
     this.buf += s + '\n';
     if (kind !== undefined) {
       this.pending[kind] = (this.pending[kind] ?? 0) + 1;
@@ -142,15 +147,14 @@ export class LineWriter {
 
   /** Hand the gathered lines to the stream. */
   private push(): void {
-    if ((this.buf.length === 0 && this.bytesPos === 0) || this.closed) return;
+    if ((this.buf.length === 0 && this.bytesPos === this.bytesStart) || this.closed) return;
     this.beforeWrite?.();
     let chunk: string | Uint8Array;
-    if (this.bytesPos > 0) {
+    if (this.bytesPos > this.bytesStart) {
       // The chunk goes to the stream as it is (a Buffer: string sinks read it as text); the
-      // next byte line starts a new one.
-      chunk = (this.bytes as Buffer).subarray(0, this.bytesPos);
-      this.bytes = undefined;
-      this.bytesPos = 0;
+      // next byte lines follow it in the same buffer while there is room.
+      chunk = (this.bytes as Buffer).subarray(this.bytesStart, this.bytesPos);
+      this.bytesStart = this.bytesPos;
     } else {
       chunk = this.buf;
       this.buf = '';
