@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { ConntrackClient, type EntryRecord } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
-import { expectStatsCpuRequest } from '../ctnetlink/requests.js';
+import { dumpRequest, dyingRequest, expectStatsCpuRequest, unconfirmedRequest } from '../ctnetlink/requests.js';
+import { dumpPrinter, leanWriterFor, printEventDatagram, type LeanWriter } from './lean.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
 import { requesterPortids } from './progname.js';
@@ -37,7 +38,7 @@ async function openClient(s: Session): Promise<{ client: ConntrackClient; pcap: 
 }
 
 /** Print subscription items until the session stops or the subscription ends. */
-async function pump(s: Session, sub: Subscription): Promise<void> {
+async function pump(s: Session, sub: Subscription, lean?: LeanWriter): Promise<void> {
   const stopped = new Promise<void>((res) => s.stop.signal.addEventListener('abort', () => res(), { once: true }));
   while (!s.stop.signal.aborted) {
     await Promise.race([sub.wait(), stopped]);
@@ -45,7 +46,9 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
     const items = sub.drain();
     if (items.length === 0 && sub.isEnded) break;
     for (const it of items) {
-      if (it.kind === 'event') {
+      if (it.kind === 'datagram') {
+        if (printEventDatagram(s, lean!, it.data, it.receivedNs)) break;
+      } else if (it.kind === 'event') {
         if (!s.filter.match(it.conntrack)) continue;
         if (s.record(it.message, it.receivedNs, it.type)) break;
       } else if (it.kind === 'overrun') {
@@ -70,7 +73,7 @@ async function pump(s: Session, sub: Subscription): Promise<void> {
 }
 
 /** The subscription a run asks for: conntrack events of --events, or (--expect) expectation events. */
-function subscribe(s: Session, client: ConntrackClient): Subscription {
+function subscribe(s: Session, client: ConntrackClient, lean?: LeanWriter): Subscription {
   const rec = s.recorder;
   const portids = s.portids;
   // Name the requester of an event as soon as its datagram arrives (see progname.ts).
@@ -81,7 +84,7 @@ function subscribe(s: Session, client: ConntrackClient): Subscription {
       }
     : undefined;
   // The addon names requesters sooner still, on its receive thread (see progname.ts).
-  const extra = { ...(onDatagram ? { onDatagram } : {}), ...(portids ? { programNames: true } : {}) };
+  const extra = { ...(onDatagram ? { onDatagram } : {}), ...(portids ? { programNames: true } : {}), ...(lean ? { raw: true } : {}) };
   const sub = s.opts.expect ? client.events({ types: [], expectations: true, ...extra }) : client.events({ types: s.opts.events, ...extra });
   portids?.attach((p, w) => sub.programName(p, w));
   return sub;
@@ -91,9 +94,10 @@ export async function watch(s: Session): Promise<number> {
   let failed = true;
   const { client, pcap } = await openClient(s);
   try {
-    const sub = subscribe(s, client);
+    const lean = leanWriterFor(s);
+    const sub = subscribe(s, client, lean);
     s.startLive();
-    await pump(s, sub);
+    await pump(s, sub, lean);
     sub.close();
     failed = false;
   } finally {
@@ -110,11 +114,12 @@ export async function dump(s: Session): Promise<number> {
   let sub: Subscription | undefined;
   let failed = true;
   try {
+    const lean = leanWriterFor(s);
     // Subscribe before dumping so that no change between the two is missed.
-    if (s.opts.follow) sub = subscribe(s, client);
+    if (s.opts.follow) sub = subscribe(s, client, lean);
     const now = BigInt(Date.now()) * 1_000_000n;
     try {
-      outer: for await (const batch of dumpSource(s, client)) {
+      outer: for await (const batch of lean ? leanDumpSource(s, client, lean, now) : dumpSource(s, client)) {
         // Each entry is printed in the message the kernel sent (its own header and nfgenmsg).
         for (const m of batch) {
           if (!s.filter.match(m.conntrack)) continue;
@@ -131,7 +136,7 @@ export async function dump(s: Session): Promise<number> {
     }
     if (sub && !s.stop.signal.aborted) {
       s.startLive();
-      await pump(s, sub);
+      await pump(s, sub, lean);
     }
     failed = false;
   } catch (e) {
@@ -155,6 +160,20 @@ async function* dumpSource(s: Session, client: ConntrackClient): AsyncGenerator<
     return;
   }
   yield* client.dumpRecords(s.filter.empty ? undefined : s.filter.kernel, { ...opts, ...(s.opts.zero ? { zero: true } : {}) });
+}
+
+/**
+ * dumpSource on the lean path (cli/lean.ts): the entries are printed as they arrive
+ * (dumpPrinter); the batches handed to the loop are empty (it only waits for the output).
+ */
+async function* leanDumpSource(s: Session, client: ConntrackClient, lean: LeanWriter, now: bigint): AsyncGenerator<EntryRecord[]> {
+  const family = s.filter.kernel.family ?? 0;
+  const opts = { signal: s.stop.signal };
+  const at = dumpPrinter(s, lean, now);
+  const req = s.opts.dying ? dyingRequest(family) : s.opts.unconfirmed ? unconfirmedRequest(family) : dumpRequest(undefined, s.opts.zero ? { zero: true } : {});
+  const op = s.opts.dying ? 'dump dying list' : s.opts.unconfirmed ? 'dump unconfirmed list' : 'dump';
+  const none: EntryRecord[] = [];
+  for await (const _ of client.dumpMapped(req, op, at, opts)) yield none;
 }
 
 /** dump --expect: the expectation table (conntrack -L expect). */

@@ -10,7 +10,7 @@
  * A closed pipe (EPIPE, e.g. `| head`) is not an error: it ends the run quietly.
  */
 export interface OutStream {
-  write(chunk: string, cb?: (err?: Error | null) => void): boolean;
+  write(chunk: string | Uint8Array, cb?: (err?: Error | null) => void): boolean;
   once(event: 'drain' | 'error' | 'close', cb: (...args: unknown[]) => void): unknown;
   on(event: 'error', cb: (err: Error & { code?: string }) => void): unknown;
   removeListener(event: string, cb: (...args: unknown[]) => void): unknown;
@@ -18,6 +18,9 @@ export interface OutStream {
 }
 
 const CHUNK = 64 * 1024;
+/** Room past CHUNK in a byte chunk, so that a line never has to be split. */
+const BYTES_SLACK = 8 * 1024;
+const encoder = new TextEncoder();
 
 export class LineWriter {
   private readonly out: OutStream;
@@ -60,6 +63,8 @@ export class LineWriter {
     if (this.closed) return;
     this.closed = true;
     this.buf = '';
+    this.bytes = undefined;
+    this.bytesStart = this.bytesPos = 0;
     this.pending = {};
     this.pendingAny = false;
     this.release?.();
@@ -68,9 +73,61 @@ export class LineWriter {
     cb?.();
   }
 
+  /**
+   * Byte mode (the lean path, cli/lean.ts): lines written as bytes straight into `bytes`
+   * (see room()), and every later string line encoded into the same chunk, in order.
+   */
+  private bytes: Uint8Array | undefined;
+  /**
+   * [bytesStart, bytesPos) of `bytes`: gathered, not yet written. What was written before
+   * bytesStart is never touched again (the stream may still be sending it), so a trickle
+   * of lines fills one buffer instead of taking a new one per write.
+   */
+  private bytesStart = 0;
+  bytesPos = 0;
+  private byteMode = false;
+
+  /**
+   * The byte chunk, with at least `need` bytes free from `bytesPos` (need <= 8 KiB): write
+   * whole lines there, then call bytesLine() after each.
+   */
+  room(need: number): Uint8Array {
+    this.byteMode = true;
+    if (this.buf.length > 0) this.push(); // string lines gathered before go first
+    const b = this.bytes;
+    if (b !== undefined && this.bytesPos + need <= b.length) return b;
+    if (this.bytesPos > this.bytesStart) this.push();
+    this.bytesStart = this.bytesPos = 0;
+    return (this.bytes = Buffer.allocUnsafe(CHUNK + BYTES_SLACK));
+  }
+
+  /** One line (newline included) was written into the byte chunk, ending at `end`. */
+  bytesLine(end: number, kind?: string): void {
+    if (this.closed) return;
+    this.bytesPos = end;
+    if (kind !== undefined) {
+      this.pending[kind] = (this.pending[kind] ?? 0) + 1;
+      this.pendingAny = true;
+    }
+    if (end - this.bytesStart >= CHUNK) this.push();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.tick);
+    }
+  }
+
   /** Gather one line (without its newline). */
   line(s: string, kind?: string): void {
     if (this.closed) return;
+    if (this.byteMode && s.length <= 2048) {
+      // Byte mode: encoded into the chunk after the byte lines (UTF-8: at most 3 bytes a unit).
+      const b = this.room(s.length * 3 + 1);
+      const n = encoder.encodeInto(s, b.subarray(this.bytesPos)).written;
+      b[this.bytesPos + n] = 10;
+      this.bytesLine(this.bytesPos + n + 1, kind);
+      return;
+    }
+    if (this.bytesPos > this.bytesStart) this.push(); // byte lines gathered before go first
     this.buf += s + '\n';
     if (kind !== undefined) {
       this.pending[kind] = (this.pending[kind] ?? 0) + 1;
@@ -90,10 +147,18 @@ export class LineWriter {
 
   /** Hand the gathered lines to the stream. */
   private push(): void {
-    if (this.buf.length === 0 || this.closed) return;
+    if ((this.buf.length === 0 && this.bytesPos === this.bytesStart) || this.closed) return;
     this.beforeWrite?.();
-    const chunk = this.buf;
-    this.buf = '';
+    let chunk: string | Uint8Array;
+    if (this.bytesPos > this.bytesStart) {
+      // The chunk goes to the stream as it is (a Buffer: string sinks read it as text); the
+      // next byte lines follow it in the same buffer while there is room.
+      chunk = (this.bytes as Buffer).subarray(this.bytesStart, this.bytesPos);
+      this.bytesStart = this.bytesPos;
+    } else {
+      chunk = this.buf;
+      this.buf = '';
+    }
     let cb: ((err?: Error | null) => void) | undefined;
     if (this.pendingAny) {
       const tally = this.pending;

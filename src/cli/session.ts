@@ -148,6 +148,17 @@ export class Session {
     return false;
   }
 
+  /** record() for a line already written (the lean path, cli/lean.ts: json and conntrack formats only). */
+  recordLine(line: string, kind: string): boolean {
+    if (this.out.closed) return false;
+    this.out.line(line, kind);
+    if (this.opts.count !== undefined && ++this.printed >= this.opts.count) {
+      this.stop.abort('count');
+      return true;
+    }
+    return false;
+  }
+
   /** The context of the last print, reused while the time stays the same (a dump's lines). */
   private ctx: FormatContext = {};
 

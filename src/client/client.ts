@@ -32,6 +32,10 @@ import {
 } from '../ctnetlink/requests.js';
 import { NetlinkSocket } from '../socket/netlink-socket.js';
 import { ClosedError, RequestChannel } from './requests.js';
+import { NetlinkRequestChannel } from '../netlink/request-channel.js';
+import type { NlMsgHeader } from '../netlink/message.js';
+import type { Reader } from '../netlink/reader.js';
+import { encodeMessage } from '../ctnetlink/message.js';
 import { Subscription, type SubscriptionOptions } from './events.js';
 import { TimeoutClient } from './timeouts.js';
 import type { Transport, TransportFactory, TransportOptions } from './transport.js';
@@ -223,6 +227,25 @@ export class ConntrackClient {
   /** The table (or what the kernel-side filter matches), entry by entry, in constant memory. */
   async *dump(filter?: KernelFilter, opts: DumpOptions = {}): AsyncGenerator<Entry> {
     for await (const batch of this.dumpBatches(filter, opts)) yield* batch;
+  }
+
+  /**
+   * A dump whose reply messages are turned into T by `decodeAt` as they arrive (every reply
+   * but NLMSG_DONE / NLMSG_ERROR, with the borrowed datagram; an exception fails the dump
+   * like a decode error), in batches: for printers that go from the bytes to text without
+   * the message model (the CLI's lean path, issue 14).
+   */
+  async *dumpMapped<T>(req: Message, op: string, decodeAt: (r: Reader, off: number, len: number) => T, opts: DumpOptions = {}): AsyncGenerator<T[]> {
+    const t = this.transport({ receiveBufferSize: 4 * 1024 * 1024, batchBytes: DUMP_BATCH_BYTES, readAhead: true });
+    const ch = this.track(new NetlinkRequestChannel<{ header: NlMsgHeader }>(t, { decodeAt: decodeAt as (r: Reader, off: number, len: number) => { header: NlMsgHeader }, encode: (m) => encodeMessage(m as Message) }));
+    const rec = opts.onDatagram ?? this.onDatagram;
+    if (rec) ch.onDatagram = rec;
+    try {
+      yield* ch.dump(req, op, opts.signal) as AsyncGenerator<unknown[]> as AsyncGenerator<T[]>;
+    } finally {
+      this.open.delete(ch);
+      ch.close();
+    }
   }
 
   /** The table in batches as they arrive (one batch per received chunk): the fast path. */

@@ -81,7 +81,17 @@ export interface DecodeFailure {
   receivedNs: bigint;
 }
 
-export type EventItem = ConntrackEvent | ExpectEvent | OverrunMarker | DecodeFailure | NamespaceGone;
+/**
+ * A received datagram left undecoded (SubscriptionOptions.raw): `data` is a view into the
+ * transport's batch buffer, which is never reused, so it may be kept.
+ */
+export interface RawDatagram {
+  kind: 'datagram';
+  data: Uint8Array;
+  receivedNs: bigint;
+}
+
+export type EventItem = ConntrackEvent | ExpectEvent | OverrunMarker | DecodeFailure | NamespaceGone | RawDatagram;
 
 /** Default bound of the consumer queue, in bytes of received datagrams. */
 export const DEFAULT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -98,6 +108,11 @@ export interface SubscriptionOptions {
   netnsCheckMs?: number;
   /** Raw datagram observer (recording), called in receive order. */
   onDatagram?: (data: Uint8Array, timestampNs: bigint) => void;
+  /**
+   * Queue each received datagram undecoded, as a 'datagram' item (overruns and namespace
+   * notices as usual), for consumers that decode it themselves (the CLI's lean path).
+   */
+  raw?: boolean;
 }
 
 export class Subscription implements AsyncIterable<EventItem> {
@@ -116,6 +131,7 @@ export class Subscription implements AsyncIterable<EventItem> {
   private readonly highWaterBytes: number;
   private netnsTimer: NodeJS.Timeout | undefined;
   private readonly onDatagram: SubscriptionOptions['onDatagram'];
+  private readonly raw: boolean;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort = () => this.close();
   private onClose: (() => void) | undefined;
@@ -125,6 +141,7 @@ export class Subscription implements AsyncIterable<EventItem> {
     this.highWater = opts.highWater ?? Infinity;
     this.highWaterBytes = opts.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
     this.onDatagram = opts.onDatagram;
+    this.raw = opts.raw === true;
     this.signal = opts.signal;
     this.onClose = onClose;
     this.lastDrops = transport.drops?.() ?? 0;
@@ -182,6 +199,10 @@ export class Subscription implements AsyncIterable<EventItem> {
       }
       this.queuedBytes += item.data.byteLength;
       this.onDatagram?.(item.data, receivedNs);
+      if (this.raw) {
+        this.queue.push({ kind: 'datagram', data: item.data, receivedNs });
+        continue;
+      }
       let ms;
       try {
         ms = decodeDatagram(item.data);

@@ -157,7 +157,7 @@ function nowNs(ctx: FormatContext, o: ConntrackFormatOptions): bigint {
 export type CtEventName = '[NEW]' | '[UPDATE]' | '[DESTROY]';
 
 /** "%9s " of the event names, without the space (every later column brings its own). */
-function eventColumn(event: string): string {
+export function eventColumn(event: string): string {
   switch (event) {
     case '[NEW]': return '    [NEW]';
     case '[UPDATE]': return ' [UPDATE]';
@@ -169,7 +169,7 @@ function eventColumn(event: string): string {
 const protoColumns = slots(256);
 
 /** " udp      17" */
-function protoColumn(p: number): string {
+export function protoColumn(p: number): string {
   const small = p >= 0 && p < 256 && p === (p | 0);
   const hit = small ? protoColumns[p] : undefined;
   if (hit !== undefined) return hit;
@@ -315,7 +315,7 @@ export function formatExpectationConntrack(x: Expectation, event?: CtEventName):
 export { formatCountConntrack, formatCpuStatsConntrack, formatExpectCpuStatsConntrack } from './conntrack-stats.js';
 
 /** "[1795532820.745528]\t" as `conntrack -E -o timestamp` prefixes events ("[%-.8ld.%-.6ld]\t"). */
-function timestampPrefix(ns: bigint): string {
+export function timestampPrefix(ns: bigint): string {
   const sec = ns / NS_PER_S;
   const usec = (ns % NS_PER_S) / 1000n;
   return `[${String(sec).padStart(8, '0')}.${String(usec).padStart(6, '0')}]\t`;

@@ -20,7 +20,7 @@ import { toJson, type Obj, hex, labelBits, natRange, protoinfo, put, putUnknown,
 // still go through the object builders above and JSON.stringify: only their text matters.
 
 /** A JSON string literal of arbitrary text. */
-function q(s: string): string {
+export function q(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     // '"' 34, '\\' 92, controls, and surrogates (JSON.stringify escapes lone ones).
@@ -102,7 +102,7 @@ const stmSlots: (StmSlot | undefined)[] = new Array<StmSlot | undefined>(64).fil
  * recent combinations (a dump's neighbours mostly share all three but for a timeout
  * flipping between two values), flattened when first reused.
  */
-function statusTimeoutMarkText(status: number | undefined, timeout: number | undefined, mark: number | undefined): string {
+export function statusTimeoutMarkText(status: number | undefined, timeout: number | undefined, mark: number | undefined): string {
   const i = ((timeout ?? 0) ^ ((status ?? 0) >>> 3) ^ ((mark ?? 0) * 5)) & 63;
   const c = stmSlots[i];
   if (c !== undefined && status === c.status && timeout === c.timeout && mark === c.mark) {
@@ -166,7 +166,7 @@ function tcpProtoinfoText(ct: Conntrack): string | undefined {
 const familyProtoCache = slots(512);
 
 /** `,"family":"ipv4","proto":"udp","protoNum":17` (proto part only when known). */
-function familyProtoText(f: number, p: number | undefined): string {
+export function familyProtoText(f: number, p: number | undefined): string {
   const slot = (f === 2 ? 0 : f === 10 ? 256 : -1) + (p === undefined ? 0 : p);
   const cacheable = f === 2 || f === 10 ? p !== undefined && p >= 0 && p < 256 && p === (p | 0) : false;
   if (cacheable) {
@@ -260,7 +260,7 @@ function conntrackRest(s: string, ct: Conntrack): string {
   return s;
 }
 
-function typePrefix(type: string): string {
+export function typePrefix(type: string): string {
   switch (type) {
     case 'new': return '{"type":"new"';
     case 'update': return '{"type":"update"';
@@ -275,7 +275,7 @@ let lastMsgType = -1;
 let lastMsgTypeText = '';
 
 /** `,"msgType":"IPCTNL_MSG_CT_NEW","seq":0,"pid":0,"flags":2` */
-function headerText(h: NlMsgHeader): string {
+export function headerText(h: NlMsgHeader): string {
   if (h.type !== lastMsgType) {
     lastMsgTypeText = flat(',"msgType":' + q(messageTypeName(h.type)));
     lastMsgType = h.type;
@@ -287,7 +287,7 @@ function headerText(h: NlMsgHeader): string {
 const timedPrefixes = new Map<string, { sec: string; prefix: string }>();
 
 /** `{"type":"new","time":"...","timestampNs":"..."` */
-function timedStart(type: string, ns: bigint): string {
+export function timedStart(type: string, ns: bigint): string {
   const digits = ns.toString();
   const n = digits.length;
   if (n <= 9 || digits.charCodeAt(0) === 45 /* '-' */) {

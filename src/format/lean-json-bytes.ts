@@ -1,0 +1,296 @@
+/**
+ * The JSON line of the lean record (ctnetlink/lean.ts) written as bytes straight into an
+ * output chunk: the same text as lean-json.ts's leanJsonLine (and so as the full path's
+ * JSON line), newline included, without building a string per field. Every piece is
+ * ASCII: constant pieces are pre-encoded, numbers and IPv4 addresses are written digit by
+ * digit, the rest (line start per second, status names, family/proto) is encoded once
+ * and kept.
+ *
+ *   leanJsonBytes(e, ns, chunk, pos) -> the position after the line's '\n'
+ *
+ * The caller provides at least LEAN_JSON_MAX_BYTES free bytes at `pos`.
+ */
+import {
+  LEAN_ENTRY,
+  L_CO,
+  L_CO_BYTES,
+  L_CO_PKTS,
+  L_CR,
+  L_CR_BYTES,
+  L_CR_PKTS,
+  L_ID,
+  L_MARK,
+  L_PROTOINFO,
+  L_SECMARK,
+  L_STATUS,
+  L_TCP_FLAGS_ORIG,
+  L_TCP_FLAGS_REPLY,
+  L_TCP_STATE,
+  L_TCP_WS_ORIG,
+  L_TCP_WS_REPLY,
+  L_TIMEOUT,
+  L_TS,
+  L_TS_EVENT,
+  L_TS_START,
+  L_TS_STOP,
+  L_USE,
+  L_ZONE,
+  type LeanConntrack,
+} from '../ctnetlink/lean.js';
+import { statusNames, tcpStateName } from '../ctnetlink/status.js';
+import { familyProtoText, q, timedStart, typePrefix } from './json-line.js';
+import { lineStart } from './lean-json.js';
+import { addr, dec, enc, lit, padded, str, u64 } from './bytes.js';
+
+/** The longest line this writer produces for a record the lean decoder accepts, with room to spare. */
+export const LEAN_JSON_MAX_BYTES = 4096;
+
+
+const ORIG = enc(',"orig":{"src":"');
+const REPLY = enc(',"reply":{"src":"');
+const DST = enc('","dst":"');
+const SPORT = enc('","sport":');
+const DPORT = enc(',"dport":');
+const TIMEOUT = enc(',"timeout":');
+const MARK = enc(',"mark":');
+const SECMARK = enc(',"secmark":');
+const ZONE = enc(',"zone":');
+const ID = enc(',"id":');
+const USE = enc(',"use":');
+const PID = enc(',"pid":');
+const COUNTERS = enc(',"counters":{');
+const C_ORIG = enc('"orig":{');
+const C_REPLY = enc('"reply":{');
+const PACKETS = enc('"packets":"');
+const BYTES = enc('"bytes":"');
+const TS_MID = enc('Z","timestampNs":"');
+const PROTOINFO = enc(',"protoinfo":{"tcp":{');
+const STATE = enc('"state":');
+const STATE_NAME = enc(',"stateName":"');
+const WS_ORIG = enc('"wscaleOriginal":');
+const WS_REPLY = enc('"wscaleReply":');
+const FLAGS_ORIG = enc('"flagsOriginal":{"flags":');
+const FLAGS_REPLY = enc('"flagsReply":{"flags":');
+const MASK = enc(',"mask":');
+
+/** The second of the last line's time: [secNs, secNs + 1e9) and its digits. */
+let secNs = -1n;
+let secEnd = -1n;
+let secDigits = '';
+/** Per event type: the line start up to the '.' of the time, for that second. */
+const timed: { type: string; secNs: bigint; prefix: Uint8Array }[] = [];
+
+/**
+ * `{"type":"new","time":"...","timestampNs":"..."` as json-line.ts's timedStart writes it,
+ * without converting the bigint to text per line: the second is kept, the nanoseconds in
+ * it are one subtraction.
+ */
+function timedPrefix(b: Uint8Array, p: number, type: string, ns: bigint): number {
+  if (!(ns >= secNs && ns < secEnd)) {
+    if (ns < 1_000_000_000n) return str(b, p, timedStart(type, ns));
+    const sec = ns / 1_000_000_000n;
+    secNs = sec * 1_000_000_000n;
+    secEnd = secNs + 1_000_000_000n;
+    secDigits = sec.toString();
+  }
+  let c: { type: string; secNs: bigint; prefix: Uint8Array } | undefined;
+  for (let i = 0; i < timed.length; i++) if (timed[i]!.type === type) c = timed[i];
+  if (c === undefined) timed.push((c = { type, secNs: -1n, prefix: new Uint8Array(0) }));
+  if (c.secNs !== secNs) {
+    // `...,"time":"2026-11-30T09:00:20.` from the string writer's own text.
+    const full = timedStart(type, ns);
+    c.prefix = enc(full.slice(0, full.lastIndexOf('","timestampNs":"') - 7));
+    c.secNs = secNs;
+  }
+  const nsec = Number(ns - secNs);
+  p = lit(b, p, c.prefix);
+  p = padded(b, p, Math.floor(nsec / 1000), 6);
+  p = lit(b, p, TS_MID);
+  p = str(b, p, secDigits);
+  p = padded(b, p, nsec, 9);
+  b[p] = 34;
+  return p + 1;
+}
+
+const EVENT_TYPES = ['entry', 'new', 'update', 'destroy'];
+
+/** `,"family":...,"proto":...,"protoNum":N` by family (2, 10) and protocol. */
+const familyProto: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(512).fill(undefined);
+
+function familyProtoBytes(b: Uint8Array, p: number, f: number, pr: number): number {
+  const slot = f === 2 ? pr : f === 10 ? 256 + pr : -1;
+  if (slot < 0) return str(b, p, familyProtoText(f, pr));
+  return lit(b, p, familyProto[slot] ??= enc(familyProtoText(f, pr)));
+}
+
+/** The entry line start (see lean-json.ts lineStart), encoded once per distinct text. */
+let entryText = '';
+let entryBytes: Uint8Array = new Uint8Array(0);
+
+const states: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(256).fill(undefined);
+const statuses = new Map<number, Uint8Array>();
+
+function statusBytes(b: Uint8Array, p: number, status: number): number {
+  let t = statuses.get(status);
+  if (t === undefined) {
+    t = enc(',"status":' + JSON.stringify(statusNames(status)));
+    if (statuses.size >= 4096) statuses.clear();
+    statuses.set(status, t);
+  }
+  return lit(b, p, t);
+}
+
+/** Write the record's JSON line and its newline into `chunk` at `pos`; returns the end. */
+export function leanJsonBytes(e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number): number {
+  const b = chunk;
+  let p = pos;
+  const has = e.has;
+  const src = e.bytes;
+  if (e.event !== LEAN_ENTRY) {
+    const type = EVENT_TYPES[e.event]!;
+    if (ns === undefined) p = str(b, p, typePrefix(type));
+    else p = timedPrefix(b, p, type, ns);
+    const pid = e.pid >>> 0;
+    if (pid !== 0) {
+      p = lit(b, p, PID);
+      p = dec(b, p, pid);
+    }
+    p = familyProtoBytes(b, p, e.family, e.proto);
+  } else {
+    const t = lineStart(e, ns);
+    if (t !== entryText) {
+      entryText = t;
+      entryBytes = enc(t);
+    }
+    p = lit(b, p, entryBytes);
+  }
+  if (has & L_TCP_STATE) p = lit(b, p, states[e.tcpState] ??= enc(',"state":' + q(tcpStateName(e.tcpState))));
+  p = lit(b, p, ORIG);
+  p = addr(b, p, src, e.origSrc, e.origLen);
+  p = lit(b, p, DST);
+  p = addr(b, p, src, e.origDst, e.origLen);
+  p = lit(b, p, SPORT);
+  p = dec(b, p, e.origSport);
+  p = lit(b, p, DPORT);
+  p = dec(b, p, e.origDport);
+  b[p++] = 125;
+  p = lit(b, p, REPLY);
+  p = addr(b, p, src, e.replySrc, e.replyLen);
+  p = lit(b, p, DST);
+  p = addr(b, p, src, e.replyDst, e.replyLen);
+  p = lit(b, p, SPORT);
+  p = dec(b, p, e.replySport);
+  p = lit(b, p, DPORT);
+  p = dec(b, p, e.replyDport);
+  b[p++] = 125;
+  if (has & L_STATUS) p = statusBytes(b, p, e.status);
+  if (has & L_TIMEOUT) {
+    p = lit(b, p, TIMEOUT);
+    p = dec(b, p, e.timeout);
+  }
+  if (has & L_MARK) {
+    p = lit(b, p, MARK);
+    p = dec(b, p, e.mark);
+  }
+  if (has & L_SECMARK) {
+    p = lit(b, p, SECMARK);
+    p = dec(b, p, e.secmark);
+  }
+  if (has & L_ZONE) {
+    p = lit(b, p, ZONE);
+    p = dec(b, p, e.zone);
+  }
+  if (has & L_ID) {
+    p = lit(b, p, ID);
+    p = dec(b, p, e.id);
+  }
+  if (has & L_USE) {
+    p = lit(b, p, USE);
+    p = dec(b, p, e.use);
+  }
+  if (has & (L_CO | L_CR)) {
+    p = lit(b, p, COUNTERS);
+    if (has & L_CO) {
+      p = lit(b, p, C_ORIG);
+      p = counters(b, p, e, L_CO_PKTS, L_CO_BYTES, e.coPkts, e.coBytes);
+    }
+    if (has & L_CR) {
+      if (has & L_CO) b[p++] = 44;
+      p = lit(b, p, C_REPLY);
+      p = counters(b, p, e, L_CR_PKTS, L_CR_BYTES, e.crPkts, e.crBytes);
+    }
+    b[p++] = 125;
+  }
+  if (has & (L_TS | L_TS_EVENT)) {
+    // (timestamps on: 64-bit nanoseconds, through bigint text)
+    const v = e.view;
+    let t = '';
+    if (has & L_TS_START) t = '"start":"' + v.getBigUint64(e.tsStart, false) + '"';
+    if (has & L_TS_STOP) t += (t.length === 0 ? '' : ',') + '"stop":"' + v.getBigUint64(e.tsStop, false) + '"';
+    if (has & L_TS_EVENT) t += (t.length === 0 ? '' : ',') + '"event":"' + v.getBigUint64(e.tsEvent, false) + '"';
+    if (t.length > 0) p = str(b, p, ',"timestamps":{' + t + '}');
+  }
+  if (has & L_PROTOINFO) {
+    p = lit(b, p, PROTOINFO);
+    let sep = false;
+    if (has & L_TCP_STATE) {
+      p = lit(b, p, STATE);
+      p = dec(b, p, e.tcpState);
+      p = lit(b, p, STATE_NAME);
+      p = str(b, p, tcpStateName(e.tcpState));
+      b[p++] = 34;
+      sep = true;
+    }
+    if (has & L_TCP_WS_ORIG) {
+      if (sep) b[p++] = 44;
+      p = lit(b, p, WS_ORIG);
+      p = dec(b, p, e.tcpWsOrig);
+      sep = true;
+    }
+    if (has & L_TCP_WS_REPLY) {
+      if (sep) b[p++] = 44;
+      p = lit(b, p, WS_REPLY);
+      p = dec(b, p, e.tcpWsReply);
+      sep = true;
+    }
+    if (has & L_TCP_FLAGS_ORIG) {
+      if (sep) b[p++] = 44;
+      p = lit(b, p, FLAGS_ORIG);
+      p = dec(b, p, e.tcpFlagsOrig);
+      p = lit(b, p, MASK);
+      p = dec(b, p, e.tcpMaskOrig);
+      b[p++] = 125;
+      sep = true;
+    }
+    if (has & L_TCP_FLAGS_REPLY) {
+      if (sep) b[p++] = 44;
+      p = lit(b, p, FLAGS_REPLY);
+      p = dec(b, p, e.tcpFlagsReply);
+      p = lit(b, p, MASK);
+      p = dec(b, p, e.tcpMaskReply);
+      b[p++] = 125;
+    }
+    b[p++] = 125;
+    b[p++] = 125;
+  }
+  b[p++] = 125;
+  b[p++] = 10;
+  return p;
+}
+
+function counters(b: Uint8Array, p: number, e: LeanConntrack, pk: number, by: number, pOff: number, bOff: number): number {
+  const v = e.view;
+  if (e.has & pk) {
+    p = lit(b, p, PACKETS);
+    p = u64(b, p, v, pOff);
+    b[p++] = 34;
+  }
+  if (e.has & by) {
+    if (e.has & pk) b[p++] = 44;
+    p = lit(b, p, BYTES);
+    p = u64(b, p, v, bOff);
+    b[p++] = 34;
+  }
+  b[p] = 125;
+  return p + 1;
+}
