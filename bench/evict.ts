@@ -31,7 +31,7 @@ interface Result {
 }
 
 const NODE = process.execPath;
-const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
+const CTEVENTS = join(DIST, 'cli', 'ctevents.cjs');
 
 function wall(argv: string[]): { seconds: number; stdout: string; stderr: string; code: number | null } {
   const t0 = process.hrtime.bigint();

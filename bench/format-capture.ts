@@ -16,7 +16,7 @@ const ns = createNetns('fmtcap');
 try {
   await flood(ns, flows, 0);
   process.stderr.write(`table: ${tableCount(ns)} entries\n`);
-  const cli = join(DIST, 'cli', 'ctevents.js');
+  const cli = join(DIST, 'cli', 'ctevents.cjs');
   execFileSync('ip', ['netns', 'exec', ns.name, process.execPath, cli, 'dump', '--write', join(out, 'dump.pcap'), '--force', '--format', 'json'],
     { stdio: ['ignore', 'ignore', 'inherit'] });
 } finally {

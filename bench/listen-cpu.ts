@@ -61,7 +61,7 @@ export async function benchListenCpu(o: { rate: number; seconds: number; rounds:
   const rows: Row[] = [];
   const commands: string[] = [];
   const notes: string[] = [];
-  const cli = join(DIST, 'cli', 'ctevents.js');
+  const cli = join(DIST, 'cli', 'ctevents.cjs');
   const dir = tempDir();
   const churnBin = join(dir, 'churn');
   sh('cc', ['-O2', '-Wall', '-o', churnBin, join(ROOT, 'bench', 'churn.c')]);

@@ -34,7 +34,7 @@ export interface MetricsBenchOptions {
   sizes?: number[];
 }
 
-const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
+const CTEVENTS = join(DIST, 'cli', 'ctevents.cjs');
 const NE_PORT = 19100;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 

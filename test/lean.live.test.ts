@@ -14,7 +14,7 @@ import { ConntrackClient } from '../src/client/index.js';
 import { createNetns, liveSkipReason, ping, tcpConnection, udpExchange, udpFlows, type Netns } from './helpers/live.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const bin = join(root, 'dist/cli/ctevents.js');
+const bin = join(root, 'dist/cli/ctevents.cjs');
 const skip = liveSkipReason();
 if (skip) console.warn(`lean.live.test.ts: ${skip}`);
 
