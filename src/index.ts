@@ -28,6 +28,9 @@ export {
 } from './client/events.js';
 export { ClosedError, RequestChannel } from './client/requests.js';
 export { TimeoutClient } from './client/timeouts.js';
+// The library decodes cttimeout messages with the shared registry (the client loads the
+// subsystem only on its first timeout request).
+import './cttimeout/subsystem.js';
 export { EmptyFilterError, type DeleteCounts, type DeleteFilter, type DeleteManyOptions, type DeleteWhereOptions, type DeleteWhereResult } from './client/evict.js';
 export { readConntrackSysctls, writeConntrackSysctls, idleSeconds, type ConntrackSysctls } from './client/sysctls.js';
 export type { OverrunItem, ReceivedDatagram, ReceiveItem, Transport, TransportFactory, TransportOptions } from './client/transport.js';

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseCommandLine } from '../src/cli/args.js';
 import { main } from '../src/cli/main.js';
 import { Session } from '../src/cli/session.js';
+import { loadFormat } from '../src/cli/formats.js';
 import { runCli } from './helpers/cli.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -140,7 +141,8 @@ describe('--events, --count and the summary', () => {
 
 describe('--duration beyond setTimeout', () => {
   afterEach(() => vi.useRealTimers());
-  it('a run of 2,200,000 s neither ends at once nor never', () => {
+  it('a run of 2,200,000 s neither ends at once nor never', async () => {
+    await loadFormat('text');
     vi.useFakeTimers();
     const io = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]) };
     const s = new Session(parseCommandLine(['--duration', '2200000']), io);

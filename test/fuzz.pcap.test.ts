@@ -21,7 +21,7 @@
  *   CTEV_FUZZ_ITERATIONS=<n>      more mutated files (default 100,000)
  */
 import { describe, expect, it } from 'vitest';
-import { formatterFor } from '../src/cli/formats.js';
+import { formatterFor, loadFormat } from '../src/cli/formats.js';
 import { malformedLine } from '../src/cli/malformed.js';
 import { printableTime } from '../src/cli/read.js';
 import type { Format } from '../src/cli/args.js';
@@ -34,6 +34,7 @@ const ITERATIONS = Number(process.env.CTEV_FUZZ_ITERATIONS ?? 100_000);
 const SEED = seedFromEnv();
 const SLOW_MS = 2000;
 const FORMATS: Format[] = ['text', 'json', 'conntrack'];
+for (const f of FORMATS) await loadFormat(f);
 const FORMATTERS = FORMATS.map((f) => [f, formatterFor(f, { live: false })] as const);
 
 // Small seed files: 1-3 datagrams of each recorded scenario, as classic pcap and pcapng.

@@ -4,14 +4,48 @@
  */
 import { readFileSync } from 'node:fs';
 import type { CpuStats, GlobalStats, Message } from '../ctnetlink/model.js';
-import { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
-import { createFormatter, formatCpuStatsConntrack, isoTime, type ConntrackFormatOptions, type LineFormatter } from '../format/index.js';
-import { createXmlFormatter } from '../format/xml.js';
-import { loadConnlabels } from '../host/connlabel.js';
+import type { CPU_STATS_FIELDS } from '../ctnetlink/stats.js';
+import type { ConntrackFormatOptions, LineFormatter } from '../format/index.js';
+import { formatCpuStatsConntrack } from '../format/conntrack-stats.js';
+import { isoTime } from '../format/json-time.js';
 import type { Format, OutputFlags } from './args.js';
 import type { NetnsFileReader } from './host.js';
 
 export type { LineFormatter } from '../format/index.js';
+
+/**
+ * The formatter modules, loaded per format before a run needs them (loadFormat): a run
+ * evaluates only its own format's modules (start-up, issue 14), not all four.
+ */
+interface Loaded {
+  conntrack?: typeof import('../format/conntrack.js');
+  text?: typeof import('../format/text.js');
+  json?: typeof import('../format/json.js');
+  xml?: typeof import('../format/xml.js');
+  connlabel?: typeof import('../host/connlabel.js');
+}
+const loaded: Loaded = {};
+
+/** Load what formatterFor(f, { output }) and the xml frame need; idempotent. */
+export async function loadFormat(f: Format, output?: OutputFlags): Promise<void> {
+  if (f === 'text') loaded.text ??= await import('../format/text.js');
+  if (f === 'json') loaded.json ??= await import('../format/json.js');
+  if (f === 'conntrack') loaded.conntrack ??= await import('../format/conntrack.js');
+  if (f === 'xml') loaded.xml ??= await import('../format/xml.js');
+  if (output?.labels && (f === 'conntrack' || f === 'xml')) loaded.connlabel ??= await import('../host/connlabel.js');
+}
+
+function need<K extends keyof Loaded>(k: K): NonNullable<Loaded[K]> {
+  const m = loaded[k];
+  if (m === undefined) throw new Error(`internal: format module ${k} used before loadFormat()`);
+  return m as NonNullable<Loaded[K]>;
+}
+
+/** The opening and closing lines of an XML document (`--format xml`; loadFormat('xml') first). */
+export function xmlFrame(): { header: (root: 'conntrack' | 'expect') => string; footer: (root: 'conntrack' | 'expect') => string } {
+  const x = need('xml');
+  return { header: x.xmlHeader, footer: x.xmlFooter };
+}
 
 /**
  * The formatter for a run. conntrack -E names the process behind an event; live runs pass
@@ -21,7 +55,8 @@ export function formatterFor(
   f: Format,
   run: { live: boolean; output?: OutputFlags; progname?: (portid: number) => string | undefined },
 ): LineFormatter {
-  if (f === 'text' || f === 'json') return createFormatter(f);
+  if (f === 'text') return need('text').createTextFormatter();
+  if (f === 'json') return need('json').createJsonFormatter();
   const o: ConntrackFormatOptions = {};
   const out = run.output ?? {};
   if (out.extended) o.extended = true;
@@ -29,13 +64,13 @@ export function formatterFor(
   if (out.timestamp) o.timestamp = true;
   if (out.ktimestamp) o.ktimestamp = true;
   if (out.labels) {
-    const map = loadConnlabels();
+    const map = need('connlabel').loadConnlabels();
     if (map) o.labels = map;
   }
   // `read` names nobody: a capture's processes are long gone, and a live process with the
   // same port id would be the wrong name.
   o.progname = run.live && run.progname !== undefined ? run.progname : () => undefined;
-  return f === 'xml' ? createXmlFormatter(o) : createFormatter(f, { conntrack: o });
+  return f === 'xml' ? need('xml').createXmlFormatter(o) : need('conntrack').createConntrackFormatter(o);
 }
 
 /** The socket table of the namespace the events come from (this process's own without --netns). */
@@ -98,7 +133,7 @@ export function statsLines(f: Format, replies: StatsReplies, buckets: number | u
     // The same objects `read` prints for the kernel's replies (schema/ctevents.schema.json:
     // "stats" and "stats-cpu"), the stats line with the two figures only a live run knows.
     // The kernel's own reply messages, as `read` prints them from a capture.
-    const json = createFormatter('json');
+    const json = need('json').createJsonFormatter();
     const g0 = json(replies.global, { timestampNs })!;
     const extra = `${buckets !== undefined ? `,"buckets":${buckets}` : ''},"fillPercent":${Number(fill.toFixed(2))}`;
     return [g0.slice(0, -1) + extra + '}', ...replies.cpus.map((m) => json(m, { timestampNs })!)];

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConntrackClient, type EntryRecord } from '../client/client.js';
 import type { Subscription } from '../client/events.js';
 import { dumpRequest, dyingRequest, expectStatsCpuRequest, unconfirmedRequest } from '../ctnetlink/requests.js';
-import { dumpPrinter, leanWriterFor, printEventDatagram, type LeanWriter } from './lean.js';
+import type { LeanWriter } from './lean.js';
 import type { Session } from './session.js';
 import { statsLines } from './formats.js';
 import { requesterPortids } from './progname.js';
@@ -37,8 +37,22 @@ async function openClient(s: Session): Promise<{ client: ConntrackClient; pcap: 
   return { client, pcap };
 }
 
+/** The lean print path (cli/lean.ts) and its writer, for a run it serves. */
+interface Lean {
+  mod: typeof import('./lean.js');
+  writer: LeanWriter;
+}
+
+/** The lean path is loaded only by the formats it serves (start-up, issue 14). */
+async function leanPath(s: Session): Promise<Lean | undefined> {
+  if (s.formatName !== 'json' && s.formatName !== 'conntrack') return undefined;
+  const mod = await import('./lean.js');
+  const writer = mod.leanWriterFor(s);
+  return writer ? { mod, writer } : undefined;
+}
+
 /** Print subscription items until the session stops or the subscription ends. */
-async function pump(s: Session, sub: Subscription, lean?: LeanWriter): Promise<void> {
+async function pump(s: Session, sub: Subscription, lean?: Lean): Promise<void> {
   const stopped = new Promise<void>((res) => s.stop.signal.addEventListener('abort', () => res(), { once: true }));
   while (!s.stop.signal.aborted) {
     await Promise.race([sub.wait(), stopped]);
@@ -47,7 +61,7 @@ async function pump(s: Session, sub: Subscription, lean?: LeanWriter): Promise<v
     if (items.length === 0 && sub.isEnded) break;
     for (const it of items) {
       if (it.kind === 'datagram') {
-        if (printEventDatagram(s, lean!, it.data, it.receivedNs)) break;
+        if (lean!.mod.printEventDatagram(s, lean!.writer, it.data, it.receivedNs)) break;
       } else if (it.kind === 'event') {
         if (!s.filter.match(it.conntrack)) continue;
         if (s.record(it.message, it.receivedNs, it.type)) break;
@@ -73,7 +87,7 @@ async function pump(s: Session, sub: Subscription, lean?: LeanWriter): Promise<v
 }
 
 /** The subscription a run asks for: conntrack events of --events, or (--expect) expectation events. */
-function subscribe(s: Session, client: ConntrackClient, lean?: LeanWriter): Subscription {
+function subscribe(s: Session, client: ConntrackClient, lean?: Lean): Subscription {
   const rec = s.recorder;
   const portids = s.portids;
   // Name the requester of an event as soon as its datagram arrives (see progname.ts).
@@ -94,7 +108,7 @@ export async function watch(s: Session): Promise<number> {
   let failed = true;
   const { client, pcap } = await openClient(s);
   try {
-    const lean = leanWriterFor(s);
+    const lean = await leanPath(s);
     const sub = subscribe(s, client, lean);
     s.startLive();
     await pump(s, sub, lean);
@@ -114,7 +128,7 @@ export async function dump(s: Session): Promise<number> {
   let sub: Subscription | undefined;
   let failed = true;
   try {
-    const lean = leanWriterFor(s);
+    const lean = await leanPath(s);
     // Subscribe before dumping so that no change between the two is missed.
     if (s.opts.follow) sub = subscribe(s, client, lean);
     const now = BigInt(Date.now()) * 1_000_000n;
@@ -166,10 +180,10 @@ async function* dumpSource(s: Session, client: ConntrackClient): AsyncGenerator<
  * dumpSource on the lean path (cli/lean.ts): the entries are printed as they arrive
  * (dumpPrinter); the batches handed to the loop are empty (it only waits for the output).
  */
-async function* leanDumpSource(s: Session, client: ConntrackClient, lean: LeanWriter, now: bigint): AsyncGenerator<EntryRecord[]> {
+async function* leanDumpSource(s: Session, client: ConntrackClient, lean: Lean, now: bigint): AsyncGenerator<EntryRecord[]> {
   const family = s.filter.kernel.family ?? 0;
   const opts = { signal: s.stop.signal };
-  const at = dumpPrinter(s, lean, now);
+  const at = lean.mod.dumpPrinter(s, lean.writer, now);
   const req = s.opts.dying ? dyingRequest(family) : s.opts.unconfirmed ? unconfirmedRequest(family) : dumpRequest(undefined, s.opts.zero ? { zero: true } : {});
   const op = s.opts.dying ? 'dump dying list' : s.opts.unconfirmed ? 'dump unconfirmed list' : 'dump';
   const none: EntryRecord[] = [];

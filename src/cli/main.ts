@@ -100,8 +100,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return 0;
     }
     // Each command loads only its own modules (start-up time, issue 14).
-    const { Session } = await import('./session.js');
-    session = new Session(opts, io);
+    const { createSession } = await import('./session.js');
+    session = await createSession(opts, io);
   } catch (e) {
     io.stderr.write(`ctevents: ${describe(e)}\n`);
     return 2;

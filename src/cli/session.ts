@@ -8,8 +8,7 @@ import type { FormatContext } from '../format/index.js';
 import type { Format, Options } from './args.js';
 import { compileFilter, type CompiledFilter } from './filter.js';
 import { LineWriter, type OutStream } from './output.js';
-import { xmlFooter, xmlHeader } from '../format/xml.js';
-import { formatterFor, netlinkTable, overrunLine, type LineFormatter } from './formats.js';
+import { formatterFor, loadFormat, netlinkTable, overrunLine, xmlFrame, type LineFormatter } from './formats.js';
 import { netnsFileReader } from './host.js';
 import { createPortidResolver, type PortidResolver } from './progname.js';
 
@@ -23,6 +22,12 @@ export interface Io {
 
 /** An output that takes everything and keeps nothing. */
 const DISCARD: OutStream = { write: () => true, once: () => undefined, on: () => undefined, removeListener: () => undefined };
+
+/** Load the run's formatter modules (formats.ts loadFormat) and build its session. */
+export async function createSession(opts: Options, io: Io): Promise<Session> {
+  await loadFormat(opts.format, opts.output);
+  return new Session(opts, io);
+}
 
 export class Session {
   readonly opts: Options;
@@ -172,7 +177,7 @@ export class Session {
     if (this.formatName === 'xml' && this.xmlRoot === undefined) {
       // conntrack -o xml opens the document before the first flow (an empty result prints nothing).
       this.xmlRoot = m.kind === 'expect' ? 'expect' : 'conntrack';
-      this.out.line(xmlHeader(this.xmlRoot));
+      this.out.line(xmlFrame().header(this.xmlRoot));
     }
     this.out.line(line, kind);
     return true;
@@ -182,7 +187,7 @@ export class Session {
 
   /** Close the XML document if one was opened. */
   endDocument(): void {
-    if (this.xmlRoot !== undefined) this.out.line(xmlFooter(this.xmlRoot));
+    if (this.xmlRoot !== undefined) this.out.line(xmlFrame().footer(this.xmlRoot));
     this.xmlRoot = undefined;
   }
 
