@@ -48,7 +48,8 @@ import { SnapshotView, type GuardView } from './view.js';
 import { ConntrackTable } from '../table/table.js';
 import { TableView, guardEntryOfRow, heavySources } from './table-view.js';
 import { chooseVictimsFairFirst } from './fair-first.js';
-import { heavyOf, heavyPrefixes, sampleTable, streamEvict, wideKeyOf } from './stream-evict.js';
+import { heavyOf, heavyPrefixes, sampleTable, wideKeyOf } from './stream-evict.js';
+import { FloodEvictor } from './flood-evict.js';
 import { IPS_ASSURED } from '../ctnetlink/constants.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
@@ -122,10 +123,18 @@ export interface GuardOptions {
    * concentrated attacker inserting at 200k/s needs). Default 0.125; 0 disables.
    */
   flushShare?: number;
+  /**
+   * While the mirror is suspended (an insert flood): take victims from NEW events of the
+   * heavy prefixes as well as from dumps (flood-evict.ts). Default true; false: dumps only.
+   */
+  floodEvents?: boolean;
 }
 
 export interface GuardSummary {
   seconds: number;
+  /** CPU time of the guard's process over the run (user, system; seconds). */
+  cpuUser?: number;
+  cpuSystem?: number;
   episodes: number;
   evictions: number;
   /** Of the evictions: entries removed by kernel-side flushes of heavy sources (estimate). */
@@ -263,7 +272,7 @@ export class Guard {
   private rankedAt = 0;
   private refreshing: Promise<void> | undefined;
   private refreshError: Error | undefined;
-  private window: { at: number; deleted: number; missing: number; refused: number; batches: number; bySteps: Record<string, number>; error: string | undefined; streamed?: number; prefixes?: string[] } =
+  private window: { at: number; deleted: number; missing: number; refused: number; batches: number; bySteps: Record<string, number>; error: string | undefined; streamed?: number; fromEvents?: number; fromDump?: number; prefixes?: string[] } =
     { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
 
   /**
@@ -314,7 +323,7 @@ export class Guard {
     if (w.batches === 0 || (!force && Date.now() - w.at < 1000)) return;
     this.log({
       action: 'evict', why: 'table over the watermark', deleted: w.deleted, missing: w.missing, refused: w.refused, bySteps: w.bySteps,
-      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...(w.streamed !== undefined ? { streamed: w.streamed, prefixes: w.prefixes } : {}), ...extra,
+      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...(w.streamed !== undefined ? { streamed: w.streamed, fromEvents: w.fromEvents, fromDump: w.fromDump, prefixes: w.prefixes } : {}), ...extra,
     });
     this.window = { at: Date.now(), deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
   }
@@ -322,6 +331,7 @@ export class Guard {
   /** Run until `signal` aborts; restores what it changed before returning. */
   async run(signal: AbortSignal): Promise<GuardSummary> {
     const started = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     if (this.o.apply && existsSync(this.o.stateFile)) {
       const restored = restoreFromStateFile(this.o.stateFile, this.client.netns);
       this.log({ action: 'timeouts-restored', why: 'state file left by an earlier guard', values: restored, stateFile: this.o.stateFile });
@@ -470,6 +480,8 @@ export class Guard {
       }
     } finally {
       this.flushWindow(true);
+      this.flood?.close();
+      this.flood = undefined;
       if (this.refreshing) await this.refreshing;
       this.ranked = [];
       this.deletedIds.clear();
@@ -478,6 +490,9 @@ export class Guard {
       this.ownMirror = false;
       this.restore();
       this.summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpu = process.cpuUsage(cpu0);
+      this.summary.cpuUser = cpu.user / 1e6;
+      this.summary.cpuSystem = cpu.system / 1e6;
       this.log({ action: 'summary', ...this.summary });
     }
     return this.summary;
@@ -538,6 +553,8 @@ export class Guard {
 
   /** One streaming pass (stream-evict.ts), counted like evictNow. */
   private mirrorSuspended = false;
+  /** The flood evictor while the mirror is suspended (flood-evict.ts). */
+  private flood: FloodEvictor | undefined;
   private rate = { at: 0, news: 0, perSecond: 0 };
 
   /** NEW events per second seen by the mirror (over the last second or more). */
@@ -603,6 +620,8 @@ export class Guard {
 
   private async resumeMirror(): Promise<void> {
     this.mirrorSuspended = false;
+    this.flood?.close();
+    this.flood = undefined;
     this.frozen = undefined;
     if (!this.ownMirror) {
       this.mirror = this.o.table;
@@ -636,22 +655,29 @@ export class Guard {
       }
       this.frozen = { prefixes, sources: [] };
     }
+    if (!this.flood) {
+      this.flood = new FloodEvictor(this.client, {
+        prefixes, ...(this.o.protect ? { protect: this.o.protect } : {}), events: this.o.floodEvents ?? true,
+      }).open();
+      this.log({ action: 'flood-mode', why: 'evicting the heavy prefixes\' newest entries from NEW events, the rest from dumps', prefixes: [...prefixes].map(String), events: this.o.floodEvents ?? true });
+    }
     let r;
     try {
-      r = await streamEvict(this.client, {
-        need, signal, prefixes, ...(this.o.protect ? { protect: this.o.protect } : {}),
-      });
+      r = await this.flood.evict(need, { signal });
     } catch (e) {
       if (signal.aborted) return; // stopping: the deletes sent are done, the rest is not needed
       throw e;
     }
-    this.account(r, r.chosen, 'assured');
+    const chosen = r.fromEvents + r.fromDump;
+    this.account(r, chosen, 'assured');
     const w = this.window;
     w.streamed = (w.streamed ?? 0) + r.deleted;
-    w.prefixes = r.prefixes.map(String);
+    w.fromEvents = (w.fromEvents ?? 0) + r.fromEvents;
+    w.fromDump = (w.fromDump ?? 0) + r.fromDump;
+    w.prefixes = [...prefixes].map(String);
     this.summary.streamed += r.deleted;
-    this.flushWindow(false, { count, need, mode: 'stream' });
-    if (r.chosen === 0) await new Promise((res) => setTimeout(res, Math.min(this.o.intervalMs, 20)));
+    this.flushWindow(false, { count, need, mode: 'stream', events: this.flood.stats.events, overruns: this.flood.stats.overruns });
+    if (chosen === 0) await new Promise((res) => setTimeout(res, Math.min(this.o.intervalMs, 20)));
   }
 
   private account(r: DeleteCounts, n: number, step: PolicyStep, stepOnly = false): void {
