@@ -134,6 +134,8 @@ export class FloodEvictor {
   private readonly o: FloodEvictOptions;
   private readonly ring: VictimRing;
   private sub: Transport | undefined;
+  private del: Transport | undefined;
+  private keptAtLastRound = 0;
   private readonly e = new CompactEntry();
   private readonly f: DeleteFields = { family: 0, proto: 0, sport: 0, dport: 0, zone: 0, hasId: false, id: 0, addr: new Uint32Array(8), addrBase: 0 };
   /** NEW events seen, kept (heavy prefix, not protected), and overruns of the subscription. */
@@ -185,6 +187,8 @@ export class FloodEvictor {
   close(): void {
     this.sub?.close();
     this.sub = undefined;
+    this.del?.close();
+    this.del = undefined;
     this.ring.clear();
   }
 
@@ -223,11 +227,18 @@ export class FloodEvictor {
    */
   async evict(need: number, opts: { dump?: boolean; minFromDump?: number; signal?: AbortSignal } = {}): Promise<FloodRound> {
     if (need <= 0) return { ...EMPTY, errors: {}, fromEvents: 0, fromDump: 0 };
-    const t = this.client.openTransport({ receiveBufferSize: 4 * 1024 * 1024 });
+    // One delete socket for the evictor's life (opening one in a namespace per round cost
+    // more than the round's JS work); each round's pipeline takes over its receive callback.
+    const t = (this.del ??= this.client.openTransport({ receiveBufferSize: 4 * 1024 * 1024 }));
     let fromEvents = 0;
     let fromDump = 0;
+    // Events still coming in: a small shortfall is left to them (a dump per round for a few
+    // hundred entries costs more than it gives); a large one, or no event since the last
+    // round (a full table refuses the attacker's inserts: no NEW events), takes a dump.
+    const flowing = this.sub !== undefined && this.stats.kept > this.keptAtLastRound;
+    this.keptAtLastRound = this.stats.kept;
     try {
-      const p = new DeletePipeline(t);
+      const p = new DeletePipeline(t, { batch: Math.min(1024, need) });
       const drain = async (ring: VictimRing, n: number): Promise<number> => {
         let k = 0;
         while (k < n && !opts.signal?.aborted && ring.pop(this.f)) {
@@ -240,15 +251,19 @@ export class FloodEvictor {
       };
       fromEvents = await drain(this.ring, need);
       const rest = need - fromEvents;
-      if (opts.dump !== false && rest > 0 && rest >= (opts.minFromDump ?? 1) && !opts.signal?.aborted) {
+      const minFromDump = opts.minFromDump ?? (flowing ? 4096 : 1);
+      if (opts.dump !== false && rest > 0 && rest >= minFromDump && !opts.signal?.aborted) {
         const local = new VictimRing(rest);
         await this.fromDump(rest, local);
         fromDump = await drain(local, rest);
       }
       const c = await p.finish();
       return { ...c, fromEvents, fromDump };
-    } finally {
-      t.close();
+    } catch (e) {
+      // The socket may be in any state: a fresh one next round.
+      this.del?.close();
+      this.del = undefined;
+      throw e;
     }
   }
 }

@@ -50,6 +50,7 @@ import { TableView, guardEntryOfRow, heavySources } from './table-view.js';
 import { chooseVictimsFairFirst } from './fair-first.js';
 import { heavyOf, heavyPrefixes, sampleTable, wideKeyOf } from './stream-evict.js';
 import { FloodEvictor } from './flood-evict.js';
+import { setProcessNice, type PriorityResult } from './priority.js';
 import { IPS_ASSURED } from '../ctnetlink/constants.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
@@ -128,6 +129,17 @@ export interface GuardOptions {
    * heavy prefixes as well as from dumps (flood-evict.ts). Default true; false: dumps only.
    */
   floodEvents?: boolean;
+  /**
+   * With the table: new entries per second (NEW events seen, or growth of the kernel's
+   * count) from which the mirror is suspended at once when the table is over the watermark
+   * and the guard evicts in flood mode (default 100,000).
+   */
+  suspendRate?: number;
+  /**
+   * With `apply`: set the process's nice value (every thread) when the guard starts, e.g.
+   * -10 (the CLI's default with --apply): see priority.ts. Default: leave it.
+   */
+  nice?: number;
 }
 
 export interface GuardSummary {
@@ -364,7 +376,12 @@ export class Guard {
     let pressure = false;
     let coping = false;
     let calmSince = 0;
-    this.log({ action: 'start', apply: this.o.apply, high: this.o.high, low: this.o.low, netns: this.client.netns ?? null });
+    let priority: PriorityResult | undefined;
+    if (this.o.apply && this.o.nice !== undefined) {
+      priority = setProcessNice(this.o.nice);
+      if (priority.error) this.log({ action: 'error', what: `setting the nice value to ${this.o.nice}`, error: priority.error });
+    }
+    this.log({ action: 'start', apply: this.o.apply, high: this.o.high, low: this.o.low, netns: this.client.netns ?? null, ...(priority && !priority.error ? { nice: priority.nice, niceBefore: priority.before } : {}) });
     try {
       while (!signal.aborted) {
         if (this.refreshError) throw this.refreshError;
@@ -379,6 +396,7 @@ export class Guard {
         }
         this.summary.maxCount = Math.max(this.summary.maxCount, count);
         if (this.mirror) this.insertRate(this.mirror); // sampled all along, so it is known when pressure starts
+        this.trackFill(count);
         const high = Math.floor(max * this.o.high);
         const low = Math.floor(max * this.o.low);
         // The kernel copes alone with what early_drop can evict (non-assured entries):
@@ -418,7 +436,13 @@ export class Guard {
             this.lastFlushAt = performance.now();
             if ((await this.flushSources(heavy, this.o.flushShare ?? 0.125)) > 0) continue;
           }
-          if (this.mirror && this.mirror.size - this.deletedIds.size < count * (this.o.streamBelow ?? 0.5)) {
+          const fast = this.mirror ? Math.max(this.insertRate(this.mirror), this.fill.perSecond) : 0;
+          if (this.mirror && fast >= (this.o.suspendRate ?? 100_000)) {
+            // An insert flood the mirror cannot follow on a few cores (100k+ new entries/s):
+            // flood mode at once, before the mirror's overruns say so (measured: about 2 s of
+            // a full table at the start of attack b went by while the mirror tried).
+            this.suspendMirror(count, max, `${Math.round(fast)} new entries/s: an insert flood the mirror cannot follow`);
+          } else if (this.mirror && this.mirror.size - this.deletedIds.size < count * (this.o.streamBelow ?? 0.5)) {
             // The mirror holds less than half of the kernel's table (its socket overran; rows
             // the guard deleted but whose DESTROY it lost do not count): it cannot follow this
             // attack, and following it costs the CPU the eviction needs. Suspend it until the
@@ -557,6 +581,27 @@ export class Guard {
   private flood: FloodEvictor | undefined;
   private rate = { at: 0, news: 0, perSecond: 0 };
 
+  /** Growth of the kernel's count per second (windows of 250 ms or more; the last positive one, for 2 s). */
+  private fill = { at: 0, count: 0, perSecond: 0, seenAt: 0 };
+
+  private trackFill(count: number): void {
+    const now = performance.now();
+    const f = this.fill;
+    if (f.at === 0) {
+      f.at = now;
+      f.count = count;
+      return;
+    }
+    if (now - f.at < 250) return;
+    const rate = ((count - f.count) * 1000) / (now - f.at);
+    if (rate > 0 || now - f.seenAt > 2000) {
+      f.perSecond = Math.max(0, rate);
+      f.seenAt = now;
+    }
+    f.at = now;
+    f.count = count;
+  }
+
   /** NEW events per second seen by the mirror (over the last second or more). */
   private insertRate(m: ConntrackTable): number {
     const now = performance.now();
@@ -599,7 +644,7 @@ export class Guard {
   /** What the mirror said when it was suspended: heavy prefixes and sources, kept for the episode. */
   private frozen: { prefixes: Set<string | number>; sources: { src: string; count: number }[] } | undefined;
 
-  private suspendMirror(count: number, max: number): void {
+  private suspendMirror(count: number, max: number, why = 'the mirror holds less than half of the table (events lost)'): void {
     if (!this.mirror) return;
     const share = this.o.flushShare ?? 0.125;
     // Decided now, from the whole mirror: samples of later dumps are biased (the stream
@@ -607,7 +652,7 @@ export class Guard {
     const prefixes = heavyPrefixes(this.mirror);
     this.frozen = { prefixes, sources: share > 0 ? this.heavySourcesOfMirror(this.mirror, share, max) : [] };
     this.log({
-      action: 'table-suspend', why: 'the mirror holds less than half of the table (events lost): evicting from dumps until the pressure ends', mirrored: this.mirror.size, count,
+      action: 'table-suspend', why: `${why}: flood mode (events and dumps) until the pressure ends`, mirrored: this.mirror.size, count,
       heavyPrefixes: [...prefixes].map(String), heavySources: this.frozen.sources.map((h) => h.src),
     });
     if (this.ownMirror) this.mirror.close();
