@@ -119,6 +119,8 @@ export interface FloodEvictOptions {
   receiveBufferSize?: number;
   /** Take victims from NEW events (default true); false: dumps only. */
   events?: boolean;
+  /** Delete messages per datagram (default 1024; at most what the socket send buffer takes: 2048 worked, 4096 failed with EMSGSIZE). */
+  batch?: number;
 }
 
 export interface FloodRound extends DeleteCounts {
@@ -238,7 +240,7 @@ export class FloodEvictor {
     const flowing = this.sub !== undefined && this.stats.kept > this.keptAtLastRound;
     this.keptAtLastRound = this.stats.kept;
     try {
-      const p = new DeletePipeline(t, { batch: Math.min(1024, need) });
+      const p = new DeletePipeline(t, { batch: Math.min(this.o.batch ?? 1024, need) });
       const drain = async (ring: VictimRing, n: number): Promise<number> => {
         let k = 0;
         while (k < n && !opts.signal?.aborted && ring.pop(this.f)) {
