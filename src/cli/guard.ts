@@ -47,6 +47,8 @@ Options:
   --nice N                 with --apply: run at this nice value, -20 to 19 (default -10: the
                            guard must out-delete an attacker on the same CPUs; as conntrackd's
                            Nice setting); --nice 0 keeps the priority it was started with
+  --no-flood-events        under an insert flood (flood mode), find victims by dumps only, not
+                           also from NEW events (for comparison; see docs/dos.md)
   --calm SECONDS           pressure ends after this long under the low watermark (default 60)
   --state-file PATH        where changed settings are recorded (default /run/ctevents-guard-NS.json)
   --max N                  watermarks relative to N entries instead of nf_conntrack_max
@@ -99,6 +101,7 @@ export async function runGuard(argv: readonly string[], io: Io): Promise<number>
         'flush-share': { type: 'string' },
         calm: { type: 'string' },
         nice: { type: 'string' },
+        'no-flood-events': { type: 'boolean' },
         'state-file': { type: 'string' },
         duration: { type: 'string' },
         max: { type: 'string' },
@@ -133,6 +136,7 @@ export async function runGuard(argv: readonly string[], io: Io): Promise<number>
       if (!/^-?\d+$/.test(v.nice) || n < -20 || n > 19) throw new UsageError(`--nice needs an integer from -20 to 19, not ${JSON.stringify(v.nice)}`);
       if (n !== 0) opts.nice = n;
     } else if (opts.apply) opts.nice = -10;
+    if (v['no-flood-events']) opts.floodEvents = false;
     const calm = num('calm', v.calm, 0, 86_400);
     if (calm !== undefined) opts.calmSeconds = calm;
     duration = num('duration', v.duration, 0.001, 2_000_000);
