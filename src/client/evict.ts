@@ -229,9 +229,12 @@ export class DeletePipeline {
     return undefined;
   }
 
-  /** Deletes queued or sent and not yet answered. */
-  get pending(): number {
-    return this.keys.length + this.inflight.length;
+  /**
+   * Send what is queued now (the kernel has processed it when this resolves or returns: it
+   * handles a datagram's messages inside send()), without waiting for the replies.
+   */
+  sendQueued(): Promise<void> {
+    return this.sendBatch();
   }
 
   private reserve(n: number): void {

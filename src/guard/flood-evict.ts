@@ -255,6 +255,8 @@ export class FloodEvictor {
       const rest = need - fromEvents;
       const minFromDump = opts.minFromDump ?? (flowing ? 4096 : 1);
       if (opts.dump !== false && rest > 0 && rest >= minFromDump && !opts.signal?.aborted) {
+        // The event victims are deleted before the dump starts (else it finds them again).
+        await p.sendQueued();
         const local = new VictimRing(rest);
         await this.fromDump(rest, local);
         fromDump = await drain(local, rest);
