@@ -177,8 +177,10 @@ export class FloodEvictor {
         }
       },
       (err) => {
+        // Victims then come from dumps only (evict() sees no subscription).
         this.stats.subscriptionError = err.message;
-        this.sub = undefined;
+        if (this.sub === t) this.sub = undefined;
+        t.close();
       },
     );
     t.unref?.();

@@ -31,9 +31,15 @@
  * is a scan of its store, table-view.ts, ranked fairness-first, fair-first.ts, renewed every
  * `rerankMs`); a source holding `flushShare` of the maximum inside a heavy /16 is flushed in
  * the kernel. When the mirror falls below half of the kernel's count (its event socket
- * overran), it is suspended until the pressure ends and the guard evicts from streaming
- * dumps (stream-evict.ts) with the heavy prefixes and sources the mirror showed when it was
+ * overran), or new entries arrive at `suspendRate` (100,000/s) or more, it is suspended
+ * until the pressure ends and the guard evicts in flood mode (flood-evict.ts: the newest
+ * entries of the heavy prefixes from NEW events, the rest from dumps, deletes written from
+ * lean-decoded numbers) with the heavy prefixes and sources the mirror showed when it was
  * suspended. `source: 'dump'`: a full dump per view, tier-first policy (the fallback).
+ *
+ * CPU: ctnetlink inserts and deletes run under one kernel mutex (NFNL_CB_MUTEX), so against
+ * an attacker inserting over ctnetlink on the same CPUs the guard's share of the CPU decides;
+ * `nice` (the CLI: -10 with --apply) sets the priority of every thread at start.
  *
  * Dry run (the default, `apply: false`): everything is computed and logged, nothing is
  * deleted or written. Every action is one NDJSON-ready record through `log`.
@@ -721,7 +727,8 @@ export class Guard {
     w.fromDump = (w.fromDump ?? 0) + r.fromDump;
     w.prefixes = [...prefixes].map(String);
     this.summary.streamed += r.deleted;
-    this.flushWindow(false, { count, need, mode: 'stream', events: this.flood.stats.events, overruns: this.flood.stats.overruns });
+    const fs = this.flood.stats;
+    this.flushWindow(false, { count, need, mode: 'stream', events: fs.events, overruns: fs.overruns, ...(fs.subscriptionError ? { eventsError: fs.subscriptionError } : {}) });
     if (chosen === 0) await new Promise((res) => setTimeout(res, Math.min(this.o.intervalMs, 20)));
   }
 
