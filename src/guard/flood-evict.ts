@@ -12,7 +12,8 @@
  *   1. NEW events (NFNLGRP_CONNTRACK_NEW only: no DESTROY subscription, so the kernel builds
  *      no event for the guard's own deletes). The kernel builds each event in the context of
  *      the task that inserted the entry: the attacker pays for it, the guard only reads it.
- *      Entries whose source lies in a heavy /16 (/48) are kept, newest first; the ring
+ *      ASSURED entries whose source lies in a heavy /16 (/48) are kept (non-assured ones are
+ *      early_drop's: the kernel evicts one per new entry of a full table), newest first; the ring
  *      keeps the newest `capacity` (older ones are overwritten: a dump finds them).
  *   2. A dump from the kernel's first bucket (cancelled once enough are found), for what the
  *      events do not supply: entries inserted before the subscription, or lost in an overrun.
@@ -30,6 +31,7 @@ import type { Transport } from '../client/transport.js';
 import { CompactEntry, COMPACT_CONNTRACK, EV_NEW, HAS_ID, HAS_ORIG, decodeCompactDatagram } from '../ctnetlink/compact.js';
 import type { Conntrack } from '../ctnetlink/model.js';
 import { NFNLGRP_CONNTRACK_NEW } from '../nfnetlink/constants.js';
+import { IPS_ASSURED } from '../ctnetlink/constants.js';
 import { rawDump } from '../table/raw.js';
 import { keyOfCompact, wideKeyOf } from './stream-evict.js';
 
@@ -119,6 +121,8 @@ export interface FloodEvictOptions {
   receiveBufferSize?: number;
   /** Take victims from NEW events (default true); false: dumps only. */
   events?: boolean;
+  /** Only ASSURED entries (default true: non-assured ones are early_drop's). */
+  assuredOnly?: boolean;
   /** Delete messages per datagram (default 1024; at most what the socket send buffer takes: 2048 worked, 4096 failed with EMSGSIZE). */
   batch?: number;
 }
@@ -202,6 +206,10 @@ export class FloodEvictor {
   }
 
   private eligible(m: CompactEntry): boolean {
+    // Non-assured entries are the kernel's: when the table is full, early_drop evicts one of
+    // them per new entry (the guard then stands by); taking them here would do its job at
+    // the guard's CPU cost, and keep it from seeing that the kernel copes.
+    if (this.o.assuredOnly !== false && !(m.status & IPS_ASSURED)) return false;
     if (!inHeavyPrefix(m, this.o.prefixes)) return false;
     return !this.o.protect?.(conntrackOfCompact(m));
   }
