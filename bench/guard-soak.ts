@@ -13,7 +13,8 @@
  * `attack-seconds` long, then a flush of the table (`conntrack -F`: the attacker's 432,000 s
  * entries would otherwise hold the table over the low watermark) and `quiet-seconds` without attack. The guard's RSS
  * (/proc/PID/status VmRSS) is sampled every 5 s; printed: per-cycle maximum, first and last
- * quarter, and the guard's summary line.
+ * quarter, the JS heap in use at each pressure end (the guard's `pressure-end` record), and
+ * the guard's summary line.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,10 +47,13 @@ async function main(): Promise<void> {
   let summary = '';
   guard.stderr!.on('data', (d) => (summary += d));
   const counts: Record<string, number> = {};
+  const heap: number[] = [];
   createInterface({ input: guard.stdout! }).on('line', (l) => {
     try {
-      const a = (JSON.parse(l) as { action: string }).action;
+      const r = JSON.parse(l) as { action: string; heapUsedMiB?: number };
+      const a = r.action;
       counts[a] = (counts[a] ?? 0) + 1;
+      if (a === 'pressure-end' && r.heapUsedMiB !== undefined) heap.push(r.heapUsedMiB);
     } catch {
       /* not a record */
     }
@@ -96,6 +100,7 @@ async function main(): Promise<void> {
     `guard soak: ${minutes} min, ${cycle} attack cycles (b and d alternating, ${attackSeconds} s attack + ${quietSeconds} s quiet), ${ok.length} RSS samples\n` +
       `  first quarter: ${stat(mib(ok.slice(0, q)))}\n  last quarter:  ${stat(mib(ok.slice(-q)))}\n` +
       `  per-cycle max RSS (MiB): ${[...perCycle.values()].map((v) => v.toFixed(0)).join(' ')}\n` +
+      `  JS heap in use at each pressure end (MiB): ${heap.join(' ')}\n` +
       `  guard records: ${JSON.stringify(counts)}\n  ${summary.trim().split('\n').pop()}\n`,
   );
 }

@@ -499,7 +499,8 @@ export class Guard {
             this.deletedIds.clear();
             this.ranked = [];
             this.pos = 0;
-            this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds });
+            const mem = process.memoryUsage();
+            this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds, rssMiB: Math.round(mem.rss / 1048576), heapUsedMiB: Math.round(mem.heapUsed / 1048576) });
             if (this.mirrorSuspended) await this.resumeMirror();
             if (this.o.apply) this.restore();
             else this.changed = undefined;
