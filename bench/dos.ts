@@ -200,7 +200,10 @@ export async function runScenario(attack: Attack, mode: Mode, o: DosOptions): Pr
     if (mode === 'guard') {
       if (!existsSync(CTEVENTS)) throw new Error(`${CTEVENTS} is missing: npm run build`);
       const stateFile = join(tempDir(), 'guard-state.json');
-      guard = spawnTracked(process.execPath, [CTEVENTS, 'guard', '--apply', '--netns', t.r.name, '--state-file', stateFile, ...(o.guardArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // DOS_GUARD_NODE_ARGS: extra node flags for the guard (e.g. --cpu-prof --cpu-prof-dir=DIR);
+      // DOS_GUARD_ARGS: extra guard options (e.g. --nice=0).
+      const nodeArgs = process.env.DOS_GUARD_NODE_ARGS ? process.env.DOS_GUARD_NODE_ARGS.split(' ').filter(Boolean) : [];
+      guard = spawnTracked(process.execPath, [...nodeArgs, CTEVENTS, 'guard', '--apply', '--netns', t.r.name, '--state-file', stateFile, ...(o.guardArgs ?? []), ...(process.env.DOS_GUARD_ARGS ? process.env.DOS_GUARD_ARGS.split(' ').filter(Boolean) : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
       guard.stderr!.on('data', (d) => (guardErr += d));
       lines(guard, (l) => {
         try {

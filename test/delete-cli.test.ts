@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { groupOf, kernelExact, parseDeleteCommandLine } from '../src/cli/delete.js';
-import { parseProtect } from '../src/cli/guard.js';
+import { parseProtect, runGuard } from '../src/cli/guard.js';
 
 describe('delete / flush command line', () => {
   it('takes the dump filters and its own options', () => {
@@ -43,5 +43,31 @@ describe('guard --protect', () => {
     expect(parseProtect('status=ASSURED+SEEN_REPLY')({ family: 2, status: 6 })).toBe(true);
     expect(() => parseProtect('bogus=1')).toThrow(/--protect/);
     expect(() => parseProtect('src')).toThrow(/--protect/);
+  });
+});
+
+describe('guard --nice and --no-flood-events', () => {
+  function io() {
+    let err = '';
+    let out = '';
+    const stream = (w: (s: string) => void) => ({ write: (s: string) => (w(s), true), once: () => undefined, on: () => undefined, removeListener: () => undefined });
+    return {
+      io: { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)), stdin: process.stdin } as unknown as Parameters<typeof runGuard>[1],
+      err: () => err,
+      out: () => out,
+    };
+  }
+  it('refuses values outside -20..19 and non-integers before opening anything', async () => {
+    for (const bad of ['--nice=-21', '--nice=20', '--nice=1.5', '--nice=x']) {
+      const t = io();
+      expect(await runGuard(['guard', bad], t.io), bad).toBe(2);
+      expect(t.err()).toMatch(/--nice needs an integer from -20 to 19/);
+    }
+  });
+  it('documents both in --help', async () => {
+    const t = io();
+    expect(await runGuard(['guard', '--help'], t.io)).toBe(0);
+    expect(t.out()).toMatch(/--nice N/);
+    expect(t.out()).toMatch(/--no-flood-events/);
   });
 });

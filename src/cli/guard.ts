@@ -44,6 +44,11 @@ Options:
                            the table is over the watermark has its ASSURED entries flushed
                            in the kernel (6.12+, table source, no --protect; default 12.5;
                            0 disables)
+  --nice N                 with --apply: run at this nice value, -20 to 19 (default -10: the
+                           guard must out-delete an attacker on the same CPUs; as conntrackd's
+                           Nice setting); --nice 0 keeps the priority it was started with
+  --no-flood-events        under an insert flood (flood mode), find victims by dumps only, not
+                           also from NEW events (for comparison; see docs/dos.md)
   --calm SECONDS           pressure ends after this long under the low watermark (default 60)
   --state-file PATH        where changed settings are recorded (default /run/ctevents-guard-NS.json)
   --max N                  watermarks relative to N entries instead of nf_conntrack_max
@@ -95,6 +100,8 @@ export async function runGuard(argv: readonly string[], io: Io): Promise<number>
         source: { type: 'string' },
         'flush-share': { type: 'string' },
         calm: { type: 'string' },
+        nice: { type: 'string' },
+        'no-flood-events': { type: 'boolean' },
         'state-file': { type: 'string' },
         duration: { type: 'string' },
         max: { type: 'string' },
@@ -124,6 +131,12 @@ export async function runGuard(argv: readonly string[], io: Io): Promise<number>
     }
     const flushShare = num('flush-share', v['flush-share'], 0, 100);
     if (flushShare !== undefined) opts.flushShare = flushShare / 100;
+    if (v.nice !== undefined) {
+      const n = Number(v.nice);
+      if (!/^-?\d+$/.test(v.nice) || n < -20 || n > 19) throw new UsageError(`--nice needs an integer from -20 to 19, not ${JSON.stringify(v.nice)}`);
+      if (n !== 0) opts.nice = n;
+    } else if (opts.apply) opts.nice = -10;
+    if (v['no-flood-events']) opts.floodEvents = false;
     const calm = num('calm', v.calm, 0, 86_400);
     if (calm !== undefined) opts.calmSeconds = calm;
     duration = num('duration', v.duration, 0.001, 2_000_000);

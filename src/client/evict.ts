@@ -31,6 +31,10 @@ import { ClosedError } from './requests.js';
 import type { ReceiveItem, Transport } from './transport.js';
 import { idleSeconds, readConntrackSysctls, type ConntrackSysctls } from './sysctls.js';
 import { MAX_DELETE_BYTES, writeDelete } from './delete-encoder.js';
+import { writeDeleteFields, type DeleteFields } from './delete-compact.js';
+
+/** The key onError reports for a delete queued by DeletePipeline.addFields (no key object kept). */
+export const RAW_KEY: EntryKey = Object.freeze({ family: 0 });
 
 export interface DeleteCounts {
   /** Delete messages sent. */
@@ -202,6 +206,35 @@ export class DeletePipeline {
     this.counts.requested++;
     if (this.keys.length >= this.batchSize) return this.sendBatch();
     return undefined;
+  }
+
+  /**
+   * Queue one delete written from delete fields (delete-compact.ts: no key object); false
+   * when the fields cannot be written that way (the caller then uses add() with a key).
+   * Refusals of these deletes are counted; onError gets RAW_KEY for them.
+   */
+  addFields(f: DeleteFields): Promise<void> | undefined | false {
+    if (this.fatal) throw this.fatal;
+    if (this.buf.length - this.bytes < MAX_DELETE_BYTES) this.reserve(MAX_DELETE_BYTES);
+    const seq = ((this.seq + 1) >>> 0) || 1;
+    const len = writeDeleteFields(this.buf, this.view, this.bytes, f, seq, 0);
+    if (len < 0) return false;
+    this.seq = seq;
+    if (this.keys.length === 0) this.firstSeq = seq;
+    this.lastOff = this.bytes;
+    this.bytes += (len + 3) & ~3;
+    this.keys.push(RAW_KEY);
+    this.counts.requested++;
+    if (this.keys.length >= this.batchSize) return this.sendBatch();
+    return undefined;
+  }
+
+  /**
+   * Send what is queued now (the kernel has processed it when this resolves or returns: it
+   * handles a datagram's messages inside send()), without waiting for the replies.
+   */
+  sendQueued(): Promise<void> {
+    return this.sendBatch();
   }
 
   private reserve(n: number): void {

@@ -31,9 +31,15 @@
  * is a scan of its store, table-view.ts, ranked fairness-first, fair-first.ts, renewed every
  * `rerankMs`); a source holding `flushShare` of the maximum inside a heavy /16 is flushed in
  * the kernel. When the mirror falls below half of the kernel's count (its event socket
- * overran), it is suspended until the pressure ends and the guard evicts from streaming
- * dumps (stream-evict.ts) with the heavy prefixes and sources the mirror showed when it was
+ * overran), or new entries arrive at `suspendRate` (100,000/s) or more, it is suspended
+ * until the pressure ends and the guard evicts in flood mode (flood-evict.ts: the newest
+ * entries of the heavy prefixes from NEW events, the rest from dumps, deletes written from
+ * lean-decoded numbers) with the heavy prefixes and sources the mirror showed when it was
  * suspended. `source: 'dump'`: a full dump per view, tier-first policy (the fallback).
+ *
+ * CPU: ctnetlink inserts and deletes run under one kernel mutex (NFNL_CB_MUTEX), so against
+ * an attacker inserting over ctnetlink on the same CPUs the guard's share of the CPU decides;
+ * `nice` (the CLI: -10 with --apply) sets the priority of every thread at start.
  *
  * Dry run (the default, `apply: false`): everything is computed and logged, nothing is
  * deleted or written. Every action is one NDJSON-ready record through `log`.
@@ -48,7 +54,9 @@ import { SnapshotView, type GuardView } from './view.js';
 import { ConntrackTable } from '../table/table.js';
 import { TableView, guardEntryOfRow, heavySources } from './table-view.js';
 import { chooseVictimsFairFirst } from './fair-first.js';
-import { heavyOf, heavyPrefixes, sampleTable, streamEvict, wideKeyOf } from './stream-evict.js';
+import { heavyOf, heavyPrefixes, sampleTable, wideKeyOf } from './stream-evict.js';
+import { FloodEvictor } from './flood-evict.js';
+import { setProcessNice, type PriorityResult } from './priority.js';
 import { IPS_ASSURED } from '../ctnetlink/constants.js';
 
 /** Timeouts under pressure (seconds), applied only where lower than the current value. */
@@ -122,10 +130,29 @@ export interface GuardOptions {
    * concentrated attacker inserting at 200k/s needs). Default 0.125; 0 disables.
    */
   flushShare?: number;
+  /**
+   * While the mirror is suspended (an insert flood): take victims from NEW events of the
+   * heavy prefixes as well as from dumps (flood-evict.ts). Default true; false: dumps only.
+   */
+  floodEvents?: boolean;
+  /**
+   * With the table: new entries per second (NEW events seen, or growth of the kernel's
+   * count) from which the mirror is suspended at once when the table is over the watermark
+   * and the guard evicts in flood mode (default 100,000).
+   */
+  suspendRate?: number;
+  /**
+   * With `apply`: set the process's nice value (every thread) when the guard starts, e.g.
+   * -10 (the CLI's default with --apply): see priority.ts. Default: leave it.
+   */
+  nice?: number;
 }
 
 export interface GuardSummary {
   seconds: number;
+  /** CPU time of the guard's process over the run (user, system; seconds). */
+  cpuUser?: number;
+  cpuSystem?: number;
   episodes: number;
   evictions: number;
   /** Of the evictions: entries removed by kernel-side flushes of heavy sources (estimate). */
@@ -263,7 +290,7 @@ export class Guard {
   private rankedAt = 0;
   private refreshing: Promise<void> | undefined;
   private refreshError: Error | undefined;
-  private window: { at: number; deleted: number; missing: number; refused: number; batches: number; bySteps: Record<string, number>; error: string | undefined; streamed?: number; prefixes?: string[] } =
+  private window: { at: number; deleted: number; missing: number; refused: number; batches: number; bySteps: Record<string, number>; error: string | undefined; streamed?: number; fromEvents?: number; fromDump?: number; prefixes?: string[] } =
     { at: 0, deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
 
   /**
@@ -314,7 +341,7 @@ export class Guard {
     if (w.batches === 0 || (!force && Date.now() - w.at < 1000)) return;
     this.log({
       action: 'evict', why: 'table over the watermark', deleted: w.deleted, missing: w.missing, refused: w.refused, bySteps: w.bySteps,
-      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...(w.streamed !== undefined ? { streamed: w.streamed, prefixes: w.prefixes } : {}), ...extra,
+      deletes: w.batches, ...(w.error ? { error: w.error } : {}), ...(w.streamed !== undefined ? { streamed: w.streamed, fromEvents: w.fromEvents, fromDump: w.fromDump, prefixes: w.prefixes } : {}), ...extra,
     });
     this.window = { at: Date.now(), deleted: 0, missing: 0, refused: 0, batches: 0, bySteps: {}, error: undefined };
   }
@@ -322,6 +349,7 @@ export class Guard {
   /** Run until `signal` aborts; restores what it changed before returning. */
   async run(signal: AbortSignal): Promise<GuardSummary> {
     const started = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     if (this.o.apply && existsSync(this.o.stateFile)) {
       const restored = restoreFromStateFile(this.o.stateFile, this.client.netns);
       this.log({ action: 'timeouts-restored', why: 'state file left by an earlier guard', values: restored, stateFile: this.o.stateFile });
@@ -354,7 +382,12 @@ export class Guard {
     let pressure = false;
     let coping = false;
     let calmSince = 0;
-    this.log({ action: 'start', apply: this.o.apply, high: this.o.high, low: this.o.low, netns: this.client.netns ?? null });
+    let priority: PriorityResult | undefined;
+    if (this.o.apply && this.o.nice !== undefined) {
+      priority = setProcessNice(this.o.nice);
+      if (priority.error) this.log({ action: 'error', what: `setting the nice value to ${this.o.nice}`, error: priority.error });
+    }
+    this.log({ action: 'start', apply: this.o.apply, high: this.o.high, low: this.o.low, netns: this.client.netns ?? null, ...(priority && !priority.error ? { nice: priority.nice, niceBefore: priority.before } : {}) });
     try {
       while (!signal.aborted) {
         if (this.refreshError) throw this.refreshError;
@@ -369,6 +402,7 @@ export class Guard {
         }
         this.summary.maxCount = Math.max(this.summary.maxCount, count);
         if (this.mirror) this.insertRate(this.mirror); // sampled all along, so it is known when pressure starts
+        this.trackFill(count);
         const high = Math.floor(max * this.o.high);
         const low = Math.floor(max * this.o.low);
         // The kernel copes alone with what early_drop can evict (non-assured entries):
@@ -408,7 +442,13 @@ export class Guard {
             this.lastFlushAt = performance.now();
             if ((await this.flushSources(heavy, this.o.flushShare ?? 0.125)) > 0) continue;
           }
-          if (this.mirror && this.mirror.size - this.deletedIds.size < count * (this.o.streamBelow ?? 0.5)) {
+          const fast = this.mirror ? Math.max(this.insertRate(this.mirror), this.fill.perSecond) : 0;
+          if (this.mirror && fast >= (this.o.suspendRate ?? 100_000)) {
+            // An insert flood the mirror cannot follow on a few cores (100k+ new entries/s):
+            // flood mode at once, before the mirror's overruns say so (measured: about 2 s of
+            // a full table at the start of attack b went by while the mirror tried).
+            this.suspendMirror(count, max, `${Math.round(fast)} new entries/s: an insert flood the mirror cannot follow`);
+          } else if (this.mirror && this.mirror.size - this.deletedIds.size < count * (this.o.streamBelow ?? 0.5)) {
             // The mirror holds less than half of the kernel's table (its socket overran; rows
             // the guard deleted but whose DESTROY it lost do not count): it cannot follow this
             // attack, and following it costs the CPU the eviction needs. Suspend it until the
@@ -459,7 +499,8 @@ export class Guard {
             this.deletedIds.clear();
             this.ranked = [];
             this.pos = 0;
-            this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds });
+            const mem = process.memoryUsage();
+            this.log({ action: 'pressure-end', count, max, calmSeconds: this.o.calmSeconds, rssMiB: Math.round(mem.rss / 1048576), heapUsedMiB: Math.round(mem.heapUsed / 1048576) });
             if (this.mirrorSuspended) await this.resumeMirror();
             if (this.o.apply) this.restore();
             else this.changed = undefined;
@@ -470,6 +511,8 @@ export class Guard {
       }
     } finally {
       this.flushWindow(true);
+      this.flood?.close();
+      this.flood = undefined;
       if (this.refreshing) await this.refreshing;
       this.ranked = [];
       this.deletedIds.clear();
@@ -478,6 +521,9 @@ export class Guard {
       this.ownMirror = false;
       this.restore();
       this.summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpu = process.cpuUsage(cpu0);
+      this.summary.cpuUser = cpu.user / 1e6;
+      this.summary.cpuSystem = cpu.system / 1e6;
       this.log({ action: 'summary', ...this.summary });
     }
     return this.summary;
@@ -538,7 +584,30 @@ export class Guard {
 
   /** One streaming pass (stream-evict.ts), counted like evictNow. */
   private mirrorSuspended = false;
+  /** The flood evictor while the mirror is suspended (flood-evict.ts). */
+  private flood: FloodEvictor | undefined;
   private rate = { at: 0, news: 0, perSecond: 0 };
+
+  /** Growth of the kernel's count per second (windows of 250 ms or more; the last positive one, for 2 s). */
+  private fill = { at: 0, count: 0, perSecond: 0, seenAt: 0 };
+
+  private trackFill(count: number): void {
+    const now = performance.now();
+    const f = this.fill;
+    if (f.at === 0) {
+      f.at = now;
+      f.count = count;
+      return;
+    }
+    if (now - f.at < 250) return;
+    const rate = ((count - f.count) * 1000) / (now - f.at);
+    if (rate > 0 || now - f.seenAt > 2000) {
+      f.perSecond = Math.max(0, rate);
+      f.seenAt = now;
+    }
+    f.at = now;
+    f.count = count;
+  }
 
   /** NEW events per second seen by the mirror (over the last second or more). */
   private insertRate(m: ConntrackTable): number {
@@ -582,7 +651,7 @@ export class Guard {
   /** What the mirror said when it was suspended: heavy prefixes and sources, kept for the episode. */
   private frozen: { prefixes: Set<string | number>; sources: { src: string; count: number }[] } | undefined;
 
-  private suspendMirror(count: number, max: number): void {
+  private suspendMirror(count: number, max: number, why = 'the mirror holds less than half of the table (events lost)'): void {
     if (!this.mirror) return;
     const share = this.o.flushShare ?? 0.125;
     // Decided now, from the whole mirror: samples of later dumps are biased (the stream
@@ -590,7 +659,7 @@ export class Guard {
     const prefixes = heavyPrefixes(this.mirror);
     this.frozen = { prefixes, sources: share > 0 ? this.heavySourcesOfMirror(this.mirror, share, max) : [] };
     this.log({
-      action: 'table-suspend', why: 'the mirror holds less than half of the table (events lost): evicting from dumps until the pressure ends', mirrored: this.mirror.size, count,
+      action: 'table-suspend', why: `${why}: flood mode (events and dumps) until the pressure ends`, mirrored: this.mirror.size, count,
       heavyPrefixes: [...prefixes].map(String), heavySources: this.frozen.sources.map((h) => h.src),
     });
     if (this.ownMirror) this.mirror.close();
@@ -603,6 +672,8 @@ export class Guard {
 
   private async resumeMirror(): Promise<void> {
     this.mirrorSuspended = false;
+    this.flood?.close();
+    this.flood = undefined;
     this.frozen = undefined;
     if (!this.ownMirror) {
       this.mirror = this.o.table;
@@ -636,22 +707,30 @@ export class Guard {
       }
       this.frozen = { prefixes, sources: [] };
     }
+    if (!this.flood) {
+      this.flood = new FloodEvictor(this.client, {
+        prefixes, ...(this.o.protect ? { protect: this.o.protect } : {}), events: this.o.floodEvents ?? true,
+      }).open();
+      this.log({ action: 'flood-mode', why: 'evicting the heavy prefixes\' newest entries from NEW events, the rest from dumps', prefixes: [...prefixes].map(String), events: this.o.floodEvents ?? true });
+    }
     let r;
     try {
-      r = await streamEvict(this.client, {
-        need, signal, prefixes, ...(this.o.protect ? { protect: this.o.protect } : {}),
-      });
+      r = await this.flood.evict(need, { signal });
     } catch (e) {
       if (signal.aborted) return; // stopping: the deletes sent are done, the rest is not needed
       throw e;
     }
-    this.account(r, r.chosen, 'assured');
+    const chosen = r.fromEvents + r.fromDump;
+    this.account(r, chosen, 'assured');
     const w = this.window;
     w.streamed = (w.streamed ?? 0) + r.deleted;
-    w.prefixes = r.prefixes.map(String);
+    w.fromEvents = (w.fromEvents ?? 0) + r.fromEvents;
+    w.fromDump = (w.fromDump ?? 0) + r.fromDump;
+    w.prefixes = [...prefixes].map(String);
     this.summary.streamed += r.deleted;
-    this.flushWindow(false, { count, need, mode: 'stream' });
-    if (r.chosen === 0) await new Promise((res) => setTimeout(res, Math.min(this.o.intervalMs, 20)));
+    const fs = this.flood.stats;
+    this.flushWindow(false, { count, need, mode: 'stream', events: fs.events, overruns: fs.overruns, ...(fs.subscriptionError ? { eventsError: fs.subscriptionError } : {}) });
+    if (chosen === 0) await new Promise((res) => setTimeout(res, Math.min(this.o.intervalMs, 20)));
   }
 
   private account(r: DeleteCounts, n: number, step: PolicyStep, stepOnly = false): void {

@@ -5,3 +5,5 @@ export { SnapshotView, guardEntryOf, type GuardView } from './view.js';
 export { TableView, guardEntryOfRow, conntrackOfRow, heavySources, type TableViewOptions } from './table-view.js';
 export { chooseVictimsFairFirst } from './fair-first.js';
 export { streamEvict, sampleTable, heavyPrefixes, type StreamEvictOptions, type TableSample } from './stream-evict.js';
+export { FloodEvictor, VictimRing, inHeavyPrefix, type FloodEvictOptions, type FloodRound } from './flood-evict.js';
+export { setProcessNice, type PriorityResult } from './priority.js';

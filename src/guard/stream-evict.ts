@@ -39,7 +39,7 @@ function v6(a: Uint32Array, base: number): string {
 }
 
 /** The delete key (and, for protect filters, a Conntrack) of a lean-decoded entry. */
-function keyOfCompact(e: CompactEntry): EntryKey {
+export function keyOfCompact(e: CompactEntry): EntryKey {
   const six = e.family === 10;
   const orig: Tuple = { src: six ? v6(e.addr, 0) : v4(e.addr[0]!), dst: six ? v6(e.addr, 4) : v4(e.addr[4]!), proto: e.proto };
   if (hasPorts(e.proto)) {
