@@ -101,7 +101,7 @@ export interface ScenarioResult {
   notes: string[];
 }
 
-const CTEVENTS = join(DIST, 'cli', 'ctevents.js');
+const CTEVENTS = join(DIST, 'cli', 'ctevents.cjs');
 const PEER = join(ROOT, 'bench', 'dos-peer.mjs');
 const TOOLS_SOURCE = join(ROOT, 'bench', 'dos-tools.c');
 let tools: string | undefined;
@@ -380,7 +380,7 @@ export async function benchDos(run: DosRun): Promise<{ rows: [string, string, st
   process.stdout.write(`\n### DoS testbed (before ${o.before} s, during ${o.during} s, after ${o.after} s; ${o.rate} new connections/s, ${o.flows} long-lived flows)\n\n${dosTable(results)}\n`);
   commands.push(...(Object.keys(ATTACKS) as Attack[]).map((a) => `${a}: ${attackArgvText(a, o)}`));
   commands.push(`tuned: ip netns exec ROUTER sysctl -w ${Object.entries(TUNED).map(([k, v]) => `net.netfilter.${k}=${v}`).join(' ')}`);
-  commands.push('guard: node dist/cli/ctevents.js guard --apply --netns ROUTER');
+  commands.push('guard: node dist/cli/ctevents.cjs guard --apply --netns ROUTER');
   const rows: [string, string, string][] = results.map((r) => [`dos ${ATTACKS[r.attack]}`, r.mode, `${pct(r.success.before)} / ${pct(r.success.during)} / ${pct(r.success.after)}; alive ${r.aliveEnd}/${r.flows}`]);
   return { rows, commands, notes };
 }

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const ns = createNetns('soak');
   const tools = dosTools();
   const state = join(tempDir(), 'guard-state.json');
-  const guard = spawnTracked(process.execPath, [join(DIST, 'cli', 'ctevents.js'), 'guard', '--apply', '--netns', ns.name, '--state-file', state, '--calm', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const guard = spawnTracked(process.execPath, [join(DIST, 'cli', 'ctevents.cjs'), 'guard', '--apply', '--netns', ns.name, '--state-file', state, '--calm', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let summary = '';
   guard.stderr!.on('data', (d) => (summary += d));
   const counts: Record<string, number> = {};
