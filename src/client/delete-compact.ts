@@ -1,8 +1,9 @@
 /**
  * IPCTNL_MSG_CT_DELETE written straight from a lean-decoded entry (ctnetlink/compact.ts):
  * the guard's flood path turns dump entries and NEW events into delete messages with no
- * strings and no objects per entry. The bytes are those of delete-encoder.ts (writeDelete)
- * for the same entry's key (checked in test/delete-compact.test.ts):
+ * strings and no objects per entry. delete-encoder.ts (writeDelete, by EntryKey) writes
+ * through writeDeleteFields too; the bytes equal the general encoder's (test/evict.test.ts,
+ * test/guard.flood.test.ts):
  *
  *   nlmsghdr   len u32 | type u16 = 0x0102 (CTNETLINK << 8 | CT_DELETE) | flags u16 | seq u32 | pid u32 = 0
  *   nfgenmsg   family u8 | version u8 = 0 | res_id be16 = 0
@@ -10,7 +11,7 @@
  *     CTA_TUPLE_IP (1 | NESTED)     CTA_IP_V4_SRC(1)/DST(2) 4 bytes, or CTA_IP_V6_SRC(3)/DST(4) 16 bytes
  *     CTA_TUPLE_PROTO (2 | NESTED)  CTA_PROTO_NUM(1) u8, then SRC_PORT(2)/DST_PORT(3) be16,
  *                                   or ICMP_ID(4)/TYPE(5)/CODE(6) (ICMPv6: 7/8/9)
- *   CTA_ZONE (18) be16             always (0 when the entry had none: the default zone)
+ *   CTA_ZONE (18) be16             unless noZone (a lean-decoded entry: always, 0 = the default zone)
  *   CTA_ID (12) be32               when the entry had one (the kernel then deletes only that entry)
  *
  * The lean decoder keeps addresses as big-endian words (IPv4: word 0) and ICMP id in
@@ -49,6 +50,8 @@ export interface DeleteFields {
   addr: ArrayLike<number>;
   /** Where in `addr` the 8 words start. */
   addrBase: number;
+  /** Leave CTA_ZONE out (a key without a zone, as deleteRequest writes it); default: written. */
+  noZone?: boolean;
 }
 
 /**
@@ -106,10 +109,12 @@ export function writeDeleteFields(b: Uint8Array, v: DataView, off: number, f: De
   }
   o += protoLen;
   attr(v, tupleStart, o - tupleStart, 1 | NESTED);
-  attr(v, o, 6, 18);
-  v.setUint32(o + 4, 0);
-  v.setUint16(o + 4, f.zone, false);
-  o += 8;
+  if (!f.noZone) {
+    attr(v, o, 6, 18);
+    v.setUint32(o + 4, 0);
+    v.setUint16(o + 4, f.zone, false);
+    o += 8;
+  }
   if (f.hasId) {
     attr(v, o, 8, 12);
     v.setUint32(o + 4, f.id >>> 0, false);

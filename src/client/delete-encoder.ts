@@ -18,13 +18,11 @@
  */
 import { parseIpv6 } from '../ctnetlink/address.js';
 import type { EntryKey } from '../ctnetlink/requests.js';
+import { writeDeleteFields, type DeleteFields } from './delete-compact.js';
 
-const NESTED = 0x8000;
-const TYPE = (1 << 8) | 2;
-const NLM_F_REQUEST = 1;
-
-function ipv4(s: string | undefined, v: DataView, off: number): boolean {
-  if (s === undefined) return false;
+/** An IPv4 address in dotted quad as a number, or -1. */
+function ipv4(s: string | undefined): number {
+  if (s === undefined) return -1;
   let n = 0;
   let part = 0;
   let digits = 0;
@@ -32,7 +30,7 @@ function ipv4(s: string | undefined, v: DataView, off: number): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 46) {
-      if (digits === 0 || part > 255) return false;
+      if (digits === 0 || part > 255) return -1;
       n = n * 256 + part;
       part = 0;
       digits = 0;
@@ -40,28 +38,25 @@ function ipv4(s: string | undefined, v: DataView, off: number): boolean {
     } else if (c >= 48 && c <= 57 && digits < 3) {
       part = part * 10 + (c - 48);
       digits++;
-    } else return false;
+    } else return -1;
   }
-  if (dots !== 3 || digits === 0 || part > 255) return false;
-  v.setUint32(off, n * 256 + part, false);
-  return true;
+  if (dots !== 3 || digits === 0 || part > 255) return -1;
+  return n * 256 + part;
 }
 
-function ipv6(s: string | undefined, b: Uint8Array, off: number): boolean {
+/** An IPv6 address into four big-endian words at addr[at..at+3]; false when it does not parse. */
+function ipv6(s: string | undefined, addr: Uint32Array, at: number): boolean {
   if (s === undefined) return false;
   const a = parseIpv6(s);
   if (!a) return false;
-  b.set(a, off);
+  for (let i = 0; i < 4; i++) addr[at + i] = ((a[i * 4]! << 24) | (a[i * 4 + 1]! << 16) | (a[i * 4 + 2]! << 8) | a[i * 4 + 3]!) >>> 0;
   return true;
-}
-
-function attr(v: DataView, off: number, len: number, type: number): void {
-  v.setUint16(off, len, true);
-  v.setUint16(off + 2, type, true);
 }
 
 /** Bytes a key needs at most (IPv6, ICMP, zone, id). */
 export const MAX_DELETE_BYTES = 16 + 4 + 4 + 44 + 36 + 8 + 8;
+
+const fields: DeleteFields & { addr: Uint32Array } = { family: 0, proto: 0, sport: 0, dport: 0, zone: 0, hasId: false, id: 0, addr: new Uint32Array(8), addrBase: 0, noZone: true };
 
 /**
  * Write one delete message at `off`; returns its length, or -1 when this key needs the
@@ -72,74 +67,30 @@ export function writeDelete(b: Uint8Array, v: DataView, off: number, key: EntryK
   if (!t || t.zone !== undefined || t.unknown || t.unknownIp || t.unknownProto || t.proto === undefined) return -1;
   const v6 = key.family === 10;
   if (!v6 && key.family !== 2) return -1;
-  const icmp = t.proto === 1 || t.proto === 58;
-  if (icmp) {
+  const f = fields;
+  if (t.proto === 1 || t.proto === 58) {
     if (t.icmpId === undefined || t.icmpType === undefined || t.icmpCode === undefined) return -1;
-  } else if (t.srcPort === undefined || t.dstPort === undefined) return -1;
-  let o = off + 20;
-  const tupleStart = o;
-  o += 4;
-  // CTA_TUPLE_IP
-  const ipLen = v6 ? 44 : 20;
-  attr(v, o, ipLen, 1 | NESTED);
+    f.sport = t.icmpId;
+    f.dport = (t.icmpType << 8) | t.icmpCode;
+  } else {
+    if (t.srcPort === undefined || t.dstPort === undefined) return -1;
+    f.sport = t.srcPort;
+    f.dport = t.dstPort;
+  }
   if (v6) {
-    attr(v, o + 4, 20, 3);
-    if (!ipv6(t.src, b, o + 8)) return -1;
-    attr(v, o + 24, 20, 4);
-    if (!ipv6(t.dst, b, o + 28)) return -1;
+    if (!ipv6(t.src, f.addr, 0) || !ipv6(t.dst, f.addr, 4)) return -1;
   } else {
-    attr(v, o + 4, 8, 1);
-    if (!ipv4(t.src, v, o + 8)) return -1;
-    attr(v, o + 12, 8, 2);
-    if (!ipv4(t.dst, v, o + 16)) return -1;
+    const src = ipv4(t.src);
+    const dst = ipv4(t.dst);
+    if (src < 0 || dst < 0) return -1;
+    f.addr[0] = src;
+    f.addr[4] = dst;
   }
-  o += ipLen;
-  // CTA_TUPLE_PROTO
-  const protoLen = icmp ? 36 : 28;
-  attr(v, o, protoLen, 2 | NESTED);
-  attr(v, o + 4, 5, 1);
-  v.setUint32(o + 8, 0);
-  b[o + 8] = t.proto;
-  if (icmp) {
-    const base = t.proto === 58 ? 7 : 4;
-    attr(v, o + 12, 6, base);
-    v.setUint32(o + 16, 0);
-    v.setUint16(o + 16, t.icmpId!, false);
-    attr(v, o + 20, 5, base + 1);
-    v.setUint32(o + 24, 0);
-    b[o + 24] = t.icmpType!;
-    attr(v, o + 28, 5, base + 2);
-    v.setUint32(o + 32, 0);
-    b[o + 32] = t.icmpCode!;
-  } else {
-    attr(v, o + 12, 6, 2);
-    v.setUint32(o + 16, 0);
-    v.setUint16(o + 16, t.srcPort!, false);
-    attr(v, o + 20, 6, 3);
-    v.setUint32(o + 24, 0);
-    v.setUint16(o + 24, t.dstPort!, false);
-  }
-  o += protoLen;
-  attr(v, tupleStart, o - tupleStart, 1 | NESTED);
-  if (key.zone !== undefined) {
-    attr(v, o, 6, 18);
-    v.setUint32(o + 4, 0);
-    v.setUint16(o + 4, key.zone, false);
-    o += 8;
-  }
-  if (key.id !== undefined) {
-    attr(v, o, 8, 12);
-    v.setUint32(o + 4, key.id >>> 0, false);
-    o += 8;
-  }
-  const len = o - off;
-  v.setUint32(off, len, true);
-  v.setUint16(off + 4, TYPE, true);
-  v.setUint16(off + 6, NLM_F_REQUEST | flags, true);
-  v.setUint32(off + 8, seq, true);
-  v.setUint32(off + 12, 0, true);
-  b[off + 16] = key.family;
-  b[off + 17] = 0;
-  v.setUint16(off + 18, 0);
-  return len;
+  f.family = key.family;
+  f.proto = t.proto;
+  f.noZone = key.zone === undefined;
+  f.zone = key.zone ?? 0;
+  f.hasId = key.id !== undefined;
+  f.id = key.id ?? 0;
+  return writeDeleteFields(b, v, off, f, seq, flags);
 }
