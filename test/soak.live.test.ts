@@ -37,18 +37,23 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
-/** Wait until the process used no CPU for `quietMs` (it has caught up with the kernel). */
+/**
+ * Wait until the process has caught up with the kernel: under 5 % of a CPU over `quietMs`.
+ * Not "no CPU at all": an idle Node process with a 1 s timer (the namespace check) shows a
+ * few clock ticks a second on this VM, so a zero-tick window could take minutes to come.
+ */
 async function quiesce(pid: number, quietMs = 1000, maxMs = 180_000): Promise<void> {
   const t0 = Date.now();
-  let last = -1;
+  let start = cpuTicks(pid);
   let since = Date.now();
   while (Date.now() - t0 < maxMs) {
-    const t = cpuTicks(pid);
-    if (t !== last) {
-      last = t;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) return;
     await new Promise((r) => setTimeout(r, 100));
+    if (Date.now() - since < quietMs) continue;
+    const t = cpuTicks(pid);
+    // clock ticks are 10 ms: 5 % of quietMs
+    if (t - start <= Math.max(1, Math.round((quietMs / 10) * 0.05))) return;
+    start = t;
+    since = Date.now();
   }
 }
 
