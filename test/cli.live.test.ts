@@ -5,11 +5,12 @@
  * and `-C`, and a capture written with --write reads back to the live output and opens in
  * tshark as Netlink netfilter. Skipped (with the reason printed) when not root.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCtevents } from './helpers/cli.js';
 import { ConntrackClient } from '../src/client/index.js';
 import { conntrackListener, createNetns, liveSkipReason, ping, tcpConnection, udpExchange, udpFlows, type Netns } from './helpers/live.js';
 
@@ -18,24 +19,8 @@ const bin = join(root, 'dist/cli/ctevents.cjs');
 const skip = liveSkipReason();
 if (skip) console.warn(`cli.live.test.ts: ${skip}`);
 
-/** Start the built ctevents; stop() sends SIGINT and resolves its output. */
 function ctevents(args: string[]) {
-  const p = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d) => (stdout += d));
-  p.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number>((res) => p.on('close', (code) => res(code ?? -1)));
-  return {
-    ready: new Promise<void>((res) => setTimeout(res, 500)),
-    exited,
-    stop: async () => {
-      await new Promise((r) => setTimeout(r, 300));
-      p.kill('SIGINT');
-      const code = await exited;
-      return { code, stdout, stderr };
-    },
-  };
+  return spawnCtevents(args);
 }
 
 function run(args: string[]) {

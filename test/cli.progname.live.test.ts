@@ -7,10 +7,10 @@
  * name identically; how many we name that conntrack did not is printed. Skipped (with the
  * reason printed) when not root or without conntrack(8).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCtevents } from './helpers/cli.js';
 import { conntrackListener, createNetns, hasConntrackTool, liveSkipReason, type Netns } from './helpers/live.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -21,21 +21,7 @@ if (skip) console.warn(`cli.progname.live.test.ts: ${skip}`);
 const N = 40;
 
 function ctevents(args: string[]) {
-  const p = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d) => (stdout += d));
-  p.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number>((res) => p.on('close', (code) => res(code ?? -1)));
-  return {
-    ready: new Promise<void>((res) => setTimeout(res, 800)),
-    stop: async () => {
-      await new Promise((r) => setTimeout(r, 500));
-      p.kill('SIGINT');
-      const code = await exited;
-      return { code, stdout, stderr };
-    },
-  };
+  return spawnCtevents(args, { readyMs: 800, settleMs: 500 });
 }
 
 const PROG = / progname=(\S+)$/;

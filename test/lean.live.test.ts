@@ -5,11 +5,12 @@
  * --write (the full decoder and formatters, the reference), line for line; events and
  * dumps, with accounting and timestamps on. Skipped (with the reason printed) when not root.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCtevents } from './helpers/cli.js';
 import { ConntrackClient } from '../src/client/index.js';
 import { createNetns, liveSkipReason, ping, tcpConnection, udpExchange, udpFlows, type Netns } from './helpers/live.js';
 
@@ -19,20 +20,7 @@ const skip = liveSkipReason();
 if (skip) console.warn(`lean.live.test.ts: ${skip}`);
 
 function start(args: string[]) {
-  const p = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d) => (stdout += d));
-  p.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number>((res) => p.on('close', (code) => res(code ?? -1)));
-  return {
-    ready: new Promise<void>((res) => setTimeout(res, 500)),
-    stop: async () => {
-      await new Promise((r) => setTimeout(r, 300));
-      p.kill('SIGINT');
-      return { code: await exited, stdout, stderr };
-    },
-  };
+  return spawnCtevents(args);
 }
 
 function run(args: string[]) {
