@@ -2,8 +2,8 @@
  * cli/stdio.ts: the executable's stdout and stderr, with Node's stream made only when it
  * must be (start-up, issue 14).
  *
- * - StdioOut writes a file and /dev/null directly (no stream), a pipe directly only where
- *   asked (stderr), and hands the unwritten rest of a failed or short direct write to
+ * - StdioOut writes a file and /dev/null directly (no stream), any fd directly where asked
+ *   (stderr's lines), and hands the unwritten rest of a failed or short direct write to
  *   Node's stream (EAGAIN on a full non-blocking pipe), which then keeps every later write.
  * - The built executable: output identical whether stdout and stderr are files, pipes or
  *   /dev/null; a closed stdout pipe still ends the run quietly (exit 0); `--version` and
@@ -52,12 +52,12 @@ function fakeStream() {
   return s;
 }
 
-function outFor(fd: number, pipes = false) {
+function outFor(fd: number, lines = false) {
   const fake = fakeStream();
   const out = new StdioOut(fd, () => {
     fake.made++;
     return fake as unknown as NodeJS.WriteStream;
-  }, { pipes });
+  }, { lines });
   return { out, fake };
 }
 
@@ -161,6 +161,26 @@ describe('StdioOut', () => {
       expect(cbErr).toBe(null);
       expect(errors).toEqual([]);
       expect(used).toBeGreaterThan(0);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('writes any fd directly in lines mode (stderr), a character device through the stream otherwise', () => {
+    const fd = openSync('/dev/zero', 'w');
+    try {
+      expect(stdioKind(fd, true)).toBe('tty');
+      const a = outFor(fd);
+      a.out.write('x\n');
+      expect(a.fake.made).toBe(1);
+      const b = outFor(fd, true);
+      b.out.write('x\n');
+      expect(b.fake.made).toBe(0);
+      // Only a character device can be a terminal: isTTY asks Node's stream, which then takes every write.
+      expect(b.out.isTTY).toBe(false);
+      expect(b.fake.made).toBe(1);
+      b.out.write('y\n');
+      expect(Buffer.concat(b.fake.got).toString()).toBe('y\n');
     } finally {
       closeSync(fd);
     }

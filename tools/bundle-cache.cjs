@@ -202,7 +202,7 @@ async function train() {
     };
     const { main } = load('cli/main.js');
     for (const argv of TRAINING) {
-      const io = { stdout: new StdioOut(devnull, never), stderr: new StdioOut(devnull, never, { pipes: true }), stdin: undefined, signals: false };
+      const io = { stdout: new StdioOut(devnull, never), stderr: new StdioOut(devnull, never, { lines: true }), stdin: undefined, signals: false };
       let timer;
       await Promise.race([
         main(argv, io).catch(() => undefined),

@@ -12,15 +12,16 @@
  * - Nothing is touched before the first write (or isTTY, columns, rows, a listener other
  *   than 'error'); 'error' listeners added before Node's stream exists are attached to it
  *   when it is made.
- * - What the fd is decides, once, at the first write (fstat):
+ * - stdout: what the fd is decides, once, at the first write (fstat):
  *     a regular file, or /dev/null      written with fs.writeSync: what Node's own stream
  *                                       for it (SyncWriteStream) does, minus the stream;
- *     a pipe or a socket, on stderr     written with fs.writeSync while it takes each write
- *     only (a shell pipeline gives a    whole (a summary or an error line: what a C tool
- *     pipe, a parent's spawn() a unix   does); on stdout it carries a dump's chunks and keeps
- *     socket)                           Node's non-blocking stream and its backpressure;
- *     anything else (a TTY, another     Node's stream, made at the first write and used
- *     character device)                 from then on.
+ *     anything else (a pipe, a socket,  Node's stream, made at the first write and used
+ *     a TTY, another character device)  from then on: a pipe carries a dump's chunks and
+ *                                       keeps Node's non-blocking stream and backpressure.
+ * - stderr (`lines`: a summary, an error, a warning) is written with fs.writeSync whatever
+ *   the fd is (a shell pipeline gives a pipe, a parent's spawn() a unix socket), as a C
+ *   tool writes it, without even an fstat, while each write is taken whole; isTTY (the live
+ *   rate line) makes Node's stream for a character device, which then takes every write.
  * - A direct write that fails or writes short (EAGAIN on a non-blocking pipe, EPIPE,
  *   ENOSPC, ...) hands the unwritten rest to Node's stream, and every later write goes
  *   there too: failures are reported exactly as before (the stream's 'error' event, a
@@ -28,6 +29,8 @@
  *   returns, so output order is kept across the switch.
  * - isTTY never makes a stream for a file, /dev/null, a pipe or a socket (none can be a
  *   terminal).
+ * - The one-shot commands end without Node's teardown when no stream was made
+ *   (cli/fast-exit.ts): every byte went out through writeSync.
  */
 import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { OutStream } from './output.js';
@@ -41,7 +44,7 @@ const enum Kind {
   Unknown,
   /** A regular file or /dev/null: fs.writeSync, always. */
   File,
-  /** A pipe or socket on stderr: fs.writeSync while it takes whole writes. */
+  /** stderr not yet looked at, a pipe or a socket: fs.writeSync while it takes whole writes. */
   Pipe,
   /** Node's stream. */
   Stream,
@@ -60,7 +63,7 @@ function devNullRdev(): number | undefined {
  * What `fd` is, for writing (see the header): 'tty' is any character device other than
  * /dev/null (a terminal or not: Node's stream tells).
  */
-export function stdioKind(fd: number, pipes: boolean): 'file' | 'pipe' | 'tty' | 'stream' {
+export function stdioKind(fd: number, lines: boolean): 'file' | 'pipe' | 'tty' | 'stream' {
   let st;
   try {
     st = fstatSync(fd);
@@ -69,14 +72,14 @@ export function stdioKind(fd: number, pipes: boolean): 'file' | 'pipe' | 'tty' |
   }
   if (st.isFile()) return 'file';
   if (st.isCharacterDevice()) return st.rdev === devNullRdev() ? 'file' : 'tty';
-  if (st.isFIFO() || st.isSocket()) return pipes ? 'pipe' : 'stream';
+  if (st.isFIFO() || st.isSocket()) return lines ? 'pipe' : 'stream';
   return 'stream';
 }
 
 export class StdioOut implements OutStream {
   private readonly fd: number;
   private readonly make: () => NodeJS.WriteStream;
-  private readonly pipes: boolean;
+  private readonly lines: boolean;
   private kind = Kind.Unknown;
   /** A character device other than /dev/null: only such a descriptor can be a terminal. */
   private maybeTTY = false;
@@ -85,13 +88,13 @@ export class StdioOut implements OutStream {
   private errorListeners: Listener[] = [];
 
   /**
-   * `make` returns Node's stream for `fd` (() => process.stdout); `pipes`: write a pipe
+   * `make` returns Node's stream for `fd` (() => process.stdout); `lines`: write any fd
    * directly too (stderr: single lines), see the header.
    */
-  constructor(fd: number, make: () => NodeJS.WriteStream, opts: { pipes?: boolean } = {}) {
+  constructor(fd: number, make: () => NodeJS.WriteStream, opts: { lines?: boolean } = {}) {
     this.fd = fd;
     this.make = make;
-    this.pipes = opts.pipes === true;
+    this.lines = opts.lines === true;
   }
 
   /** Whether Node's stream has been made (tests, the start-up probe). */
@@ -112,14 +115,15 @@ export class StdioOut implements OutStream {
   }
 
   private resolveKind(): Kind {
-    const k = stdioKind(this.fd, this.pipes);
+    const k = stdioKind(this.fd, this.lines);
     this.maybeTTY = k === 'tty';
     return (this.kind = k === 'file' ? Kind.File : k === 'pipe' ? Kind.Pipe : Kind.Stream);
   }
 
   write(chunk: string | Uint8Array, cb?: (err?: Error | null) => void): boolean {
     let kind = this.kind;
-    if (kind === Kind.Unknown) kind = this.resolveKind();
+    // stderr is written directly until a write fails, without looking at the fd first.
+    if (kind === Kind.Unknown) kind = this.lines ? Kind.Pipe : this.resolveKind();
     if (kind === Kind.Stream) return cb ? this.nodeStream().write(chunk, cb) : this.nodeStream().write(chunk);
     const total = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
     let done = 0;
@@ -184,7 +188,7 @@ export function lazyStdout(): StdioOut {
   return (stdout ??= new StdioOut(1, () => process.stdout));
 }
 
-/** The executable's stderr (fd 2): files, /dev/null and pipes written directly, anything else through process.stderr. */
+/** The executable's stderr (fd 2): written directly (Node's stream only for a terminal's rate line, or after a failed write). */
 export function lazyStderr(): StdioOut {
-  return (stderr ??= new StdioOut(2, () => process.stderr, { pipes: true }));
+  return (stderr ??= new StdioOut(2, () => process.stderr, { lines: true }));
 }
