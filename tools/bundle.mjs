@@ -9,9 +9,9 @@
  *
  *   dist/cli/ctevents.cjs      #!/usr/bin/env node, DIGEST (sha256 of the bundled dist
  *                              modules, keys and texts), KEYS, INDEX {key: [offset, length,
- *                              position in KEYS]} and the loader: load(key) reads the
- *                              module's text and code cache (two preads: a run reads only
- *                              the modules it evaluates), compiles it with vm.Script and
+ *                              position in KEYS]}, BLOCKS and the loader: load(key) reads
+ *                              the module's code cache and text (with its hot block: a
+ *                              run reads only what it evaluates), compiles it with vm.Script and
  *                              runs it on its FIRST require only, caching module.exports;
  *                              load('cli/ctevents.js')
  *   dist/cli/ctevents.bundle   the modules' texts, each `(function (exports, require,
@@ -109,7 +109,7 @@ function staticImports(sources) {
  * The bundle's hot blocks (start-up, issue 14): the modules each root evaluates by static
  * import (depth first), not in an earlier block. Block 1 is what every command evaluates
  * (the entry: `--version` needs no more), block 2 what a live command adds with the default
- * text format (`dump`, `stats`, `watch`: 53 modules in all). The loader reads a block whole,
+ * text format (`dump`, `stats`, `watch`: 54 modules in all). The loader reads a block whole,
  * as one string, on the first require of one of its modules: a string over 128 KB is
  * allocated outside V8's young generation, so reading `dump`'s 300 KB of modules costs no
  * scavenge (one module string at a time did: ~1 ms); every other module is read alone.
@@ -213,7 +213,7 @@ const WRAP_TAIL = '\n})\n';
  * module count, per module in KEYS order a u32le file offset and a u32le length, then the
  * V8 code caches. Both files stay open; a module's cache is read (pread) on its first
  * require, its text with its hot block (one latin1 string per block, read whole on the
- * first require of one of its modules) or alone: \`dump\` reads 300 KB of text and its 53
+ * first require of one of its modules) or alone: \`dump\` reads 300 KB of text and its 54
  * modules' caches, not the whole 1.1 MB (start-up, issue 14).
  */
 const LOADER = `
