@@ -85,14 +85,16 @@ describe('the bundled executable', () => {
       const index = JSON.parse(cjs.match(/^const INDEX = (.*);$/m)[1]);
       const text = fs.readFileSync(path.join(dir, 'ctevents.bundle'));
       const c = fs.readFileSync(path.join(dir, 'ctevents.v8cache'));
-      let at = 76; const rejected = [];
-      for (const k of keys) {
-        const n = c.readUInt32LE(at);
-        const s = new vm.Script(text.utf8Slice(index[k][0], index[k][0] + index[k][1]), { filename: k, cachedData: c.subarray(at + 4, at + 4 + n) });
+      const rejected = []; let end = 0;
+      if (c.latin1Slice(0, 8) !== 'CTEVV8C2' || c.readUInt32LE(72) !== keys.length) throw new Error('not a CTEVV8C2 cache for these keys');
+      for (const [i, k] of keys.entries()) {
+        if (index[k][2] !== i) throw new Error('INDEX position of ' + k);
+        const off = c.readUInt32LE(76 + 8 * i), n = c.readUInt32LE(80 + 8 * i);
+        const s = new vm.Script(text.utf8Slice(index[k][0], index[k][0] + index[k][1]), { filename: k, cachedData: c.subarray(off, off + n) });
         if (s.cachedDataRejected) rejected.push(k);
-        at += 4 + n;
+        end = Math.max(end, off + n);
       }
-      console.log(JSON.stringify({ modules: keys.length, rejected, end: at === c.length }));`;
+      console.log(JSON.stringify({ modules: keys.length, rejected, end: end === c.length }));`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout) as { modules: number; rejected: string[]; end: boolean };

@@ -8,14 +8,19 @@
  * Files written (plain Node at run time, no dependency):
  *
  *   dist/cli/ctevents.cjs      #!/usr/bin/env node, DIGEST (sha256 of the bundled dist
- *                              modules, keys and texts), KEYS, INDEX {key: [offset, length]}
- *                              and the loader: load(key) compiles a module's text with
- *                              vm.Script (with its code cache) and runs it on its FIRST
- *                              require only, caching module.exports; load('cli/ctevents.js')
+ *                              modules, keys and texts), KEYS, INDEX {key: [offset, length,
+ *                              position in KEYS]}, BLOCKS and the loader: load(key) reads
+ *                              the module's code cache and text (with its hot block: a
+ *                              run reads only what it evaluates), compiles it with vm.Script and
+ *                              runs it on its FIRST require only, caching module.exports;
+ *                              load('cli/ctevents.js')
  *   dist/cli/ctevents.bundle   the modules' texts, each `(function (exports, require,
- *                              module, __meta) {...})` (async for top-level await), UTF-8
- *   dist/cli/ctevents.v8cache  "CTEVV8C1", DIGEST as 64 hex digits, u32le count, then per
- *                              key a u32le length + V8 code cache (tools/bundle-cache.cjs)
+ *                              module, __meta) {...})` (async for top-level await), UTF-8;
+ *                              the hot blocks first (HOT_BLOCKS: what every command, then
+ *                              what a live command evaluates), then the rest in key order
+ *   dist/cli/ctevents.v8cache  "CTEVV8C2", DIGEST as 64 hex digits, u32le count, then per
+ *                              key (KEYS order) u32le file offset + u32le length of its V8
+ *                              code cache, then the caches (tools/bundle-cache.cjs)
  *
  * - Every module reachable from dist/cli/ctevents.js by static OR dynamic relative import
  *   is included (keys are paths relative to dist/); node: builtins go to Node's require.
@@ -82,8 +87,8 @@ function collect() {
   return { sources, edges };
 }
 
-/** Static-import cycles could evaluate differently under CommonJS: say so (none exists today). */
-function checkNoStaticCycle(sources) {
+/** Each module's static (evaluated at import) relative imports, in source order. */
+function staticImports(sources) {
   const staticDeps = new Map();
   for (const [key, src] of sources) {
     const deps = [];
@@ -97,6 +102,37 @@ function checkNoStaticCycle(sources) {
     }
     staticDeps.set(key, deps);
   }
+  return staticDeps;
+}
+
+/**
+ * The bundle's hot blocks (start-up, issue 14): the modules each root evaluates by static
+ * import (depth first), not in an earlier block. Block 1 is what every command evaluates
+ * (the entry: `--version` needs no more), block 2 what a live command adds with the default
+ * text format (`dump`, `stats`, `watch`: 54 modules in all). The loader reads a block whole,
+ * as one string, on the first require of one of its modules: a string over 128 KB is
+ * allocated outside V8's young generation, so reading `dump`'s 300 KB of modules costs no
+ * scavenge (one module string at a time did: ~1 ms); every other module is read alone.
+ */
+const HOT_BLOCKS = [[ENTRY], ['cli/session.js', 'cli/live.js', 'format/text.js']];
+
+function hotBlocks(staticDeps) {
+  const seen = new Set();
+  return HOT_BLOCKS.map((roots) => {
+    const block = [];
+    const visit = (k) => {
+      if (seen.has(k) || !staticDeps.has(k)) return;
+      seen.add(k);
+      block.push(k);
+      for (const d of staticDeps.get(k)) visit(d);
+    };
+    for (const r of roots) visit(r);
+    return block;
+  });
+}
+
+/** Static-import cycles could evaluate differently under CommonJS: say so (none exists today). */
+function checkNoStaticCycle(staticDeps) {
   const state = new Map();
   const visit = (k, path) => {
     if (state.get(k) === 2) return;
@@ -153,7 +189,8 @@ function hasTopLevelAwait(code) {
 /** The modules of the CLI, transpiled: [{ key, code, async }] in key order, and the inputs' digest. */
 export function transpileAll() {
   const { sources } = collect();
-  checkNoStaticCycle(sources);
+  const staticDeps = staticImports(sources);
+  checkNoStaticCycle(staticDeps);
   const keys = [...sources.keys()].sort();
   const digest = createHash('sha256');
   const modules = keys.map((key) => {
@@ -161,7 +198,7 @@ export function transpileAll() {
     digest.update(key).update('\0').update(src).update('\0');
     return { key, ...transpile(key, src) };
   });
-  return { modules, digest: digest.digest('hex') };
+  return { modules, digest: digest.digest('hex'), blocks: hotBlocks(staticDeps) };
 }
 
 /** A module's text in ctevents.bundle: one parenthesised function expression (V8 compiles it eagerly). */
@@ -169,34 +206,60 @@ const wrapHead = (async) => `(${async ? 'async ' : ''}function (exports, require
 const WRAP_TAIL = '\n})\n';
 
 /**
- * The executable's loader (after DIGEST, KEYS and INDEX). ctevents.bundle holds the modules'
- * wrapped texts one after the other (UTF-8), INDEX[key] = [byte offset, byte length].
- * ctevents.v8cache (optional): "CTEVV8C1", the 64 hex digits of DIGEST, u32le module count,
- * then per module in KEYS order a u32le length and that many bytes of V8 code cache.
+ * The executable's loader (after DIGEST, KEYS, INDEX and ASCII). ctevents.bundle holds the
+ * modules' wrapped texts one after the other (UTF-8), INDEX[key] = [byte offset, byte
+ * length, position in KEYS]; BLOCKS: the end offsets of the hot blocks at its head (see
+ * HOT_BLOCKS). ctevents.v8cache (optional): "CTEVV8C2", the 64 hex digits of DIGEST, u32le
+ * module count, per module in KEYS order a u32le file offset and a u32le length, then the
+ * V8 code caches. Both files stay open; a module's cache is read (pread) on its first
+ * require, its text with its hot block (one latin1 string per block, read whole on the
+ * first require of one of its modules) or alone: \`dump\` reads 300 KB of text and its 54
+ * modules' caches, not the whole 1.1 MB (start-up, issue 14).
  */
 const LOADER = `
-const { readFileSync } = require('node:fs');
+const { openSync, readSync } = require('node:fs');
 const { Script } = require('node:vm');
 const { join } = require('node:path');
 /** dist/, where each module's original lives (its filename in stack traces and its import.meta.url). */
 const dist = join(__dirname, '..') + '/';
-// An ASCII bundle is read as one latin1 string and each module's text is a slice of it (no
-// copy per module: less for the young generation to collect during start-up).
-const text = ASCII ? readFileSync(join(__dirname, 'ctevents.bundle'), 'latin1') : readFileSync(join(__dirname, 'ctevents.bundle'));
-/** V8 code caches by key, when the file is there and was made for these inputs (V8 rejects one made by another V8). */
-const caches = new Map();
-try {
-  const c = readFileSync(join(__dirname, 'ctevents.v8cache'));
-  if (c.latin1Slice(0, 8) === 'CTEVV8C1' && c.latin1Slice(8, 72) === DIGEST && c.readUInt32LE(72) === KEYS.length) {
-    let at = 76;
-    for (const key of KEYS) {
-      const n = c.readUInt32LE(at);
-      caches.set(key, c.subarray(at + 4, at + 4 + n));
-      at += 4 + n;
-    }
+/** \`len\` bytes of the file at \`fd\` from \`off\` (pread): only the modules a run evaluates are read. */
+function range(fd, off, len) {
+  const b = Buffer.allocUnsafe(len);
+  for (let n = 0; n < len; ) {
+    const k = readSync(fd, b, n, len - n, off + n);
+    if (k === 0) throw new Error('ctevents: ctevents.bundle or ctevents.v8cache is truncated (rebuild: npm run build)');
+    n += k;
   }
+  return b;
+}
+const bundleFd = openSync(join(__dirname, 'ctevents.bundle'), 'r');
+/** The V8 cache's table (offset, length per key), when the file is there and was made for these inputs (V8 rejects one made by another V8). */
+let cacheFd = -1;
+let cacheTable;
+try {
+  cacheFd = openSync(join(__dirname, 'ctevents.v8cache'), 'r');
+  const head = range(cacheFd, 0, 76 + 8 * KEYS.length);
+  if (head.latin1Slice(0, 8) === 'CTEVV8C2' && head.latin1Slice(8, 72) === DIGEST && head.readUInt32LE(72) === KEYS.length) cacheTable = head;
 } catch {
   // no cache: each module is compiled from its text, as Node would
+}
+/** The hot blocks' texts, each read whole on first use (BLOCKS: their end offsets; ASCII bundles only). */
+const blocks = [];
+/** A module's text: a slice of its hot block, or read alone. */
+function textOf(off, len) {
+  for (let j = 0, start = 0; j < BLOCKS.length; start = BLOCKS[j++]) {
+    if (off < BLOCKS[j]) return (blocks[j] ??= range(bundleFd, start, BLOCKS[j] - start).latin1Slice()).slice(off - start, off - start + len);
+  }
+  const b = range(bundleFd, off, len);
+  return ASCII ? b.latin1Slice(0, len) : b.utf8Slice(0, len);
+}
+function cacheOf(i) {
+  if (cacheTable === undefined) return undefined;
+  try {
+    return range(cacheFd, cacheTable.readUInt32LE(76 + 8 * i), cacheTable.readUInt32LE(80 + 8 * i));
+  } catch {
+    return undefined;
+  }
 }
 const loaded = new Map();
 /** Node's require, for builtins only: a relative path here would load the ESM file beside the bundle, a second copy. */
@@ -211,7 +274,7 @@ function load(key) {
   const at = INDEX[key];
   if (at === undefined) throw new Error(\`ctevents: \${key} is not in the bundle (rebuild: npm run build)\`);
   const filename = dist + key;
-  const factory = new Script(ASCII ? text.slice(at[0], at[0] + at[1]) : text.utf8Slice(at[0], at[0] + at[1]), { filename, cachedData: caches.get(key) }).runInThisContext();
+  const factory = new Script(textOf(at[0], at[1]), { filename, cachedData: cacheOf(at[2]) }).runInThisContext();
   mod = { exports: {} };
   loaded.set(key, mod);
   let url;
@@ -225,18 +288,26 @@ function load(key) {
 
 /** The executable and ctevents.bundle from dist/ as it is now (the V8 cache is made apart). */
 export function buildBundle() {
-  const { modules, digest } = transpileAll();
+  const { modules, digest, blocks } = transpileAll();
   const index = {};
   const parts = [];
   let off = 0;
-  for (const m of modules) {
+  // Layout: the hot blocks in order, then every other module in key order.
+  const position = new Map(modules.map((m, i) => [m.key, i]));
+  const layout = [...blocks.flat(), ...modules.map((m) => m.key).filter((k) => !blocks.some((b) => b.includes(k)))];
+  const ends = [];
+  for (const key of layout) {
+    const i = position.get(key);
+    const m = modules[i];
     const b = Buffer.from(`${wrapHead(m.async)}${m.code}${WRAP_TAIL}`, 'utf8');
-    index[m.key] = [off, b.length];
+    index[m.key] = [off, b.length, i];
     parts.push(b);
     off += b.length;
+    for (const blk of blocks) if (blk[blk.length - 1] === key) ends.push(off);
   }
   const keys = modules.map((m) => m.key);
   const bundle = Buffer.concat(parts);
+  const ascii = !bundle.some((c) => c > 0x7f);
   const cjs =
     `#!/usr/bin/env node\n` +
     `// ctevents CLI: generated by tools/bundle.mjs from dist/ (${keys.length} modules, in ctevents.bundle); do not edit.\n` +
@@ -244,7 +315,8 @@ export function buildBundle() {
     `const DIGEST = ${JSON.stringify(digest)};\n` +
     `const KEYS = ${JSON.stringify(keys)};\n` +
     `const INDEX = ${JSON.stringify(index)};\n` +
-    `const ASCII = ${!bundle.some((c) => c > 0x7f)};\n` +
+    `const ASCII = ${ascii};\n` +
+    `const BLOCKS = ${JSON.stringify(ascii ? ends : [])};\n` +
     LOADER +
     `load(${JSON.stringify(ENTRY)});\n`;
   return { cjs, bundle, digest, keys, index };
@@ -272,7 +344,7 @@ export function staleness() {
   const b = buildBundle();
   if (!existsSync(OUTPUT) || readFileSync(OUTPUT, 'utf8') !== b.cjs) return `${OUTPUT} is missing or stale`;
   if (!existsSync(BUNDLE_FILE) || !readFileSync(BUNDLE_FILE).equals(b.bundle)) return `${BUNDLE_FILE} is missing or stale`;
-  if (existsSync(CACHE_FILE) && readFileSync(CACHE_FILE).latin1Slice(8, 72) !== b.digest) return `${CACHE_FILE} was made for other inputs`;
+  if (existsSync(CACHE_FILE) && readFileSync(CACHE_FILE).latin1Slice(0, 72) !== `CTEVV8C2${b.digest}`) return `${CACHE_FILE} was made for other inputs`;
   return undefined;
 }
 

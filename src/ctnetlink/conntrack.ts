@@ -96,14 +96,16 @@ function rankOf(layout: Layout, type: number): number {
   return type <= KNOWN_MAX ? RANKS[layout]![type]! : UNKNOWN_RANK;
 }
 
-const NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(C)
-    .filter(([k, v]) => /^CTA_[A-Z_]+$/.test(k) && typeof v === 'number' && v >= 1 && v <= KNOWN_MAX && !/^CTA_(TUPLE_IP|TUPLE_PROTO|TUPLE_ZONE|IP_|PROTO_|PROTOINFO_|COUNTERS_P|COUNTERS_B|COUNTERS32|COUNTERS_PAD|TIMESTAMP_START|TIMESTAMP_STOP|TIMESTAMP_PAD|NAT_V|NAT_PROTO|PROTONAT|SEQADJ|SYNPROXY_|HELP_|SECCTX_|FILTER_|STATS|EXPECT|NAT_SEQ)/.test(k))
-    .map(([k, v]) => [v as number, k]),
-);
+/** Top-level attribute names by type, made on first use (only error messages need them: start-up, issue 14). */
+let NAMES: Record<number, string> | undefined;
 
 /** Kernel name of a top-level conntrack attribute type ("CTA_MARK"), or "type N". */
 export function ctaName(type: number): string {
+  NAMES ??= Object.fromEntries(
+    Object.entries(C)
+      .filter(([k, v]) => /^CTA_[A-Z_]+$/.test(k) && typeof v === 'number' && v >= 1 && v <= KNOWN_MAX && !/^CTA_(TUPLE_IP|TUPLE_PROTO|TUPLE_ZONE|IP_|PROTO_|PROTOINFO_|COUNTERS_P|COUNTERS_B|COUNTERS32|COUNTERS_PAD|TIMESTAMP_START|TIMESTAMP_STOP|TIMESTAMP_PAD|NAT_V|NAT_PROTO|PROTONAT|SEQADJ|SYNPROXY_|HELP_|SECCTX_|FILTER_|STATS|EXPECT|NAT_SEQ)/.test(k))
+      .map(([k, v]) => [v as number, k]),
+  );
   return NAMES[type] ?? `attribute type ${type}`;
 }
 

@@ -142,9 +142,11 @@ export function errnoName(errno: number): string {
   return NAMES[e] ?? `E${e}`;
 }
 
-const NUMBERS: Record<string, number> = Object.fromEntries(Object.entries(NAMES).map(([n, s]) => [s, Number(n)]));
+/** The reverse of NAMES, made on first use (nothing is computed at import: start-up, issue 14). */
+let NUMBERS: Record<string, number> | undefined;
 
 /** 2 for 'ENOENT'; undefined for unknown names. */
 export function errnoNumber(name: string): number | undefined {
+  NUMBERS ??= Object.fromEntries(Object.entries(NAMES).map(([n, s]) => [s, Number(n)]));
   return NUMBERS[name];
 }
