@@ -140,22 +140,65 @@ function statusBytes(b: Uint8Array, p: number, status: number): number {
   return lit(b, p, t);
 }
 
+/** The second (as a number) of the last line written by leanJsonBytesAt, and its digits. */
+let atSec = -1;
+let atSecDigits = '';
+/** Per event type: the line start up to the '.' of the time, for second `sec`. */
+const timedAt: { type: string; sec: number; prefix: Uint8Array }[] = [];
+
+/** timedPrefix for a time given as seconds and nanoseconds (numbers: no bigint per line). */
+function timedPrefixAt(b: Uint8Array, p: number, type: string, sec: number, nsec: number): number {
+  if (!(sec > 0 && nsec >= 0 && nsec < 1_000_000_000)) return timedPrefix(b, p, type, BigInt(sec) * 1_000_000_000n + BigInt(nsec));
+  if (sec !== atSec) {
+    atSec = sec;
+    atSecDigits = '' + sec;
+  }
+  let c: { type: string; sec: number; prefix: Uint8Array } | undefined;
+  for (let i = 0; i < timedAt.length; i++) if (timedAt[i]!.type === type) c = timedAt[i];
+  if (c === undefined) timedAt.push((c = { type, sec: -1, prefix: new Uint8Array(0) }));
+  if (c.sec !== sec) {
+    const full = timedStart(type, BigInt(sec) * 1_000_000_000n + BigInt(nsec));
+    c.prefix = enc(full.slice(0, full.lastIndexOf('","timestampNs":"') - 7));
+    c.sec = sec;
+  }
+  p = lit(b, p, c.prefix);
+  p = padded(b, p, Math.floor(nsec / 1000), 6);
+  p = lit(b, p, TS_MID);
+  p = str(b, p, atSecDigits);
+  p = padded(b, p, nsec, 9);
+  b[p] = 34;
+  return p + 1;
+}
+
+/** An event's start: type, time, pid, family and protocol. */
+function eventStart(e: LeanConntrack, b: Uint8Array, p: number): number {
+  const pid = e.pid >>> 0;
+  if (pid !== 0) {
+    p = lit(b, p, PID);
+    p = dec(b, p, pid);
+  }
+  return familyProtoBytes(b, p, e.family, e.proto);
+}
+
+/**
+ * leanJsonBytes for a receive time given as CLOCK_REALTIME seconds and nanoseconds
+ * (a receive batch's row, client/receive-batch.ts): the same bytes, no bigint per line.
+ */
+export function leanJsonBytesAt(e: LeanConntrack, sec: number, nsec: number, chunk: Uint8Array, pos: number): number {
+  if (e.event === LEAN_ENTRY) return leanJsonBytes(e, BigInt(sec) * 1_000_000_000n + BigInt(nsec), chunk, pos);
+  const p = timedPrefixAt(chunk, pos, EVENT_TYPES[e.event]!, sec, nsec);
+  return leanJsonBody(e, chunk, eventStart(e, chunk, p));
+}
+
 /** Write the record's JSON line and its newline into `chunk` at `pos`; returns the end. */
 export function leanJsonBytes(e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number): number {
   const b = chunk;
   let p = pos;
-  const has = e.has;
-  const src = e.bytes;
   if (e.event !== LEAN_ENTRY) {
     const type = EVENT_TYPES[e.event]!;
     if (ns === undefined) p = str(b, p, typePrefix(type));
     else p = timedPrefix(b, p, type, ns);
-    const pid = e.pid >>> 0;
-    if (pid !== 0) {
-      p = lit(b, p, PID);
-      p = dec(b, p, pid);
-    }
-    p = familyProtoBytes(b, p, e.family, e.proto);
+    p = eventStart(e, b, p);
   } else {
     const t = lineStart(e, ns);
     if (t !== entryText) {
@@ -164,6 +207,13 @@ export function leanJsonBytes(e: LeanConntrack, ns: bigint | undefined, chunk: U
     }
     p = lit(b, p, entryBytes);
   }
+  return leanJsonBody(e, b, p);
+}
+
+/** The line from the state on (after the start), and its newline. */
+function leanJsonBody(e: LeanConntrack, b: Uint8Array, p: number): number {
+  const has = e.has;
+  const src = e.bytes;
   if (has & L_TCP_STATE) p = lit(b, p, states[e.tcpState] ??= enc(',"state":' + q(tcpStateName(e.tcpState))));
   p = lit(b, p, ORIG);
   p = addr(b, p, src, e.origSrc, e.origLen);

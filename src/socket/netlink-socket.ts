@@ -135,6 +135,7 @@ export class NetlinkSocket {
   #closed = false;
   #lastRcvbuf = 0;
   #onItems: ((items: ReceiveItem[]) => void) | undefined;
+  #onBatch: ((data: Uint8Array, meta: Uint32Array) => void) | undefined;
   #onError: ((err: ErrnoError) => void) | undefined;
   #netnsPath: string | null = null;
   #netnsInode = 0;
@@ -302,15 +303,33 @@ export class NetlinkSocket {
    */
   onReceive(cb: (items: ReceiveItem[]) => void, onError: (err: ErrnoError) => void): void {
     this.#ensureOpen('recvmsg');
-    const first = this.#onItems === undefined;
+    const first = this.#onItems === undefined && this.#onBatch === undefined;
     this.#onItems = cb;
+    this.#onBatch = undefined;
     this.#onError = onError;
-    if (first) {
-      call(
-        () => this.#h.start(this.#dispatch, (err) => this.#onError?.(fromNativeError(err) as ErrnoError)),
-        {},
-      );
-    }
+    if (first) this.#start();
+  }
+
+  /**
+   * onReceive without the items: `cb` gets each drain of the socket as the addon delivers
+   * it, the datagrams back to back in `data` and RB_STRIDE words per item in `meta`
+   * (client/receive-batch.ts); nothing is allocated per datagram. Replaces onReceive's
+   * callback (and the other way round).
+   */
+  onReceiveBatch(cb: (data: Uint8Array, meta: Uint32Array) => void, onError: (err: ErrnoError) => void): void {
+    this.#ensureOpen('recvmsg');
+    const first = this.#onItems === undefined && this.#onBatch === undefined;
+    this.#onBatch = cb;
+    this.#onItems = undefined;
+    this.#onError = onError;
+    if (first) this.#start();
+  }
+
+  #start(): void {
+    call(
+      () => this.#h.start(this.#dispatch, (err) => this.#onError?.(fromNativeError(err) as ErrnoError)),
+      {},
+    );
   }
 
   /** Stops reading; the kernel queue (then overrun) absorbs what arrives meanwhile. */
@@ -343,6 +362,7 @@ export class NetlinkSocket {
     }
     this.#closed = true;
     this.#onItems = undefined;
+    this.#onBatch = undefined;
     this.#onError = undefined;
     this.#h.close();
   }
@@ -352,6 +372,11 @@ export class NetlinkSocket {
   }
 
   #dispatch = (data: ArrayBuffer, meta: Uint32Array): void => {
+    const batch = this.#onBatch;
+    if (batch !== undefined) {
+      batch(new Uint8Array(data), meta);
+      return;
+    }
     const cb = this.#onItems;
     if (!cb) return;
     const count = meta.length / META_STRIDE;
