@@ -140,18 +140,21 @@ function statusBytes(b: Uint8Array, p: number, status: number): number {
   return lit(b, p, t);
 }
 
-/** The second (as a number) of the last line written by leanJsonBytesAt, and its digits. */
+/** The second (as a number) of the last line written by leanJsonBytesAt, and `Z","timestampNs":"SECONDS`. */
 let atSec = -1;
-let atSecDigits = '';
+let atMid: Uint8Array = new Uint8Array(0);
 /** Per event type: the line start up to the '.' of the time, for second `sec`. */
 const timedAt: { type: string; sec: number; prefix: Uint8Array }[] = [];
 
-/** timedPrefix for a time given as seconds and nanoseconds (numbers: no bigint per line). */
+/**
+ * timedPrefix for a time given as seconds and nanoseconds (numbers: no bigint per line).
+ * The nanosecond digits are written once; the microseconds are their first six.
+ */
 function timedPrefixAt(b: Uint8Array, p: number, type: string, sec: number, nsec: number): number {
   if (!(sec > 0 && nsec >= 0 && nsec < 1_000_000_000)) return timedPrefix(b, p, type, BigInt(sec) * 1_000_000_000n + BigInt(nsec));
   if (sec !== atSec) {
     atSec = sec;
-    atSecDigits = '' + sec;
+    atMid = enc('Z","timestampNs":"' + sec);
   }
   let c: { type: string; sec: number; prefix: Uint8Array } | undefined;
   for (let i = 0; i < timedAt.length; i++) if (timedAt[i]!.type === type) c = timedAt[i];
@@ -162,10 +165,10 @@ function timedPrefixAt(b: Uint8Array, p: number, type: string, sec: number, nsec
     c.sec = sec;
   }
   p = lit(b, p, c.prefix);
-  p = padded(b, p, Math.floor(nsec / 1000), 6);
-  p = lit(b, p, TS_MID);
-  p = str(b, p, atSecDigits);
+  const us = p;
+  p = lit(b, p + 6, atMid);
   p = padded(b, p, nsec, 9);
+  for (let i = 0; i < 6; i++) b[us + i] = b[p - 9 + i]!;
   b[p] = 34;
   return p + 1;
 }
