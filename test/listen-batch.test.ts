@@ -90,7 +90,7 @@ describe('leanJsonBytesAt (receive time as seconds + nanoseconds)', () => {
       for (const [s, n] of times) {
         const ns = BigInt(s) * 1_000_000_000n + BigInt(n);
         const a = leanJsonBytes(e, ns, want, 5);
-        const b = leanJsonBytesAt(e, s, n, chunk, 5);
+        const b = leanJsonBytesAt(e, new Uint32Array([7, s, n]), 1, chunk, 5);
         expect(text(chunk, 5, b), `${c.origin} at ${s}.${n}`).toBe(text(want, 5, a));
       }
     }

@@ -37,10 +37,10 @@ export interface LeanWriter {
    */
   bytes?: (e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number) => number;
   /**
-   * bytes() for a receive time given as seconds and nanoseconds (receive batches: no
-   * bigint per event); -1 when line() must write it.
+   * bytes() for a receive time given as seconds `times[at]` and nanoseconds `times[at + 1]`
+   * (a receive batch's row: no bigint per event); -1 when line() must write it.
    */
-  bytesAt?: (e: LeanConntrack, sec: number, nsec: number, chunk: Uint8Array, pos: number) => number;
+  bytesAt?: (e: LeanConntrack, times: Uint32Array, at: number, chunk: Uint8Array, pos: number) => number;
 }
 
 /**
@@ -62,7 +62,7 @@ export function leanWriterFor(s: Session): LeanWriter | undefined {
   const progname = s.portids?.name;
   o.progname = s.opts.command !== 'read' && progname !== undefined ? progname : () => undefined;
   const bytes = (e: LeanConntrack, chunk: Uint8Array, pos: number) => leanConntrackBytes(e, o, chunk, pos);
-  return { line: (e, ns) => leanConntrackLine(e, ns, o), bytes: (e, _ns, chunk, pos) => bytes(e, chunk, pos), bytesAt: (e, _s, _n, chunk, pos) => bytes(e, chunk, pos) };
+  return { line: (e, ns) => leanConntrackLine(e, ns, o), bytes: (e, _ns, chunk, pos) => bytes(e, chunk, pos), bytesAt: (e, _t, _a, chunk, pos) => bytes(e, chunk, pos) };
 }
 
 /** After a line went out: true when --count is reached (Session.record's count). */
@@ -250,7 +250,7 @@ export function printEventBatch(s: Session, write: LeanWriter, b: DatagramBatch)
         if (scratch.event === LEAN_ENTRY) continue; // not an event
         if (out.closed) continue;
         const chunk = out.room(LEAN_JSON_MAX_BYTES);
-        const end = bytesAt(scratch, meta[m + RB_SEC]!, meta[m + RB_NSEC]!, chunk, out.bytesPos);
+        const end = bytesAt(scratch, meta, m + RB_SEC, chunk, out.bytesPos);
         if (end >= 0) {
           out.bytesLine(end, scratch.event === LEAN_NEW ? 'new' : scratch.event === LEAN_DESTROY ? 'destroy' : 'update');
           if (counted(s)) return true;

@@ -150,7 +150,10 @@ const timedAt: { type: string; sec: number; prefix: Uint8Array }[] = [];
  * timedPrefix for a time given as seconds and nanoseconds (numbers: no bigint per line).
  * The nanosecond digits are written once; the microseconds are their first six.
  */
-function timedPrefixAt(b: Uint8Array, p: number, type: string, sec: number, nsec: number): number {
+function timedPrefixAt(b: Uint8Array, p: number, type: string, times: Uint32Array, at: number): number {
+  // (read here, not passed in: seconds are past the small-integer range, a boxed number per call)
+  const sec = times[at]!;
+  const nsec = times[at + 1]!;
   if (!(sec > 0 && nsec >= 0 && nsec < 1_000_000_000)) return timedPrefix(b, p, type, BigInt(sec) * 1_000_000_000n + BigInt(nsec));
   if (sec !== atSec) {
     atSec = sec;
@@ -184,12 +187,13 @@ function eventStart(e: LeanConntrack, b: Uint8Array, p: number): number {
 }
 
 /**
- * leanJsonBytes for a receive time given as CLOCK_REALTIME seconds and nanoseconds
- * (a receive batch's row, client/receive-batch.ts): the same bytes, no bigint per line.
+ * leanJsonBytes for a receive time given as CLOCK_REALTIME seconds `times[at]` and
+ * nanoseconds `times[at + 1]` (a receive batch's row, client/receive-batch.ts): the same
+ * bytes, no bigint per line.
  */
-export function leanJsonBytesAt(e: LeanConntrack, sec: number, nsec: number, chunk: Uint8Array, pos: number): number {
-  if (e.event === LEAN_ENTRY) return leanJsonBytes(e, BigInt(sec) * 1_000_000_000n + BigInt(nsec), chunk, pos);
-  const p = timedPrefixAt(chunk, pos, EVENT_TYPES[e.event]!, sec, nsec);
+export function leanJsonBytesAt(e: LeanConntrack, times: Uint32Array, at: number, chunk: Uint8Array, pos: number): number {
+  if (e.event === LEAN_ENTRY) return leanJsonBytes(e, BigInt(times[at]!) * 1_000_000_000n + BigInt(times[at + 1]!), chunk, pos);
+  const p = timedPrefixAt(chunk, pos, EVENT_TYPES[e.event]!, times, at);
   return leanJsonBody(e, chunk, eventStart(e, chunk, p));
 }
 
