@@ -121,8 +121,8 @@
  * old, not once per drain. The first row after a quiet spell (no signal for RX_HOLD_MS)
  * is signalled at once, so a trickle sees no delay; a steady stream waits at most
  * RX_HOLD_MS. */
-#define RX_SIGNAL_ROWS 256
-#define RX_HOLD_MS 4
+#define RX_SIGNAL_ROWS 1024
+#define RX_HOLD_MS 10
 
 /* ---- fault injection (tests) ------------------------------------------- */
 
