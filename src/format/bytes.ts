@@ -13,7 +13,9 @@ export function enc(s: string): Uint8Array {
 
 export function lit(b: Uint8Array, p: number, a: Uint8Array): number {
   const n = a.length;
-  if (n > 64) b.set(a, p); // (a dump line's start: one copy)
+  // One copy past 16 bytes (its fixed cost, ~17 ns here, is what a byte loop takes for
+  // ~12 bytes: measured on Node 20), a byte loop below.
+  if (n > 16) b.set(a, p);
   else for (let i = 0; i < n; i++) b[p + i] = a[i]!;
   return p + n;
 }
