@@ -42,7 +42,8 @@
  *           [4] receive time, CLOCK_REALTIME seconds (u32)
  *           [5] receive time, nanoseconds
  *     The time is taken right after each recvmsg (netlink has no SO_TIMESTAMP: on
- *     6.18 SO_TIMESTAMPNS is accepted but netlink_recvmsg adds no control message).
+ *     6.18 SO_TIMESTAMPNS is accepted but netlink_recvmsg adds no control message); the
+ *     receive thread's recvmmsg (RX_MMSG) gives the datagrams of one call one time.
  *
  * Receive thread (setReceiveThread, for subscription sockets). A pthread drains the
  * socket as fast as the kernel fills it (poll + recvmsg until EAGAIN) into chunks of

@@ -16,7 +16,8 @@
  * of loss stay distinguished.
  *
  * Every item carries its receive time (`timestampNs`, CLOCK_REALTIME taken right
- * after the recvmsg that returned it, nanosecond resolution). The kernel reports it
+ * after the recvmsg that returned it, nanosecond resolution; the receive thread takes up
+ * to 16 datagrams per recvmmsg, and those share the time of their call). The kernel reports it
  * as soon as it happened, so the datagrams still queued at that time (older
  * than the lost ones) come right after the marker. After an overrun, state
  * must be resynchronised (e.g. by a dump). NETLINK_NO_ENOBUFS hides it.
