@@ -20,6 +20,7 @@ export {
 export {
   Subscription,
   type ConntrackEvent,
+  type DatagramBatch,
   type DecodeFailure,
   type EventItem,
   type ExpectEvent,
@@ -34,6 +35,7 @@ import './cttimeout/subsystem.js';
 export { EmptyFilterError, type DeleteCounts, type DeleteFilter, type DeleteManyOptions, type DeleteWhereOptions, type DeleteWhereResult } from './client/evict.js';
 export { readConntrackSysctls, writeConntrackSysctls, idleSeconds, type ConntrackSysctls } from './client/sysctls.js';
 export type { OverrunItem, ReceivedDatagram, ReceiveItem, Transport, TransportFactory, TransportOptions } from './client/transport.js';
+export { RB_FLAGS, RB_GROUPS, RB_LEN, RB_LOCAL_DROP, RB_NSEC, RB_OVERRUN, RB_PID, RB_SEC, RB_STRIDE, RB_TRUNCATED, batchItems, batchTimeNs } from './client/receive-batch.js';
 export type { EntryKey, KernelFilter } from './ctnetlink/requests.js';
 
 // The model.

@@ -18,7 +18,9 @@ import type { ConntrackFormatOptions } from '../format/conntrack.js';
 import { leanConntrackLine } from '../format/lean-conntrack.js';
 import { leanConntrackBytes } from '../format/lean-conntrack-bytes.js';
 import { leanJsonLine } from '../format/lean-json.js';
-import { LEAN_JSON_MAX_BYTES, leanJsonBytes } from '../format/lean-json-bytes.js';
+import { LEAN_JSON_MAX_BYTES, leanJsonBytes, leanJsonBytesAt } from '../format/lean-json-bytes.js';
+import type { DatagramBatch } from '../client/events.js';
+import { RB_LEN, RB_NSEC, RB_SEC, RB_STRIDE } from '../client/receive-batch.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
 import { messageLen, nextMessage } from '../netlink/message.js';
 import { Reader } from '../netlink/reader.js';
@@ -34,6 +36,11 @@ export interface LeanWriter {
    * records line() covers.
    */
   bytes?: (e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number) => number;
+  /**
+   * bytes() for a receive time given as seconds `times[at]` and nanoseconds `times[at + 1]`
+   * (a receive batch's row: no bigint per event); -1 when line() must write it.
+   */
+  bytesAt?: (e: LeanConntrack, times: Uint32Array, at: number, chunk: Uint8Array, pos: number) => number;
 }
 
 /**
@@ -42,7 +49,7 @@ export interface LeanWriter {
  */
 export function leanWriterFor(s: Session): LeanWriter | undefined {
   if (!s.filter.empty || s.opts.expect) return undefined;
-  if (s.formatName === 'json') return { line: leanJsonLine, bytes: leanJsonBytes };
+  if (s.formatName === 'json') return { line: leanJsonLine, bytes: leanJsonBytes, bytesAt: leanJsonBytesAt };
   if (s.formatName !== 'conntrack') return undefined;
   // The options formatterFor (formats.ts) gives the conntrack formatter; labels are left
   // out: a message with CTA_LABELS never reaches the lean writer.
@@ -54,7 +61,8 @@ export function leanWriterFor(s: Session): LeanWriter | undefined {
   if (out.ktimestamp) o.ktimestamp = true;
   const progname = s.portids?.name;
   o.progname = s.opts.command !== 'read' && progname !== undefined ? progname : () => undefined;
-  return { line: (e, ns) => leanConntrackLine(e, ns, o), bytes: (e, _ns, chunk, pos) => leanConntrackBytes(e, o, chunk, pos) };
+  const bytes = (e: LeanConntrack, chunk: Uint8Array, pos: number) => leanConntrackBytes(e, o, chunk, pos);
+  return { line: (e, ns) => leanConntrackLine(e, ns, o), bytes: (e, _ns, chunk, pos) => bytes(e, chunk, pos), bytesAt: (e, _t, _a, chunk, pos) => bytes(e, chunk, pos) };
 }
 
 /** After a line went out: true when --count is reached (Session.record's count). */
@@ -205,6 +213,53 @@ export function printEventDatagram(s: Session, write: LeanWriter, data: Uint8Arr
   }
   for (const o of outs) {
     if ('line' in o ? s.recordLine(o.line, o.kind) : printMessage(s, o.message, ns)) return true;
+  }
+  return false;
+}
+
+/**
+ * Print the events of a run of datagrams of one receive batch (SubscriptionOptions.batches),
+ * in order, as printEventDatagram prints each of them: a datagram of one event message the
+ * lean decoder and bytesAt cover is written straight into the output chunk with its
+ * receive time as two numbers (nothing is allocated per event); every other datagram goes
+ * through printEventDatagram with a view and a bigint time. True when --count is reached.
+ */
+export function printEventBatch(s: Session, write: LeanWriter, b: DatagramBatch): boolean {
+  const data = b.data;
+  const meta = b.meta;
+  const buf = data.buffer;
+  if (buf !== readerBuffer) {
+    reader = new Reader(new Uint8Array(buf));
+    readerBuffer = buf;
+  }
+  const r = reader!;
+  const view = r.view;
+  const le = r.le;
+  const bytesAt = write.bytesAt;
+  const out = s.out;
+  let start = data.byteOffset + b.offset;
+  for (let i = b.first, m = i * RB_STRIDE; i < b.end; i++, m += RB_STRIDE) {
+    const len = meta[m + RB_LEN]!;
+    const at = start;
+    start += len;
+    if (bytesAt !== undefined && len >= 16) {
+      const ml = view.getUint32(at, le);
+      // One message per datagram (how the kernel sends every event), framed as
+      // printEventDatagram frames it; anything else takes the general path below.
+      if (ml >= 16 && ml <= len && ((ml + 3) & ~3) >= len && decodeLeanAt(r, at, ml, scratch)) {
+        if (scratch.event === LEAN_ENTRY) continue; // not an event
+        if (out.closed) continue;
+        const chunk = out.room(LEAN_JSON_MAX_BYTES);
+        const end = bytesAt(scratch, meta, m + RB_SEC, chunk, out.bytesPos);
+        if (end >= 0) {
+          out.bytesLine(end, scratch.event === LEAN_NEW ? 'new' : scratch.event === LEAN_DESTROY ? 'destroy' : 'update');
+          if (counted(s)) return true;
+          continue;
+        }
+      }
+    }
+    const ns = BigInt(meta[m + RB_SEC]!) * 1_000_000_000n + BigInt(meta[m + RB_NSEC]!);
+    if (printEventDatagram(s, write, data.subarray(at - data.byteOffset, at - data.byteOffset + len), ns)) return true;
   }
   return false;
 }

@@ -60,7 +60,9 @@ async function pump(s: Session, sub: Subscription, lean?: Lean): Promise<void> {
     const items = sub.drain();
     if (items.length === 0 && sub.isEnded) break;
     for (const it of items) {
-      if (it.kind === 'datagram') {
+      if (it.kind === 'batch') {
+        if (lean!.mod.printEventBatch(s, lean!.writer, it)) break;
+      } else if (it.kind === 'datagram') {
         if (lean!.mod.printEventDatagram(s, lean!.writer, it.data, it.receivedNs)) break;
       } else if (it.kind === 'event') {
         if (!s.filter.match(it.conntrack)) continue;
@@ -98,7 +100,7 @@ function subscribe(s: Session, client: ConntrackClient, lean?: Lean): Subscripti
       }
     : undefined;
   // The addon names requesters sooner still, on its receive thread (see progname.ts).
-  const extra = { ...(onDatagram ? { onDatagram } : {}), ...(portids ? { programNames: true } : {}), ...(lean ? { raw: true } : {}) };
+  const extra = { ...(onDatagram ? { onDatagram } : {}), ...(portids ? { programNames: true } : {}), ...(lean ? { raw: true, batches: true } : {}) };
   const sub = s.opts.expect ? client.events({ types: [], expectations: true, ...extra }) : client.events({ types: s.opts.events, ...extra });
   portids?.attach((p, w) => sub.programName(p, w));
   return sub;

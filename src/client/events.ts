@@ -25,6 +25,7 @@ import { decodeDatagram } from '../ctnetlink/message.js';
 import type { Conntrack, EventType, Expectation, Message } from '../ctnetlink/model.js';
 import type { NlMsgHeader } from '../netlink/message.js';
 import { NetlinkDecodeError } from '../netlink/errors.js';
+import { RB_FLAGS, RB_LEN, RB_LOCAL_DROP, RB_OVERRUN, RB_PID, RB_STRIDE, batchTimeNs } from './receive-batch.js';
 import type { ReceiveItem, Transport } from './transport.js';
 
 /**
@@ -91,7 +92,24 @@ export interface RawDatagram {
   receivedNs: bigint;
 }
 
-export type EventItem = ConntrackEvent | ExpectEvent | OverrunMarker | DecodeFailure | NamespaceGone | RawDatagram;
+/**
+ * Received datagrams left undecoded, one item per run of datagrams of a receive batch
+ * (SubscriptionOptions.batches): rows [first, end) of `meta` (layout in
+ * receive-batch.ts: length, pid, groups, flags, receive seconds, nanoseconds) are all
+ * datagrams, the first of them at byte `offset` of `data`, each following the previous
+ * one. Markers between runs are items of their own. `data` is never reused, so it may be
+ * kept.
+ */
+export interface DatagramBatch {
+  kind: 'batch';
+  data: Uint8Array;
+  meta: Uint32Array;
+  first: number;
+  end: number;
+  offset: number;
+}
+
+export type EventItem = ConntrackEvent | ExpectEvent | OverrunMarker | DecodeFailure | NamespaceGone | RawDatagram | DatagramBatch;
 
 /** Default bound of the consumer queue, in bytes of received datagrams. */
 export const DEFAULT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -113,6 +131,12 @@ export interface SubscriptionOptions {
    * notices as usual), for consumers that decode it themselves (the CLI's lean path).
    */
   raw?: boolean;
+  /**
+   * With `raw`: hand the datagrams over as 'batch' items (DatagramBatch, one per run of
+   * datagrams in a receive batch) instead of one 'datagram' item each, when the
+   * transport can (Transport.onReceiveBatch); nothing is allocated per datagram.
+   */
+  batches?: boolean;
 }
 
 export class Subscription implements AsyncIterable<EventItem> {
@@ -145,13 +169,12 @@ export class Subscription implements AsyncIterable<EventItem> {
     this.signal = opts.signal;
     this.onClose = onClose;
     this.lastDrops = transport.drops?.() ?? 0;
-    transport.onReceive(
-      (items) => this.receive(items),
-      (err) => {
-        this.error = err;
-        this.close();
-      },
-    );
+    const onError = (err: Error) => {
+      this.error = err;
+      this.close();
+    };
+    if (this.raw && opts.batches && transport.onReceiveBatch) transport.onReceiveBatch((data, meta) => this.receiveBatch(data, meta), onError);
+    else transport.onReceive((items) => this.receive(items), onError);
     if (this.signal?.aborted) this.close();
     else this.signal?.addEventListener('abort', this.onAbort, { once: true });
     const every = opts.netnsCheckMs ?? 1000;
@@ -229,7 +252,12 @@ export class Subscription implements AsyncIterable<EventItem> {
         }
       }
     }
-    this.checkDrops(receivedNs || nowNs());
+    this.afterReceive(receivedNs || nowNs());
+  }
+
+  /** After each received batch: the kernel's drops since the last look, flow control, the consumer. */
+  private afterReceive(receivedNs: bigint): void {
+    this.checkDrops(receivedNs);
     if (!this.paused && (this.queuedBytes >= this.highWaterBytes || this.queue.length - this.head >= this.highWater)) {
       this.paused = true;
       this.transport.pause();
@@ -237,6 +265,44 @@ export class Subscription implements AsyncIterable<EventItem> {
     const w = this.wake;
     this.wake = undefined;
     w?.();
+  }
+
+  /**
+   * receive() for a batch as the transport received it (SubscriptionOptions.batches):
+   * markers are items as receive() makes them, each run of datagrams between them one
+   * 'batch' item.
+   */
+  private receiveBatch(data: Uint8Array, meta: Uint32Array): void {
+    if (this.ended) return;
+    const rows = Math.floor(meta.length / RB_STRIDE);
+    const rec = this.onDatagram;
+    let first = 0;
+    let start = 0;
+    let off = 0;
+    for (let i = 0, m = 0; i < rows; i++, m += RB_STRIDE) {
+      const flags = meta[m + RB_FLAGS]!;
+      if (flags & (RB_OVERRUN | RB_LOCAL_DROP)) {
+        if (i > first) this.queue.push({ kind: 'batch', data, meta, first, end: i, offset: start });
+        const receivedNs = batchTimeNs(meta, m);
+        if (flags & RB_OVERRUN) {
+          const lost = this.takeDrops();
+          this.queue.push(lost === undefined ? { kind: 'overrun', source: 'kernel', receivedNs } : { kind: 'overrun', source: 'kernel', lost, receivedNs });
+        } else {
+          const lost = meta[m + RB_PID]!;
+          this.bufferLostReported += lost;
+          this.queue.push({ kind: 'overrun', source: 'buffer', lost, receivedNs });
+        }
+        first = i + 1;
+        start = off;
+        continue;
+      }
+      const len = meta[m + RB_LEN]!;
+      if (rec !== undefined) rec(data.subarray(off, off + len), batchTimeNs(meta, m));
+      off += len;
+    }
+    if (rows > first) this.queue.push({ kind: 'batch', data, meta, first, end: rows, offset: start });
+    this.queuedBytes += off;
+    this.afterReceive(rows > 0 ? batchTimeNs(meta, (rows - 1) * RB_STRIDE) : nowNs());
   }
 
   /**

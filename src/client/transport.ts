@@ -43,6 +43,11 @@ export interface Transport {
   send(datagram: Uint8Array): void;
   /** Start delivering received items, in order, in batches. */
   onReceive(cb: (items: ReceiveItem[]) => void, onError: (err: Error) => void): void;
+  /**
+   * Instead of onReceive: each drain of the socket as one buffer and its rows, undecoded
+   * (layout in receive-batch.ts), when the transport can. Not both on one transport.
+   */
+  onReceiveBatch?(cb: (data: Uint8Array, meta: Uint32Array) => void, onError: (err: Error) => void): void;
   /** Stop reading (the kernel's queue holds what arrives meanwhile). */
   pause(): void;
   resume(): void;

@@ -13,7 +13,9 @@ export function enc(s: string): Uint8Array {
 
 export function lit(b: Uint8Array, p: number, a: Uint8Array): number {
   const n = a.length;
-  if (n > 64) b.set(a, p); // (a dump line's start: one copy)
+  // One copy past 16 bytes (its fixed cost, ~17 ns here, is what a byte loop takes for
+  // ~12 bytes: measured on Node 20), a byte loop below.
+  if (n > 16) b.set(a, p);
   else for (let i = 0; i < n; i++) b[p + i] = a[i]!;
   return p + n;
 }
@@ -25,6 +27,33 @@ export function str(b: Uint8Array, p: number, s: string): number {
   return p + n;
 }
 
+/** "00".."99": two digits per division (integer division by a constant is a multiply). */
+const PAIRS = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  PAIRS[2 * i] = 48 + ((i / 10) | 0);
+  PAIRS[2 * i + 1] = 48 + (i % 10);
+}
+
+/** The digits of `n` (0 <= n < 2^31) ending just before `end`, two at a time; returns where they start. */
+function digitsBefore(b: Uint8Array, end: number, n: number): number {
+  let i = end;
+  n = n | 0;
+  while (n >= 100) {
+    const q = (n / 100) | 0;
+    const r = (n - q * 100) << 1;
+    b[--i] = PAIRS[r + 1]!;
+    b[--i] = PAIRS[r]!;
+    n = q;
+  }
+  if (n >= 10) {
+    b[--i] = PAIRS[(n << 1) + 1]!;
+    b[--i] = PAIRS[n << 1]!;
+  } else {
+    b[--i] = 48 + n;
+  }
+  return i;
+}
+
 /** A non-negative integer below 2^53, in decimal. */
 export function dec(b: Uint8Array, p: number, n: number): number {
   if (n < 10) {
@@ -34,6 +63,10 @@ export function dec(b: Uint8Array, p: number, n: number): number {
   if (n > 0xffffffff) return str(b, p, '' + n);
   const len = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
   const end = p + len;
+  if (n < 0x80000000) {
+    digitsBefore(b, end, n);
+    return end;
+  }
   let q2 = end;
   while (n >= 10) {
     const t = (n / 10) >>> 0;
@@ -85,10 +118,15 @@ export function addr(b: Uint8Array, p: number, src: Uint8Array, o: number, len: 
 
 /** `n` (0 <= n < 10^width) in `width` digits, zero-padded. */
 export function padded(b: Uint8Array, p: number, n: number, width: number): number {
-  for (let i = p + width - 1; i >= p; i--) {
+  const end = p + width;
+  if (n < 0x80000000) {
+    for (let i = digitsBefore(b, end, n) - 1; i >= p; i--) b[i] = 48;
+    return end;
+  }
+  for (let i = end - 1; i >= p; i--) {
     const t = (n / 10) >>> 0;
     b[i] = 48 + n - t * 10;
     n = t;
   }
-  return p + width;
+  return end;
 }

@@ -140,22 +140,72 @@ function statusBytes(b: Uint8Array, p: number, status: number): number {
   return lit(b, p, t);
 }
 
+/** The second (as a number) of the last line written by leanJsonBytesAt, and `Z","timestampNs":"SECONDS`. */
+let atSec = -1;
+let atMid: Uint8Array = new Uint8Array(0);
+/** Per event type: the line start up to the '.' of the time, for second `sec`. */
+const timedAt: { type: string; sec: number; prefix: Uint8Array }[] = [];
+
+/**
+ * timedPrefix for a time given as seconds and nanoseconds (numbers: no bigint per line).
+ * The nanosecond digits are written once; the microseconds are their first six.
+ */
+function timedPrefixAt(b: Uint8Array, p: number, type: string, times: Uint32Array, at: number): number {
+  // (read here, not passed in: seconds are past the small-integer range, a boxed number per call)
+  const sec = times[at]!;
+  const nsec = times[at + 1]!;
+  if (!(sec > 0 && nsec >= 0 && nsec < 1_000_000_000)) return timedPrefix(b, p, type, BigInt(sec) * 1_000_000_000n + BigInt(nsec));
+  if (sec !== atSec) {
+    atSec = sec;
+    atMid = enc('Z","timestampNs":"' + sec);
+  }
+  let c: { type: string; sec: number; prefix: Uint8Array } | undefined;
+  for (let i = 0; i < timedAt.length; i++) if (timedAt[i]!.type === type) c = timedAt[i];
+  if (c === undefined) timedAt.push((c = { type, sec: -1, prefix: new Uint8Array(0) }));
+  if (c.sec !== sec) {
+    const full = timedStart(type, BigInt(sec) * 1_000_000_000n + BigInt(nsec));
+    c.prefix = enc(full.slice(0, full.lastIndexOf('","timestampNs":"') - 7));
+    c.sec = sec;
+  }
+  p = lit(b, p, c.prefix);
+  const us = p;
+  p = lit(b, p + 6, atMid);
+  p = padded(b, p, nsec, 9);
+  for (let i = 0; i < 6; i++) b[us + i] = b[p - 9 + i]!;
+  b[p] = 34;
+  return p + 1;
+}
+
+/** An event's start: type, time, pid, family and protocol. */
+function eventStart(e: LeanConntrack, b: Uint8Array, p: number): number {
+  const pid = e.pid >>> 0;
+  if (pid !== 0) {
+    p = lit(b, p, PID);
+    p = dec(b, p, pid);
+  }
+  return familyProtoBytes(b, p, e.family, e.proto);
+}
+
+/**
+ * leanJsonBytes for a receive time given as CLOCK_REALTIME seconds `times[at]` and
+ * nanoseconds `times[at + 1]` (a receive batch's row, client/receive-batch.ts): the same
+ * bytes, no bigint per line.
+ */
+export function leanJsonBytesAt(e: LeanConntrack, times: Uint32Array, at: number, chunk: Uint8Array, pos: number): number {
+  if (e.event === LEAN_ENTRY) return leanJsonBytes(e, BigInt(times[at]!) * 1_000_000_000n + BigInt(times[at + 1]!), chunk, pos);
+  const p = timedPrefixAt(chunk, pos, EVENT_TYPES[e.event]!, times, at);
+  return leanJsonBody(e, chunk, eventStart(e, chunk, p));
+}
+
 /** Write the record's JSON line and its newline into `chunk` at `pos`; returns the end. */
 export function leanJsonBytes(e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number): number {
   const b = chunk;
   let p = pos;
-  const has = e.has;
-  const src = e.bytes;
   if (e.event !== LEAN_ENTRY) {
     const type = EVENT_TYPES[e.event]!;
     if (ns === undefined) p = str(b, p, typePrefix(type));
     else p = timedPrefix(b, p, type, ns);
-    const pid = e.pid >>> 0;
-    if (pid !== 0) {
-      p = lit(b, p, PID);
-      p = dec(b, p, pid);
-    }
-    p = familyProtoBytes(b, p, e.family, e.proto);
+    p = eventStart(e, b, p);
   } else {
     const t = lineStart(e, ns);
     if (t !== entryText) {
@@ -164,6 +214,13 @@ export function leanJsonBytes(e: LeanConntrack, ns: bigint | undefined, chunk: U
     }
     p = lit(b, p, entryBytes);
   }
+  return leanJsonBody(e, b, p);
+}
+
+/** The line from the state on (after the start), and its newline. */
+function leanJsonBody(e: LeanConntrack, b: Uint8Array, p: number): number {
+  const has = e.has;
+  const src = e.bytes;
   if (has & L_TCP_STATE) p = lit(b, p, states[e.tcpState] ??= enc(',"state":' + q(tcpStateName(e.tcpState))));
   p = lit(b, p, ORIG);
   p = addr(b, p, src, e.origSrc, e.origLen);

@@ -16,7 +16,8 @@
  * of loss stay distinguished.
  *
  * Every item carries its receive time (`timestampNs`, CLOCK_REALTIME taken right
- * after the recvmsg that returned it, nanosecond resolution). The kernel reports it
+ * after the recvmsg that returned it, nanosecond resolution; the receive thread takes up
+ * to 16 datagrams per recvmmsg, and those share the time of their call). The kernel reports it
  * as soon as it happened, so the datagrams still queued at that time (older
  * than the lost ones) come right after the marker. After an overrun, state
  * must be resynchronised (e.g. by a dump). NETLINK_NO_ENOBUFS hides it.
@@ -135,6 +136,7 @@ export class NetlinkSocket {
   #closed = false;
   #lastRcvbuf = 0;
   #onItems: ((items: ReceiveItem[]) => void) | undefined;
+  #onBatch: ((data: Uint8Array, meta: Uint32Array) => void) | undefined;
   #onError: ((err: ErrnoError) => void) | undefined;
   #netnsPath: string | null = null;
   #netnsInode = 0;
@@ -302,15 +304,33 @@ export class NetlinkSocket {
    */
   onReceive(cb: (items: ReceiveItem[]) => void, onError: (err: ErrnoError) => void): void {
     this.#ensureOpen('recvmsg');
-    const first = this.#onItems === undefined;
+    const first = this.#onItems === undefined && this.#onBatch === undefined;
     this.#onItems = cb;
+    this.#onBatch = undefined;
     this.#onError = onError;
-    if (first) {
-      call(
-        () => this.#h.start(this.#dispatch, (err) => this.#onError?.(fromNativeError(err) as ErrnoError)),
-        {},
-      );
-    }
+    if (first) this.#start();
+  }
+
+  /**
+   * onReceive without the items: `cb` gets each drain of the socket as the addon delivers
+   * it, the datagrams back to back in `data` and RB_STRIDE words per item in `meta`
+   * (client/receive-batch.ts); nothing is allocated per datagram. Replaces onReceive's
+   * callback (and the other way round).
+   */
+  onReceiveBatch(cb: (data: Uint8Array, meta: Uint32Array) => void, onError: (err: ErrnoError) => void): void {
+    this.#ensureOpen('recvmsg');
+    const first = this.#onItems === undefined && this.#onBatch === undefined;
+    this.#onBatch = cb;
+    this.#onItems = undefined;
+    this.#onError = onError;
+    if (first) this.#start();
+  }
+
+  #start(): void {
+    call(
+      () => this.#h.start(this.#dispatch, (err) => this.#onError?.(fromNativeError(err) as ErrnoError)),
+      {},
+    );
   }
 
   /** Stops reading; the kernel queue (then overrun) absorbs what arrives meanwhile. */
@@ -343,6 +363,7 @@ export class NetlinkSocket {
     }
     this.#closed = true;
     this.#onItems = undefined;
+    this.#onBatch = undefined;
     this.#onError = undefined;
     this.#h.close();
   }
@@ -352,6 +373,11 @@ export class NetlinkSocket {
   }
 
   #dispatch = (data: ArrayBuffer, meta: Uint32Array): void => {
+    const batch = this.#onBatch;
+    if (batch !== undefined) {
+      batch(new Uint8Array(data), meta);
+      return;
+    }
     const cb = this.#onItems;
     if (!cb) return;
     const count = meta.length / META_STRIDE;
