@@ -67,6 +67,13 @@ export interface EventsOptions extends SubscriptionOptions {
   /** This subscription's receive-thread buffer (see ConntrackOptions.receiveThreadBuffer). */
   receiveThreadBuffer?: number;
   /**
+   * With a receive thread: the longest a steady stream of events waits there before this
+   * process is woken for them, in ms (default 40; one wake-up then carries many events,
+   * which is most of the CPU of listening). An event after a quiet spell is handed on at
+   * once. 0: woken after every drain of the socket (latency before CPU). 0 to 1000.
+   */
+  maxDelayMs?: number;
+  /**
    * Name the process behind each event's requester port id as the datagram arrives, in
    * the addon (see Subscription.programName): what conntrack -E prints as
    * `[USERSPACE] portid=N progname=NAME`.
@@ -128,6 +135,7 @@ export class ConntrackClient {
           ...(t.batchBytes !== undefined ? { batchBytes: t.batchBytes } : {}),
           ...(t.readAhead ? { readAhead: true } : {}),
           ...(t.receiveThread ? { receiveThread: t.receiveThread } : {}),
+          ...(t.receiveThread && t.maxDelayMs !== undefined ? { maxDelayMs: t.maxDelayMs } : {}),
           ...(t.programNames ? { programNames: true } : {}),
         }));
   }
@@ -175,7 +183,7 @@ export class ConntrackClient {
     const groups = types.map((t) => GROUP_OF[t]);
     if (opts.expectations) groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY);
     const thread = opts.receiveThreadBuffer ?? this.threadBuffer;
-    const t = this.transport({ groups, receiveBufferSize: opts.receiveBufferSize ?? this.eventBuffer, ...(thread > 0 ? { receiveThread: thread } : {}), ...(opts.programNames ? { programNames: true } : {}) });
+    const t = this.transport({ groups, receiveBufferSize: opts.receiveBufferSize ?? this.eventBuffer, ...(thread > 0 ? { receiveThread: thread } : {}), ...(opts.maxDelayMs !== undefined ? { maxDelayMs: opts.maxDelayMs } : {}), ...(opts.programNames ? { programNames: true } : {}) });
     let sub: Subscription | undefined;
     const subOpts = opts.onDatagram || !this.onDatagram ? opts : { ...opts, onDatagram: this.onDatagram };
     sub = this.track(new Subscription(t, subOpts, () => sub && this.open.delete(sub)));

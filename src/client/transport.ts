@@ -79,6 +79,8 @@ export interface TransportOptions {
   readAhead?: boolean;
   /** Drain the socket on a receive thread into a buffer of at most this many bytes (subscriptions). */
   receiveThread?: number;
+  /** With receiveThread: the longest a steady stream waits there before JS is woken, ms (default 40). */
+  maxDelayMs?: number;
   /** Name each event's requester (nlmsg_pid) as its datagram arrives (see programName). */
   programNames?: boolean;
 }

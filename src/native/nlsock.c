@@ -10,7 +10,7 @@
  *   bind(portid, groups) -> portid             bind() + getsockname(); groups = legacy bitmask
  *   setsockopt(level, name, int) / getsockopt(level, name) -> int
  *   send(bytes) -> bytes sent                  sendto() the kernel (nl_pid 0)
- *   setReceiveThread(bufferBytes)              receive on a dedicated thread (subscriptions), see below
+ *   setReceiveThread(bufferBytes[, holdMs])    receive on a dedicated thread (subscriptions), see below
  *   start(onBatch, onError)                    begin receiving
  *   pause() / resume() / ref() / unref() / close()
  *   netnsInode                                 nsfs inode of the namespace file opened (0: none)
@@ -122,7 +122,9 @@
  * once per RX_SIGNAL_ROWS rows committed, or once the oldest row not yet signalled is
  * RX_HOLD_MS old, not once per drain. The first row after a quiet spell (no signal for
  * RX_HOLD_MS) is signalled at once, so a lone event sees no delay; a steady stream waits
- * at most RX_HOLD_MS (a flood fills RX_SIGNAL_ROWS in ~1-3 ms). */
+ * at most RX_HOLD_MS (a flood fills RX_SIGNAL_ROWS in ~1-3 ms). setReceiveThread's holdMs
+ * sets another bound per socket (0: JS is signalled after every drain and the thread never
+ * waits for a paced stream to gather either: latency before CPU). */
 #define RX_SIGNAL_ROWS 1024
 #define RX_HOLD_MS 40
 /* The receive thread takes up to RX_MMSG datagrams per recvmmsg (issue 14): one system
@@ -170,6 +172,7 @@ typedef struct rx_state {
   uint64_t local_drops;      /* messages discarded so far (all time) */
   /* set at start, read-only afterwards */
   size_t max_chunks, chunk_data, chunk_items, need;
+  int hold_ms;               /* RX_HOLD_MS unless setReceiveThread said otherwise */
   int fd;
   uv_async_t *async;
   pn_state *pn;              /* requester names (progname.c), or NULL */
@@ -203,6 +206,7 @@ typedef struct nlsock {
   int fd_pending;           /* do_close() ran while work was in flight: its fd (-1: none) */
   /* Receive thread (subscriptions). */
   size_t rx_buffer;         /* 0: no thread */
+  int rx_hold_ms;           /* setReceiveThread's holdMs, or -1: RX_HOLD_MS */
   rx_state *rx;
   /* Requesters' program names (setProgramNames; progname.c). */
   int want_names;
@@ -469,6 +473,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
     return throw_errno(env, ENOMEM, "socket");
   }
   s->env = env;
+  s->rx_hold_ms = -1;
   s->fd = fd;
   s->fd_pending = -1;
   s->ns_ino = ns_ino;
@@ -645,11 +650,12 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* setReceiveThread(bufferBytes): receive on a dedicated thread into a buffer of at most
- * bufferBytes (see the header). Before start(); not with read-ahead. */
+/* setReceiveThread(bufferBytes[, holdMs]): receive on a dedicated thread into a buffer of
+ * at most bufferBytes; signal JS at least every holdMs (0..1000) in a steady stream (see
+ * RX_HOLD_MS). Before start(); not with read-ahead. */
 static napi_value js_set_receive_thread(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   nlsock *s = unwrap_open(env, info, &argc, argv, "setReceiveThread");
   if (s == NULL) return NULL;
   double n = 0;
@@ -661,7 +667,16 @@ static napi_value js_set_receive_thread(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "setReceiveThread() must come before start()");
     return NULL;
   }
+  double hold = -1;
+  if (argc >= 2) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[1], &t) != napi_ok || (t != napi_undefined && (napi_get_value_double(env, argv[1], &hold) != napi_ok || !(hold >= 0 && hold <= 1000)))) {
+      napi_throw_type_error(env, NULL, "setReceiveThread(bytes, holdMs): holdMs is a number of milliseconds, 0 to 1000");
+      return NULL;
+    }
+  }
   s->rx_buffer = (size_t)n;
+  s->rx_hold_ms = hold < 0 ? -1 : (int)hold;
   s->readahead = 0;
   return NULL;
 }
@@ -1135,7 +1150,8 @@ static void *rx_main(void *arg) {
   struct sockaddr_nl fr[RX_MMSG];
   /* Rows committed and not yet signalled to JS, since when; when JS was last signalled. */
   size_t unsignalled = 0;
-  int64_t first_ms = 0, signal_ms = -RX_HOLD_MS;
+  const int64_t hold = rx->hold_ms;
+  int64_t first_ms = 0, signal_ms = -hold - 1;
   /* Into the socket's namespace, to name requesters inline (progname.c); this thread
    * does nothing else that depends on it. On failure the lookup thread names them. */
   if (rx->pn != NULL) pn_enter(rx->pn);
@@ -1145,7 +1161,7 @@ static void *rx_main(void *arg) {
     if (atomic_load(&rx->stop)) break;
     int timeout = -1;
     if (unsignalled > 0) {
-      int64_t left = first_ms + RX_HOLD_MS - mono_ms();
+      int64_t left = first_ms + hold - mono_ms();
       if (left <= 0) {
         uv_async_send(rx->async);
         signal_ms = mono_ms();
@@ -1326,14 +1342,14 @@ static void *rx_main(void *arg) {
       if (unsignalled == 0) first_ms = now;
       unsignalled += committed;
       /* After a quiet spell at once; in a stream once the oldest row waited RX_HOLD_MS. */
-      if (now - signal_ms >= RX_HOLD_MS || now - first_ms >= RX_HOLD_MS) {
+      if (now - signal_ms >= hold || now - first_ms >= hold) {
         uv_async_send(rx->async);
         signal_ms = now;
         unsignalled = 0;
       }
     }
     if (err != 0) break;
-    if (drained > 0 && drained < RX_COALESCE_MIN && !atomic_load(&rx->stop)) {
+    if (hold > 0 && drained > 0 && drained < RX_COALESCE_MIN && !atomic_load(&rx->stop)) {
       /* Let a paced stream gather (see RX_COALESCE_MIN); close() still wakes us at once. */
       int w = poll(&pf[1], 1, RX_COALESCE_MS);
       (void)w;
@@ -1407,6 +1423,7 @@ static int rx_start(nlsock *s, uv_loop_t *loop) {
   if (rx->max_chunks < 2) rx->max_chunks = 2;
   rx->need = RECV_MIN_AREA;
   if (s->max_sent + 4096 > rx->need) rx->need = s->max_sent + 4096;
+  rx->hold_ms = s->rx_hold_ms >= 0 ? s->rx_hold_ms : RX_HOLD_MS;
   rx->fd = s->fd;
   rx->pn = s->pn;
   rx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -34,7 +34,7 @@ export interface NativeSocket {
   setBatchBytes(bytes: number): void;
   setReadAhead(on: boolean): void;
   /** Receive on a dedicated thread into a buffer of at most `bytes` (before start()). */
-  setReceiveThread(bytes: number): void;
+  setReceiveThread(bytes: number, holdMs?: number): void;
   /** The receive thread's figures (empty object without one). */
   receiveStats(): { localDrops?: number; chunks?: number; maxChunks?: number; chunkBytes?: number };
   /** nsfs inode of the namespace file the socket was created through (0: the current namespace). */

@@ -78,6 +78,13 @@ export interface NetlinkSocketOptions {
    */
   receiveThread?: number;
   /**
+   * With receiveThread: the longest a steady stream's datagrams wait on that thread before
+   * JavaScript is woken for them, in ms (default 40: one wake-up carries many events, the
+   * CPU of listening; a lone datagram after a quiet spell is handed on at once). 0 wakes
+   * JavaScript after every drain. 0 to 1000.
+   */
+  maxDelayMs?: number;
+  /**
    * Name the process behind each event's requester port id (nlmsg_pid) the moment the
    * datagram is received, on a thread of the addon inside the socket's namespace (see
    * src/native/progname.c and programName()).
@@ -160,6 +167,10 @@ export class NetlinkSocket {
         throw new RangeError(`invalid receive thread buffer ${n}: an integer number of bytes, at least ${MIN_RECEIVE_THREAD_BUFFER}`);
       }
     }
+    if (opts.maxDelayMs !== undefined) {
+      const n = opts.maxDelayMs;
+      if (!Number.isInteger(n) || n < 0 || n > 1000) throw new RangeError(`invalid maxDelayMs ${n}: an integer number of milliseconds, 0 to 1000`);
+    }
     const native = loadNative();
     let h: NativeSocket;
     try {
@@ -183,7 +194,7 @@ export class NetlinkSocket {
       if (opts.noEnobufs) call(() => h.setsockopt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1), optionContext(SOL_NETLINK, NETLINK_NO_ENOBUFS));
       if (opts.batchBytes !== undefined) h.setBatchBytes(opts.batchBytes);
       if (opts.readAhead) h.setReadAhead(true);
-      if (opts.receiveThread !== undefined) h.setReceiveThread(opts.receiveThread);
+      if (opts.receiveThread !== undefined) h.setReceiveThread(opts.receiveThread, opts.maxDelayMs);
       if (opts.programNames) h.setProgramNames(true);
       const portid = call(() => h.bind(0, 0), {});
       const sock = new NetlinkSocket(h, portid);
