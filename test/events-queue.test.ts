@@ -98,6 +98,23 @@ describe('subscription queue', () => {
     expect(sub.drain().map((i) => i.kind)).toEqual(['netns-gone']);
     sub.close();
   });
+
+  it('does not poll a transport in the caller\'s own namespace (watchesNamespace false)', async () => {
+    const t = new (class extends FakeTransport {
+      readonly watchesNamespace = false;
+      polls = 0;
+      override namespaceGone(): boolean {
+        this.polls++;
+        return super.namespaceGone();
+      }
+    })();
+    const sub = new Subscription(t, { netnsCheckMs: 10 });
+    t.gone = true;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(t.polls).toBe(0);
+    expect(sub.drain()).toEqual([]);
+    sub.close();
+  });
 });
 
 describe('subscription queue, end of stream', () => {

@@ -17,6 +17,8 @@
  * Namespace: when the transport can tell (NetlinkSocket.namespaceGone), the namespace the
  * subscription listens in is checked every `netnsCheckMs` (default 1000 ms, one stat());
  * once it was deleted, one { kind: 'netns-gone' } item is queued and the stream goes on.
+ * A subscription in the caller's own namespace has no timer: an idle listener does not
+ * wake (each wake-up of an idle Node process costs about a clock tick of CPU here).
  *
  * Times: `receivedNs` is the receive time of the datagram an item came in (taken by the
  * addon right after recvmsg, ns resolution), or Date.now() where a transport has none.
@@ -178,7 +180,7 @@ export class Subscription implements AsyncIterable<EventItem> {
     if (this.signal?.aborted) this.close();
     else this.signal?.addEventListener('abort', this.onAbort, { once: true });
     const every = opts.netnsCheckMs ?? 1000;
-    if (!this.ended && every > 0 && transport.namespaceGone) {
+    if (!this.ended && every > 0 && transport.namespaceGone && transport.watchesNamespace !== false) {
       this.netnsTimer = setInterval(() => this.checkNamespace(), every);
       this.netnsTimer.unref();
     }

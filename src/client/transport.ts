@@ -59,6 +59,11 @@ export interface Transport {
   /** True once the network namespace it was opened in was deleted, when it can tell. */
   namespaceGone?(): boolean;
   /**
+   * False when namespaceGone() has nothing to watch (opened in the caller's own namespace):
+   * then nobody polls it (an idle listener wakes for nothing). Undefined: watch.
+   */
+  readonly watchesNamespace?: boolean;
+  /**
    * The program behind requester port id `portid`, named when the datagram arrived
    * (TransportOptions.programNames): a name, null (none found), undefined (not known).
    */

@@ -221,6 +221,11 @@ export class NetlinkSocket {
    * new process can join it by that name; the socket keeps working for what is still
    * inside. False for the current namespace. One stat() per call.
    */
+  /** Whether namespaceGone() can ever be true: the socket was opened by a namespace path. */
+  get watchesNamespace(): boolean {
+    return this.#netnsPath !== null && this.#netnsInode !== 0;
+  }
+
   namespaceGone(): boolean {
     if (this.#netnsPath === null || this.#netnsInode === 0) return false;
     try {
