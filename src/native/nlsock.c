@@ -1138,6 +1138,20 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The kernel's queue overflowed (recvmsg/recvmmsg failed with ENOBUFS): a marker row, its
+ * count read later from SO_MEMINFO. 1 if the row was committed, 0 without room. */
+static int rx_mark_overrun(rx_state *rx) {
+  rx_chunk *k = rx_room(rx, 1);
+  if (k == NULL) return 0;
+  uint32_t *m = &k->meta[k->count * META_STRIDE];
+  m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
+  stamp(m);
+  pthread_mutex_lock(&rx->mu);
+  k->count++;
+  pthread_mutex_unlock(&rx->mu);
+  return 1;
+}
+
 static void *rx_main(void *arg) {
   rx_state *rx = arg;
   uint8_t *discard = malloc(RECV_MIN_AREA);
@@ -1220,16 +1234,7 @@ static void *rx_main(void *arg) {
           if (errno == EINTR) continue;
           if (errno == EAGAIN || errno == EWOULDBLOCK) break;
           if (errno == ENOBUFS) {
-            rx_chunk *k = rx_room(rx, 1);
-            if (k != NULL) {
-              uint32_t *m = &k->meta[k->count * META_STRIDE];
-              m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
-              stamp(m);
-              pthread_mutex_lock(&rx->mu);
-              k->count++;
-              pthread_mutex_unlock(&rx->mu);
-              committed++;
-            }
+            committed += rx_mark_overrun(rx);
             continue;
           }
           err = errno;
@@ -1288,17 +1293,7 @@ static void *rx_main(void *arg) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         if (errno == ENOBUFS) {
-          /* The kernel's queue overflowed: a marker row (its count comes from SO_MEMINFO). */
-          rx_chunk *k = rx_room(rx, 1);
-          if (k != NULL) {
-            uint32_t *m = &k->meta[k->count * META_STRIDE];
-            m[0] = 0; m[1] = 0; m[2] = 0; m[3] = RECV_FLAG_OVERRUN;
-            stamp(m);
-            pthread_mutex_lock(&rx->mu);
-            k->count++;
-            pthread_mutex_unlock(&rx->mu);
-            committed++;
-          }
+          committed += rx_mark_overrun(rx);
           continue;
         }
         err = errno;
