@@ -7,6 +7,7 @@
  * killed guard, and on SIGTERM of `ctevents guard`.
  */
 import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,17 @@ describe.skipIf(skip !== undefined)('guard, live kernel', () => {
     expect(readConntrackSysctls(ns.name).nf_conntrack_udp_timeout).toBe(udpTimeout);
     expect(log.map((r) => r.action).filter((a) => a !== 'table-open')).toEqual(['start', 'pressure-start', 'timeouts-shorten', 'rank', 'evict', 'timeouts-restored', 'summary']);
     expect(existsSync(join(dir, 'state.json'))).toBe(false);
+  });
+
+  it('keeps no listener per interval on the stop signal (it runs for days)', async () => {
+    const stop = new AbortController();
+    const g = new Guard(c, { maxEntries: 1_000_000, high: 0.9, low: 0.75, intervalMs: 2, stateFile: join(dir, 'state.json'), source: 'dump', log: () => {} });
+    const done = g.run(stop.signal);
+    await new Promise((r) => setTimeout(r, 300)); // ~100 intervals without pressure
+    const held = getEventListeners(stop.signal, 'abort').length;
+    stop.abort();
+    await done;
+    expect(held).toBeLessThanOrEqual(3);
   });
 
   it('dry run: logs what it would do, changes nothing', async () => {

@@ -5,6 +5,7 @@
  * (--format json, the default when stdout is not a terminal; --format text).
  * Schema: top-snapshot.ts.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ConntrackClient } from '../client/client.js';
 import { PressureSampler } from '../pressure/sampler.js';
@@ -137,14 +138,8 @@ export async function top(argv: readonly string[], io: Io): Promise<number> {
     await sampler.next(); // the baseline: rates start with the next sample
     rates.lists(table, tty ? VIEW_GROUPINGS : GROUPINGS, 1);
     let printed = 0;
-    const sleep = (ms: number) =>
-      new Promise<void>((res) => {
-        const t = setTimeout(res, ms);
-        stop.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          res();
-        }, { once: true });
-      });
+    // timers/promises removes its abort listener when the timer fires (one per interval).
+    const sleep = (ms: number) => delay(ms, undefined, { signal: stop.signal }).catch(() => undefined);
     if (view) view.draw();
     while (!stop.signal.aborted) {
       await sleep(o.interval * 1000);

@@ -44,6 +44,7 @@
  * Dry run (the default, `apply: false`): everything is computed and logged, nothing is
  * deleted or written. Every action is one NDJSON-ready record through `log`.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { ConntrackClient } from '../client/client.js';
 import type { DeleteCounts } from '../client/evict.js';
@@ -354,11 +355,9 @@ export class Guard {
       const restored = restoreFromStateFile(this.o.stateFile, this.client.netns);
       this.log({ action: 'timeouts-restored', why: 'state file left by an earlier guard', values: restored, stateFile: this.o.stateFile });
     }
-    const sleep = (ms: number) =>
-      new Promise<void>((res) => {
-        const t = setTimeout(res, ms);
-        signal.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
-      });
+    // timers/promises removes its abort listener when the timer fires: a listener added per
+    // interval and kept until the end would pile up over days (and did, here).
+    const sleep = (ms: number) => delay(ms, undefined, { signal }).catch(() => undefined);
     if (!this.o.view && (this.o.source ?? 'table') === 'table') {
       if (this.o.table) this.mirror = this.o.table;
       else {
