@@ -1138,6 +1138,15 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Our buffer was full and `c` messages were read and discarded: counted, and a marker row
+ * is owed as soon as there is room (drops_waiting). */
+static void rx_note_local_drops(rx_state *rx, uint32_t c) {
+  pthread_mutex_lock(&rx->mu);
+  rx->local_drops += c;
+  rx->drops_waiting = 1;
+  pthread_mutex_unlock(&rx->mu);
+}
+
 /* The kernel's queue overflowed (recvmsg/recvmmsg failed with ENOBUFS): a marker row, its
  * count read later from SO_MEMINFO. 1 if the row was committed, 0 without room. */
 static int rx_mark_overrun(rx_state *rx) {
@@ -1252,10 +1261,7 @@ static void *rx_main(void *arg) {
             /* Our buffer is full: discard and count, as below. */
             uint32_t c = count_messages(src, got);
             pending_drops += c;
-            pthread_mutex_lock(&rx->mu);
-            rx->local_drops += c;
-            rx->drops_waiting = 1;
-            pthread_mutex_unlock(&rx->mu);
+            rx_note_local_drops(rx, c);
             continue;
           }
           memcpy(k->data + k->used, src, got);
@@ -1305,10 +1311,7 @@ static void *rx_main(void *arg) {
         size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
         uint32_t k = iov.iov_len > 0 ? count_messages(discard, got) : 1;
         pending_drops += k;
-        pthread_mutex_lock(&rx->mu);
-        rx->local_drops += k;
-        rx->drops_waiting = 1;
-        pthread_mutex_unlock(&rx->mu);
+        rx_note_local_drops(rx, k);
         continue;
       }
       uint32_t *m = &t->meta[t->count * META_STRIDE];
