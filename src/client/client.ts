@@ -135,7 +135,7 @@ export class ConntrackClient {
           ...(t.batchBytes !== undefined ? { batchBytes: t.batchBytes } : {}),
           ...(t.readAhead ? { readAhead: true } : {}),
           ...(t.receiveThread ? { receiveThread: t.receiveThread } : {}),
-          ...(t.receiveThread && t.maxDelayMs !== undefined ? { maxDelayMs: t.maxDelayMs } : {}),
+          ...(t.maxDelayMs !== undefined ? { maxDelayMs: t.maxDelayMs } : {}),
           ...(t.programNames ? { programNames: true } : {}),
         }));
   }

@@ -213,13 +213,7 @@ export class Subscription implements AsyncIterable<EventItem> {
     for (const item of items) {
       receivedNs = item.timestampNs ?? (fallbackNs ??= nowNs());
       if ('overrun' in item) {
-        if (item.source === 'buffer') {
-          this.bufferLostReported += item.lost ?? 0;
-          this.queue.push({ kind: 'overrun', source: 'buffer', lost: item.lost ?? 0, receivedNs });
-          continue;
-        }
-        const lost = this.takeDrops();
-        this.queue.push(lost === undefined ? { kind: 'overrun', source: 'kernel', receivedNs } : { kind: 'overrun', source: 'kernel', lost, receivedNs });
+        this.queueOverrun(item.source === 'buffer' ? item.lost ?? 0 : undefined, receivedNs);
         continue;
       }
       this.queuedBytes += item.data.byteLength;
@@ -274,6 +268,20 @@ export class Subscription implements AsyncIterable<EventItem> {
    * markers are items as receive() makes them, each run of datagrams between them one
    * 'batch' item.
    */
+  /**
+   * An overrun marker in the stream: the transport's own buffer discarded `bufferLost`
+   * messages, or (undefined) the kernel's queue overflowed, counted from its drop counter.
+   */
+  private queueOverrun(bufferLost: number | undefined, receivedNs: bigint): void {
+    if (bufferLost !== undefined) {
+      this.bufferLostReported += bufferLost;
+      this.queue.push({ kind: 'overrun', source: 'buffer', lost: bufferLost, receivedNs });
+      return;
+    }
+    const lost = this.takeDrops();
+    this.queue.push(lost === undefined ? { kind: 'overrun', source: 'kernel', receivedNs } : { kind: 'overrun', source: 'kernel', lost, receivedNs });
+  }
+
   private receiveBatch(data: Uint8Array, meta: Uint32Array): void {
     if (this.ended) return;
     const rows = Math.floor(meta.length / RB_STRIDE);
@@ -285,15 +293,7 @@ export class Subscription implements AsyncIterable<EventItem> {
       const flags = meta[m + RB_FLAGS]!;
       if (flags & (RB_OVERRUN | RB_LOCAL_DROP)) {
         if (i > first) this.queue.push({ kind: 'batch', data, meta, first, end: i, offset: start });
-        const receivedNs = batchTimeNs(meta, m);
-        if (flags & RB_OVERRUN) {
-          const lost = this.takeDrops();
-          this.queue.push(lost === undefined ? { kind: 'overrun', source: 'kernel', receivedNs } : { kind: 'overrun', source: 'kernel', lost, receivedNs });
-        } else {
-          const lost = meta[m + RB_PID]!;
-          this.bufferLostReported += lost;
-          this.queue.push({ kind: 'overrun', source: 'buffer', lost, receivedNs });
-        }
+        this.queueOverrun(flags & RB_OVERRUN ? undefined : meta[m + RB_PID]!, batchTimeNs(meta, m));
         first = i + 1;
         start = off;
         continue;
