@@ -3,7 +3,8 @@
 //
 // Fault injection: the addon exports `_fault(name, count)` for tests only; it makes the
 // next `count` buffer reallocations in the receive drain ('realloc'), N-API handle scopes
-// after a read-ahead ('scope') or receive-thread chunk allocations ('chunk') fail, and
+// when the receive thread hands a batch to JS ('scope') or receive-thread chunk allocations
+// ('chunk') fail, and
 // returns how many of the previous setting were left. Nothing else uses it.
 //
 // Live parts need root and are skipped with the reason printed otherwise. Child processes
@@ -60,6 +61,8 @@ function types(d: Uint8Array): number[] {
   return out;
 }
 
+/** Entries in the test namespace's table, as conntrack(8) counts them. */
+const tableCount = (ns: Netns) => Number(execFileSync('ip', ['netns', 'exec', ns.name, 'conntrack', '-C'], { encoding: 'utf8' }).trim());
 const isDatagram = (i: ReceiveItem): i is ReceivedDatagram => !('overrun' in i);
 
 async function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
@@ -217,6 +220,74 @@ try {
     await waitFor(() => all().includes(NLMSG_DONE));
     expect(native._fault('scope', 0)).toBe(0); // all three failures happened
     expect(all().filter((t) => t === 0x0100).length).toBe(400); // IPCTNL_MSG_CT_NEW entries
+  });
+
+  it('read-ahead waits for a consumer that stopped taking batches: bounded memory, nothing lost', async () => {
+    udpFlows(ns, 20000, 3000);
+    const s = open({ netns: ns.name, readAhead: true, batchBytes: 64 * 1024 });
+    const got: ReceiveItem[] = [];
+    let paused = false;
+    s.onReceive((items) => {
+      got.push(...items.map((i) => (isDatagram(i) ? { ...i, data: new Uint8Array(i.data) } : i)));
+      if (!paused) {
+        paused = true;
+        s.pause(); // the thread reads on until its buffer is full, then waits
+      }
+    }, () => {});
+    s.send(encodeMessage(dumpRequest()));
+    await waitFor(() => paused);
+    await new Promise((r) => setTimeout(r, 300));
+    const held = s.receiveStats();
+    expect(held.chunks).toBeLessThanOrEqual(held.maxChunks!);
+    expect(held.chunks! * held.chunkBytes!).toBeLessThanOrEqual(1024 * 1024 + 64 * 1024);
+    s.resume();
+    const all = () => got.filter(isDatagram).flatMap((d) => types(d.data));
+    await waitFor(() => all().includes(NLMSG_DONE));
+    expect(got.every(isDatagram)).toBe(true); // no loss marker of any kind
+    expect(all().filter((t) => t === 0x0100).length).toBe(tableCount(ns));
+    expect(s.localDrops()).toBe(0);
+    // Each batch is about batchBytes however far the thread read ahead (one datagram at least).
+    for (const d of got.filter(isDatagram)) expect(d.data.byteLength).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it('read-ahead without memory for a single chunk fails the dump with ENOMEM, never hangs or drops', async () => {
+    const native = loadNative();
+    udpFlows(ns, 20000, 100);
+    const s = open({ netns: ns.name, readAhead: true });
+    let error: unknown;
+    const got: ReceiveItem[] = [];
+    s.onReceive((items) => got.push(...items), (e) => (error = e));
+    native._fault('chunk', 1);
+    s.send(encodeMessage(dumpRequest()));
+    await waitFor(() => error !== undefined);
+    native._fault('chunk', 0);
+    expect(error).toBeInstanceOf(ErrnoError);
+    expect(error).toMatchObject({ errno: 12, code: 'ENOMEM', syscall: 'mmap' });
+    expect(got).toHaveLength(0);
+  });
+
+  it('read-ahead with fewer chunks than its bound (allocations failing) still completes the dump', async () => {
+    const native = loadNative();
+    udpFlows(ns, 20000, 3000);
+    const s = open({ netns: ns.name, readAhead: true, batchBytes: 64 * 1024 });
+    const got: ReceiveItem[] = [];
+    let first = true;
+    s.onReceive((items) => {
+      if (first) {
+        first = false;
+        native._fault('chunk', 1_000_000); // from now on, no chunk beyond those it has
+      }
+      got.push(...items.map((i) => (isDatagram(i) ? { ...i, data: new Uint8Array(i.data) } : i)));
+    }, () => {});
+    s.send(encodeMessage(dumpRequest()));
+    const all = () => got.filter(isDatagram).flatMap((d) => types(d.data));
+    try {
+      await waitFor(() => all().includes(NLMSG_DONE));
+    } finally {
+      native._fault('chunk', 0);
+    }
+    expect(got.every(isDatagram)).toBe(true);
+    expect(all().filter((t) => t === 0x0100).length).toBe(tableCount(ns));
   });
 
   it('fd 0 is a socket like any other: closed even while a read-ahead is in flight', () => {

@@ -80,7 +80,7 @@ export interface TransportOptions {
   receiveBufferSize?: number;
   /** Bytes handed over per wake-up, at most (dumps use a small bound: see client.ts). */
   batchBytes?: number;
-  /** Read one batch ahead of the consumer on another thread (dumps: see client.ts). */
+  /** Read ahead of the consumer on another thread, losing nothing (dumps: see client.ts). */
   readAhead?: boolean;
   /** Drain the socket on a receive thread into a buffer of at most this many bytes (subscriptions). */
   receiveThread?: number;

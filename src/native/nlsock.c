@@ -11,6 +11,8 @@
  *   setsockopt(level, name, int) / getsockopt(level, name) -> int
  *   send(bytes) -> bytes sent                  sendto() the kernel (nl_pid 0)
  *   setReceiveThread(bufferBytes[, holdMs])    receive on a dedicated thread (subscriptions), see below
+ *   setReadAhead(on)                           the same thread, lossless (dumps), see below
+ *   setBatchBytes(n)                           at most about n bytes per onBatch call
  *   start(onBatch, onError)                    begin receiving
  *   pause() / resume() / ref() / unref() / close()
  *   netnsInode                                 nsfs inode of the namespace file opened (0: none)
@@ -24,7 +26,7 @@
  * and exits; the main thread joins it and gets the fd (or the errno and the failed system
  * call). A namespace the thread cannot enter, or cannot leave, cannot strand the caller.
  *
- * Receive batches (inline and read-ahead paths). When the fd is readable we drain it
+ * Receive batches (inline path). When the fd is readable we drain it
  * with recvmsg(MSG_DONTWAIT) until EAGAIN, or RECV_MAX_DATAGRAMS items, or max_bytes
  * bytes; then JavaScript gets ONE call:
  *
@@ -54,6 +56,14 @@
  * reads, discards and counts (a RECV_FLAG_LOCAL_DROP row before the next datagram it
  * keeps), so the kernel's queue drains at the kernel's speed whatever JS does.
  *
+ * Read-ahead (setReadAhead, for dump sockets): the same thread, but lossless. A dump
+ * datagram is built by the kernel inside our recvmsg, so the thread's reading IS the
+ * kernel's dump work, and it runs while JS decodes what was read before (two cores busy
+ * instead of taking turns). When the buffer (RA_BUFFER) is full the thread waits until JS
+ * hands a chunk back; it never discards: the kernel simply builds nothing meanwhile. JS is
+ * signalled after every recvmmsg, and each onBatch carries at most about setBatchBytes.
+ * No memory for even one chunk fails the dump with ENOMEM (syscall "mmap").
+ *
  * Each recvmsg is given at least RECV_MIN_AREA bytes (64 KiB, and more than the largest
  * datagram we ever sent, so an error ACK echoing it fits); netlink datagrams from the
  * kernel are at most ~32 KiB (dumps), so our own buffer never truncates one. Any other
@@ -65,8 +75,8 @@
  * attached in TypeScript); bad arguments throw a TypeError.
  *
  * Fault injection (tests only): _fault("realloc" | "scope" | "chunk", n) makes the next
- * n buffer reallocations in drain / N-API handle scopes after a read-ahead / chunk
- * allocations of the receive thread fail, so the recovery paths can be tested; it
+ * n buffer reallocations in drain / N-API handle scopes when the receive thread's batches
+ * are handed to JS / chunk allocations of the receive thread fail, so the recovery paths can be tested; it
  * returns how many failures of the previous setting were still left.
  */
 #include <errno.h>
@@ -132,6 +142,12 @@
  * EAGAIN call when fewer were queued. Each lands in a staging slot of rx->need bytes (the
  * largest datagram a recvmsg would get), then is copied into the chunk, back to back. */
 #define RX_MMSG 16
+/* Read-ahead (dumps): the receive thread in lossless mode. RA_BUFFER bounds how far it
+ * reads ahead of JavaScript (4 chunks of 256 KiB: ~4,000 entries); RA_MMSG datagrams per
+ * recvmmsg, fewer than RX_MMSG because each dump datagram is built inside that call, so
+ * JS would wait for all of them before its first batch (measured: 1-4 all faster than 16). */
+#define RA_BUFFER (1u << 20)
+#define RA_MMSG 4
 
 /* ---- fault injection (tests) ------------------------------------------- */
 
@@ -173,6 +189,11 @@ typedef struct rx_state {
   /* set at start, read-only afterwards */
   size_t max_chunks, chunk_data, chunk_items, need;
   int hold_ms;               /* RX_HOLD_MS unless setReceiveThread said otherwise */
+  int lossless;              /* read-ahead (dumps): wait for room, never discard */
+  int mmsg;                  /* datagrams per recvmmsg: RX_MMSG, or RA_MMSG (read-ahead) */
+  int room_waiting;          /* under mu: the thread waits on `room` for a chunk back */
+  pthread_cond_t room;
+  const char *err_call;      /* the system call that failed with err */
   int fd;
   uv_async_t *async;
   pn_state *pn;              /* requester names (progname.c), or NULL */
@@ -196,14 +217,9 @@ typedef struct nlsock {
   size_t max_sent;          /* largest datagram sent; its error echo must fit */
   size_t max_bytes;         /* batch bound in bytes (RECV_MAX_BYTES unless set lower) */
   double ns_ino;            /* nsfs inode of the namespace the socket was created in via a path */
-  /* Read-ahead (dumps): recvmsg runs on a libuv pool thread one batch ahead of JS, so the
-   * kernel builds the next dump datagram (inside recvmsg) while JS handles this one. */
+  /* Read-ahead (dumps): the receive thread reads on while JS decodes, and waits instead
+   * of discarding when its buffer is full (see "Read-ahead" above). */
   int readahead;
-  struct readahead_work *ra; /* the one work item in flight, or NULL */
-  struct readahead_work *ra_spare; /* a finished item kept for reuse (its buffer) */
-  struct readahead_work *ra_held;  /* a finished item not yet delivered (N-API failed): retried */
-  int free_pending;         /* finalize() ran while work was in flight: free in after_work */
-  int fd_pending;           /* do_close() ran while work was in flight: its fd (-1: none) */
   /* Receive thread (subscriptions). */
   size_t rx_buffer;         /* 0: no thread */
   int rx_hold_ms;           /* setReceiveThread's holdMs, or -1: RX_HOLD_MS */
@@ -212,17 +228,6 @@ typedef struct nlsock {
   int want_names;
   pn_state *pn;
 } nlsock;
-
-typedef struct readahead_work {
-  uv_work_t req;
-  nlsock *s;
-  int fd;
-  size_t max_bytes, max_sent;
-  uint8_t *buf;
-  size_t cap, used, count;
-  int err;
-  uint32_t meta[RECV_MAX_DATAGRAMS * META_STRIDE];
-} readahead_work;
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -359,12 +364,6 @@ static void on_handle_closed(uv_handle_t *h) { free(h); }
 static void cleanup_hook(void *arg);
 static void rx_stop(nlsock *s);
 
-static void ra_free(struct readahead_work *w) {
-  if (w == NULL) return;
-  free(w->buf);
-  free(w);
-}
-
 /* Stops everything; after this no callback reaches JavaScript. Idempotent. */
 static void do_close(nlsock *s, int from_hook) {
   if (s->closed) return;
@@ -383,10 +382,7 @@ static void do_close(nlsock *s, int from_hook) {
     s->retry = NULL;
   }
   if (s->fd >= 0) {
-    /* A pool thread may be inside recvmsg on this fd: close it when that work ends, so
-     * the number cannot be reused under it. */
-    if (s->ra != NULL) s->fd_pending = s->fd;
-    else close(s->fd);
+    close(s->fd); /* after rx_stop: no thread of ours is inside recvmsg on it */
     s->fd = -1;
   }
   if (s->on_batch) { napi_delete_reference(s->env, s->on_batch); s->on_batch = NULL; }
@@ -396,10 +392,6 @@ static void do_close(nlsock *s, int from_hook) {
   free(s->scratch);
   s->scratch = NULL;
   s->scratch_cap = 0;
-  ra_free(s->ra_spare);
-  s->ra_spare = NULL;
-  ra_free(s->ra_held);
-  s->ra_held = NULL;
   if (!from_hook) napi_remove_env_cleanup_hook(s->env, cleanup_hook, s);
 }
 
@@ -408,8 +400,7 @@ static void cleanup_hook(void *arg) { do_close((nlsock *)arg, 1); }
 static void finalize(napi_env env, void *data, void *hint) {
   nlsock *s = data;
   do_close(s, 0);
-  if (s->ra != NULL) s->free_pending = 1; /* ra_after frees it */
-  else free(s);
+  free(s);
 }
 
 static nlsock *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -475,7 +466,6 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   s->env = env;
   s->rx_hold_ms = -1;
   s->fd = fd;
-  s->fd_pending = -1;
   s->ns_ino = ns_ino;
   s->max_bytes = RECV_MAX_BYTES;
   if (napi_wrap(env, self, s, finalize, NULL, NULL) != napi_ok) {
@@ -578,7 +568,7 @@ static napi_value js_getsockopt_bytes(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* setBatchBytes(n): hand JavaScript at most about n bytes per readable wake-up (at least
+/* setBatchBytes(n): hand JavaScript at most about n bytes per onBatch call (at least
  * one datagram). A dump is produced one datagram per recvmsg, so a small bound keeps the
  * decoded entries of one turn few and short-lived; event sockets keep the large bound. */
 static napi_value js_set_batch_bytes(napi_env env, napi_callback_info info) {
@@ -595,7 +585,8 @@ static napi_value js_set_batch_bytes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* setReadAhead(on): read on a libuv pool thread, one batch ahead of JavaScript (dumps). */
+/* setReadAhead(on): receive on the receive thread, lossless, ahead of JavaScript (dumps;
+ * see "Read-ahead" above). Before start(). */
 static napi_value js_set_read_ahead(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -604,6 +595,10 @@ static napi_value js_set_read_ahead(napi_env env, napi_callback_info info) {
   bool on = false;
   if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
     napi_throw_type_error(env, NULL, "setReadAhead(on) takes a boolean");
+    return NULL;
+  }
+  if (s->poll != NULL || s->rx != NULL) {
+    napi_throw_error(env, NULL, "setReadAhead() must come before start()");
     return NULL;
   }
   if (on && s->rx_buffer > 0) {
@@ -828,7 +823,7 @@ static void stamp(uint32_t *m) {
  * items or about max_bytes. One META_STRIDE row per item; ENOBUFS becomes an overrun row
  * and reading goes on. Returns 0 or the errno that stopped it; ENOMEM only when nothing
  * could be read (no memory for the buffer; the caller retries later, never spins).
- * Touches no JS state: it also runs on a libuv pool thread (read-ahead). */
+ */
 static int drain(int fd, uint8_t **buf, size_t *cap, uint32_t *meta, size_t max_bytes,
                  size_t max_sent, size_t *used_out, size_t *count_out) {
   size_t need = RECV_MIN_AREA;
@@ -884,91 +879,9 @@ static int poll_apply(nlsock *s);
 
 static void retry_later(nlsock *s, uint64_t ms);
 
-/* ---- read-ahead (pool thread) ------------------------------------------ */
-
-static void ra_work(uv_work_t *req) {
-  readahead_work *w = req->data;
-  w->err = drain(w->fd, &w->buf, &w->cap, w->meta, w->max_bytes, w->max_sent, &w->used, &w->count);
-}
-
-static void ra_after(uv_work_t *req, int status);
-
-/* Queue the next read on the pool (main thread). Returns 0, or -1 to fall back to inline. */
-static int ra_queue(nlsock *s) {
-  if (s->ra != NULL || s->ra_held != NULL || s->closed || s->paused) return 0;
-  readahead_work *w = s->ra_spare != NULL ? s->ra_spare : calloc(1, sizeof *w);
-  if (w == NULL) return -1;
-  s->ra_spare = NULL;
-  uv_loop_t *loop;
-  if (napi_get_uv_event_loop(s->env, &loop) != napi_ok) { s->ra_spare = w; return -1; }
-  w->s = s;
-  w->fd = s->fd;
-  w->max_bytes = s->max_bytes;
-  w->max_sent = s->max_sent;
-  w->used = w->count = 0;
-  w->err = 0;
-  w->req.data = w;
-  if (uv_queue_work(loop, &w->req, ra_work, ra_after) != 0) { s->ra_spare = w; return -1; }
-  s->ra = w;
-  return 0;
-}
-
-/* Hands a finished read-ahead to JS (main thread). If N-API fails, the batch is held and
- * retried shortly: nothing is lost, no buffer leaks, and receiving does not stall. */
-static void ra_complete(nlsock *s, readahead_work *w) {
-  napi_env env = s->env;
-  napi_handle_scope scope;
-  napi_value self = NULL;
-  if (fault_hit(&fault_scope) || napi_open_handle_scope(env, &scope) != napi_ok) {
-    s->ra_held = w;
-    retry_later(s, 1);
-    return;
-  }
-  napi_get_reference_value(env, s->self, &self);
-  size_t count = w->count, used = w->used;
-  int err = w->err;
-  if (err == ENOMEM && count == 0) {
-    retry_later(s, RETRY_MS); /* no memory for the buffer: try again later, never spin */
-    err = 0;
-  } else if (count > 0 && err == 0) {
-    /* More is likely queued (a dump builds its next datagram inside recvmsg): read ahead
-     * into the spare buffer while JS takes this one. */
-    if (ra_queue(s) < 0) poll_apply(s);
-  } else if (err == 0) {
-    poll_apply(s); /* nothing there: wait for readability */
-  }
-  /* (If V8 cannot even allocate the batch's ArrayBuffer the batch is dropped; the
-   * buffer is kept as the spare below, and the next read is already queued.) */
-  if (count > 0) deliver_from(s, self, w->buf, w->meta, used, count);
-  if (err != 0 && !s->closed) deliver_error(s, self, err, "recvmsg");
-  if (s->closed) ra_free(w);
-  else if (s->ra_spare == NULL) s->ra_spare = w;
-  else ra_free(w);
-  napi_close_handle_scope(env, scope);
-}
-
-static void ra_after(uv_work_t *req, int status) {
-  readahead_work *w = req->data;
-  nlsock *s = w->s;
-  s->ra = NULL;
-  if (s->fd_pending >= 0) { close(s->fd_pending); s->fd_pending = -1; }
-  if (s->closed) {
-    ra_free(w);
-    if (s->free_pending) free(s);
-    return;
-  }
-  ra_complete(s, w);
-}
-
 static void on_retry(uv_timer_t *t) {
   nlsock *s = t->data;
   if (s == NULL || s->closed) return;
-  if (s->ra_held != NULL) {
-    readahead_work *w = s->ra_held;
-    s->ra_held = NULL;
-    ra_complete(s, w);
-    return;
-  }
   poll_apply(s);
 }
 
@@ -991,16 +904,6 @@ static void on_readable(uv_poll_t *h, int status, int events) {
    * signals a pending sk_err that way, typically ENOBUFS after an overrun; recvmsg
    * below returns (and clears) it, so drain as usual and then poll again. */
   int pollerr = status < 0;
-
-  if (s->readahead && !pollerr) {
-    /* Hand the read to the pool; the poll waits until the read-ahead chain ends. */
-    uv_poll_stop(s->poll);
-    if (ra_queue(s) == 0) {
-      napi_close_handle_scope(env, scope);
-      return;
-    }
-    poll_apply(s);
-  }
 
   size_t used = 0, count = 0;
   int err = drain(s->fd, &s->scratch, &s->scratch_cap, s->meta, s->max_bytes, s->max_sent, &used, &count);
@@ -1038,7 +941,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
 static int poll_apply(nlsock *s) {
   if (s->poll == NULL || s->closed) return 0;
-  if (s->paused || s->ra != NULL || s->ra_held != NULL) return uv_poll_stop(s->poll);
+  if (s->paused) return uv_poll_stop(s->poll);
   return uv_poll_start(s->poll, UV_READABLE, on_readable);
 }
 
@@ -1128,6 +1031,16 @@ static rx_chunk *rx_room(rx_state *rx, int rows_only) {
   if (t != NULL && t->count + 2 <= rx->chunk_items && (rows_only || rx->chunk_data - t->used >= rx->need)) return t;
   pthread_mutex_lock(&rx->mu);
   t = rx_take_chunk(rx);
+  /* Read-ahead: a full buffer means JS is behind; wait until it hands a chunk back (the
+   * kernel builds the next dump datagram only when we read, so nothing waits in its queue
+   * and nothing is lost). Without any chunk there is nothing to wait for: no memory. */
+  while (t == NULL && rx->lossless && rx->chunks > 0 && !atomic_load(&rx->stop)) {
+    rx->room_waiting = 1;
+    uv_async_send(rx->async); /* JS may have taken everything already: let it look again */
+    pthread_cond_wait(&rx->room, &rx->mu);
+    rx->room_waiting = 0;
+    t = rx_take_chunk(rx);
+  }
   pthread_mutex_unlock(&rx->mu);
   return t;
 }
@@ -1179,6 +1092,7 @@ static void *rx_main(void *arg) {
    * does nothing else that depends on it. On failure the lookup thread names them. */
   if (rx->pn != NULL) pn_enter(rx->pn);
   int err = 0;
+  const char *err_call = "recvmsg";
   struct pollfd pf[2] = { { .fd = rx->fd, .events = POLLIN }, { .fd = rx->wake_fd, .events = POLLIN } };
   for (;;) {
     if (atomic_load(&rx->stop)) break;
@@ -1227,6 +1141,11 @@ static void *rx_main(void *arg) {
         }
       }
       rx_chunk *t = rx_room(rx, 0);
+      if (t == NULL && rx->lossless) {
+        /* Read-ahead never discards: we are stopping, or there is no memory for a chunk. */
+        if (!atomic_load(&rx->stop)) { err = ENOMEM; err_call = "mmap"; }
+        break;
+      }
       if (t != NULL && stage != NULL) {
         for (int i = 0; i < RX_MMSG; i++) {
           iv[i].iov_base = stage + (size_t)i * rx->need;
@@ -1238,7 +1157,7 @@ static void *rx_main(void *arg) {
           mm[i].msg_hdr.msg_iov = &iv[i];
           mm[i].msg_hdr.msg_iovlen = 1;
         }
-        int got_n = recvmmsg(rx->fd, mm, RX_MMSG, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        int got_n = recvmmsg(rx->fd, mm, rx->mmsg, MSG_DONTWAIT | MSG_TRUNC, NULL);
         if (got_n < 0) {
           if (errno == EINTR) continue;
           if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -1251,12 +1170,18 @@ static void *rx_main(void *arg) {
         }
         uint32_t when[META_STRIDE];
         stamp(when); /* one receive time for the datagrams of one call */
+        int halt = 0;
         for (int i = 0; i < got_n; i++) {
           drained++;
           const uint8_t *src = stage + (size_t)i * rx->need;
           size_t len = mm[i].msg_len;
           size_t got = len < rx->need ? len : rx->need;
           rx_chunk *k = rx_room(rx, 0);
+          if (k == NULL && rx->lossless) {
+            if (!atomic_load(&rx->stop)) { err = ENOMEM; err_call = "mmap"; }
+            halt = 1;
+            break;
+          }
           if (k == NULL) {
             /* Our buffer is full: discard and count, as below. */
             uint32_t c = count_messages(src, got);
@@ -1284,7 +1209,14 @@ static void *rx_main(void *arg) {
             unsignalled = committed = 0;
           }
         }
-        if (got_n < RX_MMSG) break; /* the queue is empty (an error after some datagrams wakes poll) */
+        if (rx->lossless && committed > 0) {
+          /* A dump never runs dry until it ends: JS takes each call's datagrams at once. */
+          uv_async_send(rx->async);
+          signal_ms = mono_ms();
+          unsignalled = committed = 0;
+        }
+        if (halt) break;
+        if (got_n < rx->mmsg) break; /* the queue is empty (an error after some datagrams wakes poll) */
         continue;
       }
       struct sockaddr_nl from;
@@ -1354,7 +1286,7 @@ static void *rx_main(void *arg) {
     }
   }
   pthread_mutex_lock(&rx->mu);
-  if (err != 0) rx->err = err;
+  if (err != 0) { rx->err = err; rx->err_call = err_call; }
   rx->ended = 1;
   pthread_mutex_unlock(&rx->mu);
   if (err != 0) uv_async_send(rx->async);
@@ -1371,18 +1303,28 @@ static void on_rx_async(uv_async_t *h) {
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_value self = NULL;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) { uv_async_send(h); return; }
+  if (fault_hit(&fault_scope) || napi_open_handle_scope(env, &scope) != napi_ok) { uv_async_send(h); return; }
   napi_get_reference_value(env, s->self, &self);
   size_t budget = DELIVER_BUDGET;
   int err = 0;
+  const char *err_call = "recvmsg";
   for (;;) {
     if (s->closed || s->paused || s->rx != rx) break;
     pthread_mutex_lock(&rx->mu);
     rx_chunk *c = rx->head;
     size_t used = 0, count = 0;
     if (c != NULL) { used = c->used; count = c->count; }
+    if (c != NULL && count == c->taken_count && c == rx->tail && rx->room_waiting) {
+      /* The read-ahead thread waits for room with its tail chunk taken (the others could
+       * not be allocated): recycle it too; the thread takes a chunk anew under mu. */
+      rx->head = rx->tail = NULL;
+      rx_give_back(rx, c);
+      pthread_cond_signal(&rx->room);
+      pthread_mutex_unlock(&rx->mu);
+      continue;
+    }
     if (c == NULL || (count == c->taken_count && c == rx->tail)) {
-      if (rx->ended && rx->err != 0) { err = rx->err; rx->err = 0; }
+      if (rx->ended && rx->err != 0) { err = rx->err; err_call = rx->err_call; rx->err = 0; }
       pthread_mutex_unlock(&rx->mu);
       break;
     }
@@ -1390,6 +1332,7 @@ static void on_rx_async(uv_async_t *h) {
       /* Fully taken and the thread has moved on: recycle it. */
       rx->head = c->next;
       rx_give_back(rx, c);
+      if (rx->room_waiting) pthread_cond_signal(&rx->room); /* read-ahead: room again */
       int wake = rx->drops_waiting;
       pthread_mutex_unlock(&rx->mu);
       if (wake) rx_wake(rx); /* room again: let the thread report what it discarded */
@@ -1398,13 +1341,21 @@ static void on_rx_async(uv_async_t *h) {
     pthread_mutex_unlock(&rx->mu);
     if (budget == 0) { uv_async_send(h); break; } /* yield to the event loop, go on next turn */
     size_t from_used = c->taken_used, from_count = c->taken_count;
+    if (used - from_used > s->max_bytes) {
+      /* At most about max_bytes per call (setBatchBytes; at least one row): a dump's
+       * entries of one turn stay few and short-lived however far the thread read ahead. */
+      size_t u = from_used, k = from_count;
+      while (k < count && (k == from_count || u - from_used + c->meta[k * META_STRIDE] <= s->max_bytes)) { u += c->meta[k * META_STRIDE]; k++; }
+      used = u;
+      count = k;
+    }
     c->taken_used = used;
     c->taken_count = count;
     deliver_from(s, self, c->data + from_used, c->meta + from_count * META_STRIDE, used - from_used, count - from_count);
     size_t n = used - from_used;
     budget = n >= budget ? 0 : budget - n;
   }
-  if (err != 0 && !s->closed) deliver_error(s, self, err, "recvmsg");
+  if (err != 0 && !s->closed) deliver_error(s, self, err, err_call);
   napi_close_handle_scope(env, scope);
 }
 
@@ -1427,6 +1378,9 @@ static int rx_start(nlsock *s, uv_loop_t *loop) {
   rx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (rx->wake_fd < 0) { int e = errno; free(rx); return e; }
   pthread_mutex_init(&rx->mu, NULL);
+  pthread_cond_init(&rx->room, NULL);
+  rx->lossless = s->readahead;
+  rx->mmsg = s->readahead ? RA_MMSG : RX_MMSG;
   rx->async = malloc(sizeof *rx->async);
   if (rx->async == NULL) { close(rx->wake_fd); free(rx); return ENOMEM; }
   int r = uv_async_init(loop, rx->async, on_rx_async);
@@ -1454,6 +1408,9 @@ static void rx_stop(nlsock *s) {
   s->rx = NULL;
   if (rx->started) {
     atomic_store(&rx->stop, 1);
+    pthread_mutex_lock(&rx->mu);
+    pthread_cond_broadcast(&rx->room);
+    pthread_mutex_unlock(&rx->mu);
     rx_wake(rx);
     pthread_join(rx->tid, NULL);
   }
@@ -1463,6 +1420,7 @@ static void rx_stop(nlsock *s) {
   for (rx_chunk *c = rx->idle; c != NULL;) { rx_chunk *n = c->next; rx_chunk_free_sz(c, rx_chunk_bytes(rx)); c = n; }
   close(rx->wake_fd);
   pthread_mutex_destroy(&rx->mu);
+  pthread_cond_destroy(&rx->room);
   free(rx);
 }
 
@@ -1519,6 +1477,10 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     if (s->self == NULL) CHECK_NAPI(env, napi_create_reference(env, self, 1, &s->self));
     /* Without the lookup thread (no memory, no thread) names come from JS as before. */
     if (s->want_names && s->pn == NULL) s->pn = pn_start(s->fd);
+    if (s->readahead) {
+      s->rx_buffer = RA_BUFFER;
+      s->rx_hold_ms = 0;
+    }
     if (s->rx_buffer > 0) {
       int r = rx_start(s, loop);
       if (r != 0) return throw_errno(env, r, "pthread_create");

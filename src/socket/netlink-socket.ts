@@ -66,9 +66,10 @@ export interface NetlinkSocketOptions {
   /** Bytes handed to JavaScript per wake-up, at most (default 1 MiB; at least one datagram). */
   batchBytes?: number;
   /**
-   * Receive on a libuv pool thread, one batch ahead of JavaScript. For dumps: the kernel
-   * builds each dump datagram inside recvmsg, which then overlaps with the JS handling
-   * the previous one.
+   * Receive on a thread of the addon, ahead of JavaScript, without ever discarding: when
+   * its 1 MiB buffer is full it waits for JavaScript. For dumps: the kernel builds each
+   * dump datagram inside recvmsg, so its work runs on that thread while JavaScript
+   * decodes the datagrams before (see src/native/nlsock.c, "Read-ahead").
    */
   readAhead?: boolean;
   /**
