@@ -67,7 +67,8 @@ function load(key) {
   loaded.set(key, mod);
   const filename = join(dist, key);
   const meta = { get url() { return pathToFileURL(filename).href; }, dirname: dirname(filename) };
-  const local = (spec) => (spec.charCodeAt(0) === 126 /* ~ */ ? load(spec.slice(1)) : require(spec));
+  // "?node:x" (a deferred builtin) is required at once here: training calls what it calls.
+  const local = (spec) => (spec.charCodeAt(0) === 126 /* ~ */ ? load(spec.slice(1)) : require(spec.replace(/^\?/, '')));
   const done = factory.call(undefined, mod.exports, local, mod, meta);
   if (done !== undefined) done.then(undefined, () => {});
   return mod.exports;

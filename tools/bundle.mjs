@@ -191,6 +191,16 @@ function checkNoStaticCycle(staticDeps) {
   for (const k of staticDeps.keys()) visit(k, []);
 }
 
+/**
+ * Builtins that Node's own start-up does not load and that only cold paths call (writing
+ * sysctls, the metrics server, opening and finishing capture files, the guard's sleeps):
+ * requiring them costs ~3 ms each (child_process, http) at import; deferred, a module gets
+ * a stand-in (the loader's deferred()) that requires the builtin on the first use of one
+ * of its exports. tsc's CommonJS reads an import at each use (`(0, x_1.open)(...)`), so
+ * the stand-in is always asked, never a copied binding.
+ */
+const DEFERRED_BUILTINS = ['node:child_process', 'node:http', 'node:fs/promises', 'node:stream/promises'];
+
 /** transpile() of each module text once per run (the CLI and the library share most modules). */
 const transpiled = new Map();
 
@@ -216,7 +226,11 @@ function transpileOnce(key, src) {
   // Relative requires are resolved here, once: require("./x.js") becomes require("~dir/x.js")
   // (the key; "~" is no Node specifier), so the loader does no path work at run time.
   // tsc writes static imports with double quotes and keeps the quotes of a dynamic import().
-  const code = out.outputText.replace(/\brequire\((["'])(\.\.?\/[^"']+)\1\)/g, (_, q, spec) => `require(${JSON.stringify(`~${resolveKey(key, spec)}`)})`);
+  // A deferred builtin (DEFERRED_BUILTINS) becomes require("?node:x"): the loader hands out
+  // a stand-in that requires it on first use.
+  const code = out.outputText
+    .replace(/\brequire\((["'])(\.\.?\/[^"']+)\1\)/g, (_, q, spec) => `require(${JSON.stringify(`~${resolveKey(key, spec)}`)})`)
+    .replace(/\brequire\("(node:[a-z_/]+)"\)/g, (all, spec) => (DEFERRED_BUILTINS.includes(spec) ? `require("?${spec}")` : all));
   const left = /\brequire\(\s*["'`]\.\.?\//.exec(code);
   if (left) throw new BundleError(`${key}: a relative require the bundle could not resolve: ${code.slice(left.index, left.index + 60)}`);
   const async = hasTopLevelAwait(body);
@@ -316,10 +330,24 @@ function cacheOf(i) {
   }
 }
 const loaded = new Map();
+/** A deferred builtin ("?node:x", tools/bundle.mjs DEFERRED_BUILTINS): required on the first use of one of its exports. */
+function deferred(spec) {
+  let m;
+  const real = () => (m ??= require(spec));
+  return new Proxy({}, {
+    get: (_, k) => real()[k],
+    has: (_, k) => k in real(),
+    ownKeys: () => Reflect.ownKeys(real()),
+    getOwnPropertyDescriptor: (_, k) => {
+      const d = Reflect.getOwnPropertyDescriptor(real(), k);
+      return d && { ...d, configurable: true };
+    },
+  });
+}
 /** Node's require, for builtins only: a relative path here would load the ESM file beside the bundle, a second copy. */
 function builtin(spec) {
   if (spec.startsWith('.') || spec.startsWith('/')) throw new Error(\`ctevents: \${spec} is not in the bundle (rebuild: npm run build)\`);
-  return require(spec);
+  return spec.charCodeAt(0) === 63 /* ? */ ? deferred(spec.slice(1)) : require(spec);
 }
 /** A module is compiled and evaluated on its first require only, once, as ESM evaluates an import. */
 function load(key) {
