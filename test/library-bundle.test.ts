@@ -12,6 +12,7 @@
  *   reads the bundle and its V8 cache itself), and the cache is accepted for every module.
  * - `node tools/bundle.mjs --check` fails on a stale library bundle, façade or
  *   package.json pointer (checked on a copy of the package).
+ * - The builtins only cold paths use are not loaded at import, and work when used.
  * - Live (root): a client opened from 'ctevents' dumps a throwaway namespace's entries.
  *
  * Everything runs in a child `node` in the package root, where 'ctevents' resolves by
@@ -70,7 +71,7 @@ describe('package.json points to the façades', () => {
     for (const f of ['dist/lib/*.mjs', 'dist/lib/ctevents.cjs', 'dist/lib/ctevents.bundle', 'dist/lib/ctevents.v8cache']) expect(pkg.files).toContain(f);
   });
 
-  it('the library files are built from the current dist/ (else: npm run build)', () => {
+  it('the library files are built from the current dist/ (else: npm run build)', { timeout: 120_000 }, () => {
     const r = spawnSync(process.execPath, [join(root, 'tools/bundle.mjs'), '--check'], { encoding: 'utf8' });
     expect(r.stderr, 'the bundles are stale: run npm run build').toBe('');
     expect(r.status).toBe(0);
@@ -79,7 +80,7 @@ describe('package.json points to the façades', () => {
 
 describe('each façade exports what its ESM module exports', () => {
   for (const e of entries) {
-    it(e.specifier, () => {
+    it(e.specifier, { timeout: 60_000 }, () => {
       const esm = `./${e.types.slice(2).replace(/\.d\.ts$/, '.js')}`;
       const out = probe<{ esm: Record<string, Described>; facade: Record<string, Described>; resolved: string }>(`
         ${DESCRIBE}
@@ -96,7 +97,7 @@ describe('each façade exports what its ESM module exports', () => {
 });
 
 describe('one module registry for every entry', () => {
-  it('a name several entries export is the same object from each, as with the ESM modules (classes included)', () => {
+  it('a name several entries export is the same object from each, as with the ESM modules (classes included)', { timeout: 60_000 }, () => {
     const out = probe<Record<'esm' | 'facade', { shared: Record<string, string[]>; different: string[] }>>(`
       const pairs = ${JSON.stringify(entries.map((e) => [e.specifier, `./${e.types.slice(2).replace(/\.d\.ts$/, '.js')}`]))};
       async function compare(which) {
@@ -119,7 +120,7 @@ describe('one module registry for every entry', () => {
     expect(Object.keys(out.facade.shared).length).toBeGreaterThan(20);
   });
 
-  it('an error thrown by the codec is an instance of the class the main entry exports', () => {
+  it('an error thrown by the codec is an instance of the class the main entry exports', { timeout: 60_000 }, () => {
     const out = probe<{ same: boolean; name: string }>(`
       import { NetlinkDecodeError } from 'ctevents';
       import { decodeDatagram } from 'ctevents/codec';
@@ -130,7 +131,7 @@ describe('one module registry for every entry', () => {
 });
 
 describe("import 'ctevents' loads only the bundle", () => {
-  it('no file of dist/ but the façades and the loader; every module from the bundle, its V8 cache accepted', () => {
+  it('no file of dist/ but the façades and the loader; every module from the bundle, its V8 cache accepted', { timeout: 60_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctev-libload-'));
     try {
       const log = join(dir, 'loads.txt');
@@ -156,6 +157,27 @@ describe("import 'ctevents' loads only the bundle", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('deferred builtins (tools/bundle.mjs DEFERRED_BUILTINS)', () => {
+  it('importing every entry loads none of them; the metrics server (http) and a capture read (fs/promises) load theirs on use', { timeout: 60_000 }, () => {
+    const capture = join(root, 'captures', 'tcp-ipv4.pcap');
+    const out = probe<{ atImport: string[]; port: number; datagrams: number; afterUse: string[] }>(`
+      const deferred = ['child_process', 'http', 'fs/promises', 'stream/promises'];
+      const loaded = () => deferred.filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+      const [{ MetricsServer }, , { readNetlinkDatagrams }] = await Promise.all(${JSON.stringify(entries.map((e) => e.specifier))}.map((s) => import(s)));
+      const atImport = loaded();
+      const server = new MetricsServer([]);
+      const { port } = await server.listen('127.0.0.1', 0);
+      await server.close();
+      let datagrams = 0;
+      for await (const d of readNetlinkDatagrams(${JSON.stringify(capture)})) datagrams++;
+      process.stdout.write(JSON.stringify({ atImport, port, datagrams, afterUse: loaded() }));`);
+    expect(out.atImport).toEqual([]);
+    expect(out.port).toBeGreaterThan(0);
+    expect(out.datagrams).toBeGreaterThan(0);
+    expect(out.afterUse).toEqual(expect.arrayContaining(['http', 'fs/promises']));
   });
 });
 
@@ -222,7 +244,7 @@ describe.skipIf(skip !== undefined)("a client from 'ctevents', live", () => {
   });
   afterAll(() => ns?.remove());
 
-  it('dumps the namespace (entry by entry and in batches) and closes', () => {
+  it('dumps the namespace (entry by entry and in batches) and closes', { timeout: 60_000 }, () => {
     const out = probe<{ entries: number; batched: number; ports: number[] }>(`
       import { ConntrackClient, IPPROTO_UDP } from 'ctevents';
       const ct = await ConntrackClient.open({ netns: ${JSON.stringify(ns.name)} });
