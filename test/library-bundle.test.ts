@@ -9,7 +9,8 @@
  *   members; objects with the same tag and keys; primitives equal).
  * - One module registry: a name several entries export is the same object from each.
  * - `import 'ctevents'` loads no file of dist/ but the façade and the loader (the loader
- *   reads the bundle and its V8 cache itself), and the cache is accepted for every module.
+ *   reads the bundle and its V8 cache itself), and the cache is accepted for every module
+ *   and trained (a client's open and dump at build time, against a stand-in kernel).
  * - `node tools/bundle.mjs --check` fails on a stale library bundle, façade or
  *   package.json pointer (checked on a copy of the package).
  * - The builtins only cold paths use are not loaded at import, and work when used.
@@ -22,6 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, liveSkipReason, udpFlows, type Netns } from './helpers/live.js';
 
@@ -156,6 +158,24 @@ describe("import 'ctevents' loads only the bundle", () => {
       expect(out.rejected).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the trained V8 cache of the library bundle (tools/bundle-cache.cjs "lib")', () => {
+  it("holds more than the top-level code of what a client's open and dump run", () => {
+    const dir = join(root, 'dist/lib');
+    const cjs = readFileSync(join(dir, 'ctevents.cjs'), 'utf8');
+    const keys = JSON.parse(/^const KEYS = (.*);$/m.exec(cjs)![1]!) as string[];
+    const index = JSON.parse(/^const INDEX = (.*);$/m.exec(cjs)![1]!) as Record<string, [number, number, number]>;
+    const text = readFileSync(join(dir, 'ctevents.bundle'));
+    const cache = readFileSync(join(dir, 'ctevents.v8cache'));
+    expect(cache.latin1Slice(0, 8)).toBe('CTEVV8C2');
+    for (const key of ['client/client.js', 'socket/netlink-socket.js', 'netlink/request-channel.js']) {
+      const [off, len, i] = index[key]!;
+      expect(keys[i]).toBe(key);
+      const compiledOnly = new Script(text.utf8Slice(off, off + len), { filename: join(root, 'dist', key) }).createCachedData().length;
+      expect(cache.readUInt32LE(80 + 8 * i), key).toBeGreaterThan(compiledOnly);
     }
   });
 });
