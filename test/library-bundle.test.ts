@@ -23,7 +23,6 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, liveSkipReason, udpFlows, type Netns } from './helpers/live.js';
 
@@ -133,21 +132,29 @@ describe('one module registry for every entry', () => {
 });
 
 describe("import 'ctevents' loads only the bundle", () => {
-  it('no file of dist/ but the façades and the loader; every module from the bundle, its V8 cache accepted', { timeout: 60_000 }, () => {
+  it('no file of dist/ but the façades and the loader; every module from the bundle, its V8 cache accepted and trained', { timeout: 60_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctev-libload-'));
     try {
       const log = join(dir, 'loads.txt');
       writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }\n`);
       writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${join(dir, 'hooks.mjs')}`)});\n`);
-      const out = probe<{ cache: string[]; compiled: number; rejected: string[] }>(
+      const out = probe<{ cache: string[]; compiled: number; rejected: string[]; untrained: string[] }>(
         `
         import { createRequire } from 'node:module';
         const require = createRequire(import.meta.url);
-        const vm = require('node:vm'); const compiled = []; const rejected = [];
-        const S = vm.Script; vm.Script = class extends S { constructor(src, o) { super(src, o); compiled.push(o.filename); if (o.cachedData === undefined || this.cachedDataRejected) rejected.push(o.filename); } };
+        const vm = require('node:vm'); const compiled = []; const rejected = []; const untrained = [];
+        // Trained: the cache of a module a client's open and dump run holds its inner functions
+        // too, well over the top-level code a compile alone caches (~2x here; untrained ~1.03x).
+        const TRAINED = ['client/client.js', 'socket/netlink-socket.js', 'netlink/request-channel.js'];
+        const S = vm.Script; vm.Script = class extends S { constructor(src, o) {
+          super(src, o); compiled.push(o.filename);
+          if (o.cachedData === undefined || this.cachedDataRejected) rejected.push(o.filename);
+          const key = o.filename.split('/dist/')[1];
+          if (TRAINED.includes(key) && !(o.cachedData?.length > 1.5 * new S(src, { filename: o.filename }).createCachedData().length)) untrained.push(key);
+        } };
         const all = await Promise.all(${JSON.stringify(entries.map((e) => e.specifier))}.map((s) => import(s)));
         if (typeof all[0].ConntrackClient !== 'function') throw new Error('no ConntrackClient');
-        process.stdout.write(JSON.stringify({ cache: Object.keys(require.cache), compiled: compiled.length, rejected }));`,
+        process.stdout.write(JSON.stringify({ cache: Object.keys(require.cache), compiled: compiled.length, rejected, untrained }));`,
         ['--import', `file://${join(dir, 'register.mjs')}`],
       );
       const ours = readFileSync(log, 'utf8').trim().split('\n').filter((u) => u.startsWith(`file://${root}`));
@@ -156,26 +163,9 @@ describe("import 'ctevents' loads only the bundle", () => {
       expect(out.cache).toEqual([join(root, 'dist/lib/ctevents.cjs')]);
       expect(out.compiled).toBeGreaterThan(50);
       expect(out.rejected).toEqual([]);
+      expect(out.untrained).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
-
-describe('the trained V8 cache of the library bundle (tools/bundle-cache.cjs "lib")', () => {
-  it("holds more than the top-level code of what a client's open and dump run", () => {
-    const dir = join(root, 'dist/lib');
-    const cjs = readFileSync(join(dir, 'ctevents.cjs'), 'utf8');
-    const keys = JSON.parse(/^const KEYS = (.*);$/m.exec(cjs)![1]!) as string[];
-    const index = JSON.parse(/^const INDEX = (.*);$/m.exec(cjs)![1]!) as Record<string, [number, number, number]>;
-    const text = readFileSync(join(dir, 'ctevents.bundle'));
-    const cache = readFileSync(join(dir, 'ctevents.v8cache'));
-    expect(cache.latin1Slice(0, 8)).toBe('CTEVV8C2');
-    for (const key of ['client/client.js', 'socket/netlink-socket.js', 'netlink/request-channel.js']) {
-      const [off, len, i] = index[key]!;
-      expect(keys[i]).toBe(key);
-      const compiledOnly = new Script(text.utf8Slice(off, off + len), { filename: join(root, 'dist', key) }).createCachedData().length;
-      expect(cache.readUInt32LE(80 + 8 * i), key).toBeGreaterThan(compiledOnly);
     }
   });
 });
