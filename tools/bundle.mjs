@@ -64,7 +64,6 @@ export const OUTPUT = join(DIST, 'cli', 'ctevents.cjs');
 export const BUNDLE_FILE = join(DIST, 'cli', 'ctevents.bundle');
 export const CACHE_FILE = join(DIST, 'cli', 'ctevents.v8cache');
 
-
 /**
  * A bundle: its files dist/DIR/ctevents.{cjs,bundle,v8cache}, the modules it starts from
  * (keys relative to dist/), its hot blocks' roots (HOT_BLOCKS), the first lines of its
@@ -193,7 +192,7 @@ function checkNoStaticCycle(staticDeps) {
 
 /**
  * Builtins that Node's own start-up does not load and that only cold paths call (writing
- * sysctls, the metrics server, opening and finishing capture files, the guard's sleeps):
+ * sysctls, the metrics server, opening and finishing capture files):
  * requiring them costs ~3 ms each (child_process, http) at import; deferred, a module gets
  * a stand-in (the loader's deferred()) that requires the builtin on the first use of one
  * of its exports. tsc's CommonJS reads an import at each use (`(0, x_1.open)(...)`), so
