@@ -224,6 +224,19 @@ describe('node tools/bundle.mjs --check on a copy of the package', () => {
     }
   });
 
+  it('refuses a library module that exports a binding it may reassign (a façade would keep its first value)', { timeout: 120_000 }, () => {
+    const file = join(copy, 'dist/codec.js');
+    const before = readFileSync(file);
+    appendFileSync(file, '\nexport let mutable = 1;\n');
+    try {
+      const r = check();
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('tools/bundle.mjs: codec.js: `export let mutable`');
+    } finally {
+      writeFileSync(file, before);
+    }
+  });
+
   it('names a missing façade and a package.json entry that does not point to its façade', { timeout: 120_000 }, () => {
     const facade = join(copy, 'dist/lib/pcap.mjs');
     const text = readFileSync(facade);

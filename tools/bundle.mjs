@@ -99,6 +99,10 @@ export const LIBRARY = {
   tail: 'module.exports = load;\n',
   mode: 0o644,
   train: 'lib',
+  // A façade's `export const { X } = lib` copies X once: a module of the library may not
+  // export a binding it reassigns later (`export let`/`export var`), or importers would
+  // keep the first value.
+  constExportsOnly: true,
 };
 
 /** Relative import specifiers of one ESM module (static imports, re-exports, dynamic imports). */
@@ -259,6 +263,12 @@ export function transpileAll(target = CLI) {
   const staticDeps = staticImports(sources);
   checkNoStaticCycle(staticDeps);
   const keys = [...sources.keys()].sort();
+  if (target.constExportsOnly) {
+    for (const key of keys) {
+      const m = /^export (?:let|var)\s+[^;=\n]*/m.exec(sources.get(key));
+      if (m) throw new BundleError(`${key}: \`${m[0].trim()}\`: the library's façades copy each export once (tools/bundle-facade.mjs); export a const or a function instead`);
+    }
+  }
   const digest = createHash('sha256');
   const modules = keys.map((key) => {
     const src = sources.get(key);
