@@ -8,9 +8,13 @@
  * --entries: ConntrackClient.dump() (entry by entry). Without --netns it dumps the
  * namespace it runs in (e.g. under `ip netns exec`). Prints the count, or with --json
  * {"entries":N,"seconds":S,"maxRssKiB":K,"heapUsedMaxMiB":H}.
+ *
+ * It imports the package by its own name, as a user does: from build/bench/dump.js,
+ * 'ctevents' resolves through package.json "exports" to the library bundle's façade
+ * (dist/lib/index.mjs, tools/bundle.mjs), so the figure includes the library's start-up.
  */
 import { performance } from 'node:perf_hooks';
-import { ConntrackClient } from '../src/client/client.js';
+import { ConntrackClient } from 'ctevents';
 
 const argv = process.argv.slice(2);
 const i = argv.indexOf('--netns');

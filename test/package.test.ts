@@ -111,6 +111,9 @@ describe.skipIf(skip !== undefined)('npm install <tarball> (live)', () => {
     expect(paths).toContain('man/ctevents.1');
     // The executable (bin) and what it loads: the bundled modules and their V8 code cache.
     for (const f of ['dist/cli/ctevents.cjs', 'dist/cli/ctevents.bundle', 'dist/cli/ctevents.v8cache']) expect(paths).toContain(f);
+    // The library's entries (package.json exports default): the façades, their loader, the bundle and its cache.
+    for (const f of ['index', 'codec', 'pcap', 'format', 'constants']) expect(paths).toContain(`dist/lib/${f}.mjs`);
+    for (const f of ['dist/lib/ctevents.cjs', 'dist/lib/ctevents.bundle', 'dist/lib/ctevents.v8cache']) expect(paths).toContain(f);
     for (const p of paths) {
       expect(p, p).not.toMatch(/^src\/native\/build\/|build\.log$|\.map$|^dist\/bench|^bench\/|^test\/|readme-examples|\.node$/);
       expect(p.startsWith('dist/') || p.startsWith('src/native/') || p.startsWith('schema/') || p.startsWith('man/') || ['LICENSE', 'README.md', 'package.json'].includes(p), p).toBe(true);

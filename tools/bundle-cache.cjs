@@ -1,8 +1,8 @@
 /**
- * Makes dist/cli/ctevents.v8cache for tools/bundle.mjs (which runs this in a fresh, plain
+ * Makes a bundle's V8 cache (dist/cli/ or dist/lib/ctevents.v8cache) for tools/bundle.mjs (which runs this in a fresh, plain
  * `node`, with no flags: V8 accepts a code cache only from the same V8 with the same flags).
- * Input on stdin: {"digest", "keys", "index"} as in the executable. Output on stdout, the
- * cache file: "CTEVV8C2", the 64 hex digits of the digest, u32le module count, then per
+ * Input on stdin: {"digest", "keys", "index"} as in the executable, "train" ("cli" or "lib")
+ * and "entries" (the library's). Output on stdout, the cache file: "CTEVV8C2", the 64 hex digits of the digest, u32le module count, then per
  * module in `keys` order a u32le file offset and a u32le length (the table the loader reads
  * first, so that it reads only the caches of the modules a run evaluates), then the caches:
  * the bytes of vm.Script#createCachedData() of each module's text.
@@ -19,6 +19,11 @@
  * checks the source of every cache entry, so a cache can be slower, never wrong). Modules
  * the training does not load are compiled, not run.
  *
+ * The library bundle (dist/lib/, input "train": "lib", "entries": its public entries'
+ * modules, `.` first): every entry is loaded, then, against the same stand-in,
+ * ConntrackClient.open(), dumpBatches(), dump() and close() of the `.` entry run (what a
+ * library dump starts with).
+ *
  * Usage: node tools/bundle-cache.cjs dist/cli/ctevents.bundle dist < index.json > ctevents.v8cache
  *        (CTEVENTS_CACHE_UNTRAINED=1: compile only, no training run)
  */
@@ -29,7 +34,7 @@ const { dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 
 const [bundleFile, dist] = process.argv.slice(2);
-const { digest, keys, index } = JSON.parse(readFileSync(0, 'utf8'));
+const { digest, keys, index, train: kind = 'cli', entries = [] } = JSON.parse(readFileSync(0, 'utf8'));
 const text = readFileSync(bundleFile);
 
 /** The commands whose start-up is measured (bench/startup.ts), as main() gets them. */
@@ -62,7 +67,8 @@ function load(key) {
   loaded.set(key, mod);
   const filename = join(dist, key);
   const meta = { get url() { return pathToFileURL(filename).href; }, dirname: dirname(filename) };
-  const local = (spec) => (spec.charCodeAt(0) === 126 /* ~ */ ? load(spec.slice(1)) : require(spec));
+  // "?node:x" (a deferred builtin) is required at once here: training calls what it calls.
+  const local = (spec) => (spec.charCodeAt(0) === 126 /* ~ */ ? load(spec.slice(1)) : require(spec.replace(/^\?/, '')));
   const done = factory.call(undefined, mod.exports, local, mod, meta);
   if (done !== undefined) done.then(undefined, () => {});
   return mod.exports;
@@ -189,6 +195,46 @@ function fakeBinding() {
   };
 }
 
+/** `work`, given at most 3 s (a training run never waits longer); its failure only leaves functions out of the cache. */
+async function bounded(work) {
+  let timer;
+  await Promise.race([work.catch(() => undefined), new Promise((res) => (timer = setTimeout(res, 3000)))]);
+  clearTimeout(timer);
+}
+
+/** The CLI: TRAINING through cli/main.ts's main(), output to /dev/null. */
+async function trainCli(devnull) {
+  const { StdioOut } = load('cli/stdio.js');
+  const never = () => {
+    throw new Error('training: no stream');
+  };
+  const { main } = load('cli/main.js');
+  for (const argv of TRAINING) {
+    const io = { stdout: new StdioOut(devnull, never), stderr: new StdioOut(devnull, never, { lines: true }), stdin: undefined, signals: false };
+    await bounded(main(argv, io));
+  }
+}
+
+/** The library: every entry loaded, then a client's open, dumps and close. */
+async function trainLibrary() {
+  for (const key of entries) load(key);
+  const { ConntrackClient } = load(entries[0]);
+  const drain = async (it) => {
+    for await (const x of it) void x;
+  };
+  await bounded(
+    (async () => {
+      const ct = await ConntrackClient.open();
+      try {
+        await drain(ct.dumpBatches());
+        await drain(ct.dump());
+      } finally {
+        await ct.close();
+      }
+    })(),
+  );
+}
+
 async function train() {
   const dlopen = process.dlopen;
   const devnull = openSync('/dev/null', 'w');
@@ -196,20 +242,7 @@ async function train() {
     m.exports = fakeBinding();
   };
   try {
-    const { StdioOut } = load('cli/stdio.js');
-    const never = () => {
-      throw new Error('training: no stream');
-    };
-    const { main } = load('cli/main.js');
-    for (const argv of TRAINING) {
-      const io = { stdout: new StdioOut(devnull, never), stderr: new StdioOut(devnull, never, { lines: true }), stdin: undefined, signals: false };
-      let timer;
-      await Promise.race([
-        main(argv, io).catch(() => undefined),
-        new Promise((res) => (timer = setTimeout(res, 3000))),
-      ]);
-      clearTimeout(timer);
-    }
+    await (kind === 'lib' ? trainLibrary() : trainCli(devnull));
   } catch {
     // Whatever ran is compiled; the rest of the cache is as untrained.
   } finally {
