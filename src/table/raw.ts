@@ -5,7 +5,8 @@
  * so they live in the client's namespace and close with it.
  *
  * Dump: one IPCTNL_MSG_CT_GET with NLM_F_REQUEST|NLM_F_DUMP on its own socket (read ahead
- * on a pool thread); replies with our seq are entries until NLMSG_DONE (or NLMSG_ERROR).
+ * on the addon's receive thread, lossless); replies with our seq are entries until
+ * NLMSG_DONE (or NLMSG_ERROR).
  * Events: NFNLGRP_CONNTRACK_NEW/UPDATE/DESTROY; an ENOBUFS item, or a rise of the
  * kernel's drop counter for the socket after a batch, is reported as an overrun with the
  * number of messages lost (when the transport can tell).
