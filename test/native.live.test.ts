@@ -3,9 +3,9 @@
 //
 // Fault injection: the addon exports `_fault(name, count)` for tests only; it makes the
 // next `count` buffer reallocations in the receive drain ('realloc'), N-API handle scopes
-// when the receive thread hands a batch to JS ('scope') or receive-thread chunk allocations
-// ('chunk') fail, and
-// returns how many of the previous setting were left. Nothing else uses it.
+// when the receive thread hands a batch to JS ('scope') or receive-thread chunk
+// allocations ('chunk') fail, and returns how many of the previous setting were left.
+// Nothing else uses it.
 //
 // Live parts need root and are skipped with the reason printed otherwise. Child processes
 // run the built package (dist/): `npm run build` first, as for the CLI tests.

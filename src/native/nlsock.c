@@ -69,15 +69,16 @@
  * kernel are at most ~32 KiB (dumps), so our own buffer never truncates one. Any other
  * recvmsg errno stops receiving and calls onError(error) with an Error carrying
  * { errno, syscall: 'recvmsg' }. Out of memory while receiving never spins: the inline
- * path retries after RETRY_MS, the receive thread counts what it had to discard.
+ * path retries after RETRY_MS, the receive thread counts what it had to discard (and the
+ * read-ahead fails with ENOMEM when it has no chunk at all).
  *
  * Synchronous failures throw an Error with { errno, syscall } (the name of the errno is
  * attached in TypeScript); bad arguments throw a TypeError.
  *
  * Fault injection (tests only): _fault("realloc" | "scope" | "chunk", n) makes the next
  * n buffer reallocations in drain / N-API handle scopes when the receive thread's batches
- * are handed to JS / chunk allocations of the receive thread fail, so the recovery paths can be tested; it
- * returns how many failures of the previous setting were still left.
+ * are handed to JS / chunk allocations of the receive thread fail, so the recovery paths
+ * can be tested; it returns how many failures of the previous setting were still left.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -822,8 +823,7 @@ static void stamp(uint32_t *m) {
  * largest datagram plus the echo of our largest request) until EAGAIN, RECV_MAX_DATAGRAMS
  * items or about max_bytes. One META_STRIDE row per item; ENOBUFS becomes an overrun row
  * and reading goes on. Returns 0 or the errno that stopped it; ENOMEM only when nothing
- * could be read (no memory for the buffer; the caller retries later, never spins).
- */
+ * could be read (no memory for the buffer; the caller retries later, never spins). */
 static int drain(int fd, uint8_t **buf, size_t *cap, uint32_t *meta, size_t max_bytes,
                  size_t max_sent, size_t *used_out, size_t *count_out) {
   size_t need = RECV_MIN_AREA;
@@ -1074,6 +1074,18 @@ static int rx_mark_overrun(rx_state *rx) {
   return 1;
 }
 
+/* What a failed recvmsg/recvmmsg (errno e) means to the receive thread's drain loop. */
+enum { RX_AGAIN, RX_EMPTY, RX_FATAL };
+static int rx_recv_failed(rx_state *rx, int e, size_t *committed) {
+  if (e == EINTR) return RX_AGAIN;
+  if (e == EAGAIN || e == EWOULDBLOCK) return RX_EMPTY;
+  if (e == ENOBUFS) {
+    *committed += rx_mark_overrun(rx); /* the kernel dropped here: say so, read on */
+    return RX_AGAIN;
+  }
+  return RX_FATAL;
+}
+
 static void *rx_main(void *arg) {
   rx_state *rx = arg;
   uint8_t *discard = malloc(RECV_MIN_AREA);
@@ -1159,13 +1171,9 @@ static void *rx_main(void *arg) {
         }
         int got_n = recvmmsg(rx->fd, mm, rx->mmsg, MSG_DONTWAIT | MSG_TRUNC, NULL);
         if (got_n < 0) {
-          if (errno == EINTR) continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-          if (errno == ENOBUFS) {
-            committed += rx_mark_overrun(rx);
-            continue;
-          }
-          err = errno;
+          int e = errno, what = rx_recv_failed(rx, e, &committed);
+          if (what == RX_AGAIN) continue;
+          if (what == RX_FATAL) err = e;
           break;
         }
         uint32_t when[META_STRIDE];
@@ -1228,13 +1236,9 @@ static void *rx_main(void *arg) {
       struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
       ssize_t n = recvmsg(rx->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
       if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == ENOBUFS) {
-          committed += rx_mark_overrun(rx);
-          continue;
-        }
-        err = errno;
+        int e = errno, what = rx_recv_failed(rx, e, &committed);
+        if (what == RX_AGAIN) continue;
+        if (what == RX_FATAL) err = e;
         break;
       }
       drained++;
