@@ -67,6 +67,8 @@ export class LineWriter {
     this.bytesStart = this.bytesPos = 0;
     this.pending = {};
     this.pendingAny = false;
+    this.runKind = undefined;
+    this.runCount = 0;
     this.release?.();
     const cb = this.onClosed;
     this.onClosed = undefined;
@@ -101,12 +103,29 @@ export class LineWriter {
     return (this.bytes = Buffer.allocUnsafe(CHUNK + BYTES_SLACK));
   }
 
+  /** bytesLine's current run of lines of one kind, not yet in `pending`. */
+  private runKind: string | undefined;
+  private runCount = 0;
+
+  private endRun(): void {
+    if (this.runCount > 0) this.pending[this.runKind!] = (this.pending[this.runKind!] ?? 0) + this.runCount;
+    this.runKind = undefined;
+    this.runCount = 0;
+  }
+
   /** One line (newline included) was written into the byte chunk, ending at `end`. */
   bytesLine(end: number, kind?: string): void {
     if (this.closed) return;
     this.bytesPos = end;
     if (kind !== undefined) {
-      this.pending[kind] = (this.pending[kind] ?? 0) + 1;
+      // A run of one kind is counted in runCount and added to `pending` when the kind
+      // changes or the chunk goes out (a keyed store per line costs more than the rest).
+      if (kind === this.runKind) this.runCount++;
+      else {
+        this.endRun();
+        this.runKind = kind;
+        this.runCount = 1;
+      }
       this.pendingAny = true;
     }
     if (end - this.bytesStart >= CHUNK) this.push();
@@ -161,6 +180,7 @@ export class LineWriter {
     }
     let cb: ((err?: Error | null) => void) | undefined;
     if (this.pendingAny) {
+      this.endRun();
       const tally = this.pending;
       this.pending = {};
       this.pendingAny = false;

@@ -192,10 +192,42 @@ function eventStart(e: LeanConntrack, b: Uint8Array, p: number): number {
  * bytes, no bigint per line.
  */
 export function leanJsonBytesAt(e: LeanConntrack, times: Uint32Array, at: number, chunk: Uint8Array, pos: number): number {
-  if (e.event === LEAN_ENTRY) return leanJsonBytes(e, BigInt(times[at]!) * 1_000_000_000n + BigInt(times[at + 1]!), chunk, pos);
-  const p = timedPrefixAt(chunk, pos, EVENT_TYPES[e.event]!, times, at);
-  return leanJsonBody(e, chunk, eventStart(e, chunk, p));
+  const ev = e.event;
+  if (ev === LEAN_ENTRY) return leanJsonBytes(e, BigInt(times[at]!) * 1_000_000_000n + BigInt(times[at + 1]!), chunk, pos);
+  const sec = times[at]!;
+  const nsec = times[at + 1]!;
+  const pid = e.pid;
+  const family = e.family;
+  const proto = e.proto;
+  let p: number;
+  if (ev === headEvent && sec === headSec && nsec === headNsec && pid === headPid && family === headFamily && proto === headProto) {
+    p = lit(chunk, pos, headBytes);
+  } else {
+    p = eventStart(e, chunk, timedPrefixAt(chunk, pos, EVENT_TYPES[ev]!, times, at));
+    headBytes = chunk.slice(pos, p);
+    headEvent = ev;
+    headSec = sec;
+    headNsec = nsec;
+    headPid = pid;
+    headFamily = family;
+    headProto = proto;
+  }
+  return leanJsonBody(e, chunk, p);
 }
+
+/**
+ * The last event line's start (type, time, pid, family, protocol: everything before the
+ * state) and what it was made of. The datagrams of one recvmmsg call share one receive
+ * time (socket/native.ts), so a run of events of one type and protocol shares the start:
+ * one copy instead of ~8 pieces and 15 digits.
+ */
+let headBytes: Uint8Array = new Uint8Array(0);
+let headEvent = -1;
+let headSec = -1;
+let headNsec = -1;
+let headPid = -1;
+let headFamily = -1;
+let headProto = -1;
 
 /** Write the record's JSON line and its newline into `chunk` at `pos`; returns the end. */
 export function leanJsonBytes(e: LeanConntrack, ns: bigint | undefined, chunk: Uint8Array, pos: number): number {
