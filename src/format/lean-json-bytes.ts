@@ -41,6 +41,7 @@ import { statusNames, tcpStateName } from '../ctnetlink/status.js';
 import { familyProtoText, q, timedStart, typePrefix } from './json-line.js';
 import { lineStart } from './lean-json.js';
 import { addr, dec, enc, lit, padded, str, u64 } from './bytes.js';
+import { ipv4w, litw, words, type Words } from './words.js';
 
 /** The longest line this writer produces for a record the lean decoder accepts, with room to spare. */
 export const LEAN_JSON_MAX_BYTES = 4096;
@@ -72,6 +73,35 @@ const WS_REPLY = enc('"wscaleReply":');
 const FLAGS_ORIG = enc('"flagsOriginal":{"flags":');
 const FLAGS_REPLY = enc('"flagsReply":{"flags":');
 const MASK = enc(',"mask":');
+/** The same pieces as words (words.ts) for leanJsonBody's common part. */
+const W_ORIG = words(',"orig":{"src":"');
+const W_REPLY = words('},"reply":{"src":"');
+const W_DST = words('","dst":"');
+const W_SPORT = words('","sport":');
+const W_DPORT = words(',"dport":');
+const W_TIMEOUT = words(',"timeout":');
+const W_MARK = words(',"mark":');
+const W_SECMARK = words(',"secmark":');
+const W_ZONE = words(',"zone":');
+const W_ID = words(',"id":');
+const W_USE = words(',"use":');
+
+/** A DataView over the last chunk leanJsonBody wrote into. */
+let viewOf: Uint8Array | undefined;
+let view: DataView = new DataView(new ArrayBuffer(0));
+
+function viewFor(b: Uint8Array): DataView {
+  if (b !== viewOf) {
+    view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    viewOf = b;
+  }
+  return view;
+}
+
+/** An address: IPv4 four bytes per octet store, IPv6 through inet_ntop's text. */
+function addrw(v: DataView, b: Uint8Array, p: number, src: Uint8Array, o: number, len: number): number {
+  return len === 4 ? ipv4w(v, p, src, o) : addr(b, p, src, o, len);
+}
 
 /** The second of the last line's time: [secNs, secNs + 1e9) and its digits. */
 let secNs = -1n;
@@ -127,17 +157,24 @@ function familyProtoBytes(b: Uint8Array, p: number, f: number, pr: number): numb
 let entryText = '';
 let entryBytes: Uint8Array = new Uint8Array(0);
 
-const states: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(256).fill(undefined);
-const statuses = new Map<number, Uint8Array>();
+const states: (Words | undefined)[] = new Array<Words | undefined>(256).fill(undefined);
 
-function statusBytes(b: Uint8Array, p: number, status: number): number {
-  let t = statuses.get(status);
-  if (t === undefined) {
-    t = enc(',"status":' + JSON.stringify(statusNames(status)));
-    if (statuses.size >= 4096) statuses.clear();
-    statuses.set(status, t);
+const statusWords = new Map<number, Words>();
+let lastStatus = -1;
+let lastStatusWords: Words = words('');
+
+function statusBytes(v: DataView, p: number, status: number): number {
+  if (status !== lastStatus) {
+    let t = statusWords.get(status);
+    if (t === undefined) {
+      t = words(',"status":' + JSON.stringify(statusNames(status)));
+      if (statusWords.size >= 4096) statusWords.clear();
+      statusWords.set(status, t);
+    }
+    lastStatus = status;
+    lastStatusWords = t;
   }
-  return lit(b, p, t);
+  return litw(v, p, lastStatusWords);
 }
 
 /** The second (as a number) of the last line written by leanJsonBytesAt, and `Z","timestampNs":"SECONDS`. */
@@ -253,48 +290,48 @@ export function leanJsonBytes(e: LeanConntrack, ns: bigint | undefined, chunk: U
 function leanJsonBody(e: LeanConntrack, b: Uint8Array, p: number): number {
   const has = e.has;
   const src = e.bytes;
-  if (has & L_TCP_STATE) p = lit(b, p, states[e.tcpState] ??= enc(',"state":' + q(tcpStateName(e.tcpState))));
-  p = lit(b, p, ORIG);
-  p = addr(b, p, src, e.origSrc, e.origLen);
-  p = lit(b, p, DST);
-  p = addr(b, p, src, e.origDst, e.origLen);
-  p = lit(b, p, SPORT);
+  const v = viewFor(b);
+  if (has & L_TCP_STATE) p = litw(v, p, states[e.tcpState] ??= words(',"state":' + q(tcpStateName(e.tcpState))));
+  p = litw(v, p, W_ORIG);
+  p = addrw(v, b, p, src, e.origSrc, e.origLen);
+  p = litw(v, p, W_DST);
+  p = addrw(v, b, p, src, e.origDst, e.origLen);
+  p = litw(v, p, W_SPORT);
   p = dec(b, p, e.origSport);
-  p = lit(b, p, DPORT);
+  p = litw(v, p, W_DPORT);
   p = dec(b, p, e.origDport);
-  b[p++] = 125;
-  p = lit(b, p, REPLY);
-  p = addr(b, p, src, e.replySrc, e.replyLen);
-  p = lit(b, p, DST);
-  p = addr(b, p, src, e.replyDst, e.replyLen);
-  p = lit(b, p, SPORT);
+  p = litw(v, p, W_REPLY);
+  p = addrw(v, b, p, src, e.replySrc, e.replyLen);
+  p = litw(v, p, W_DST);
+  p = addrw(v, b, p, src, e.replyDst, e.replyLen);
+  p = litw(v, p, W_SPORT);
   p = dec(b, p, e.replySport);
-  p = lit(b, p, DPORT);
+  p = litw(v, p, W_DPORT);
   p = dec(b, p, e.replyDport);
   b[p++] = 125;
-  if (has & L_STATUS) p = statusBytes(b, p, e.status);
+  if (has & L_STATUS) p = statusBytes(v, p, e.status);
   if (has & L_TIMEOUT) {
-    p = lit(b, p, TIMEOUT);
+    p = litw(v, p, W_TIMEOUT);
     p = dec(b, p, e.timeout);
   }
   if (has & L_MARK) {
-    p = lit(b, p, MARK);
+    p = litw(v, p, W_MARK);
     p = dec(b, p, e.mark);
   }
   if (has & L_SECMARK) {
-    p = lit(b, p, SECMARK);
+    p = litw(v, p, W_SECMARK);
     p = dec(b, p, e.secmark);
   }
   if (has & L_ZONE) {
-    p = lit(b, p, ZONE);
+    p = litw(v, p, W_ZONE);
     p = dec(b, p, e.zone);
   }
   if (has & L_ID) {
-    p = lit(b, p, ID);
+    p = litw(v, p, W_ID);
     p = dec(b, p, e.id);
   }
   if (has & L_USE) {
-    p = lit(b, p, USE);
+    p = litw(v, p, W_USE);
     p = dec(b, p, e.use);
   }
   if (has & (L_CO | L_CR)) {
