@@ -149,7 +149,33 @@ function tuple(e: LeanConntrack, v: DataView, le: boolean, start: number, end: n
   let proto = 0;
   let sport = 0;
   let dport = 0;
-  for (let off = start; off < end; ) {
+  // The kernel's own layout (ctnetlink_dump_tuples), checked header by header as
+  // little-endian u32 words (length | type << 16, the type's flag bits masked off):
+  //   IP { SRC, DST } (20 bytes for IPv4, 44 for IPv6) | PROTO { NUM, SRC_PORT, DST_PORT } (28)
+  // What the loop below would find there; any other shape takes the loop.
+  const ipLen = end - start - 28;
+  if (le && (ipLen === 20 || ipLen === 44)) {
+    const al = ipLen === 20 ? 4 : 16;
+    const pp = start + ipLen;
+    if (
+      (v.getUint32(start, true) & 0x3fffffff) === (ipLen | (C.CTA_TUPLE_IP << 16)) &&
+      (v.getUint32(start + 4, true) & 0x3fffffff) === ((al + 4) | ((al === 4 ? C.CTA_IP_V4_SRC : C.CTA_IP_V6_SRC) << 16)) &&
+      (v.getUint32(start + 8 + al, true) & 0x3fffffff) === ((al + 4) | ((al === 4 ? C.CTA_IP_V4_DST : C.CTA_IP_V6_DST) << 16)) &&
+      (v.getUint32(pp, true) & 0x3fffffff) === (28 | (C.CTA_TUPLE_PROTO << 16)) &&
+      (v.getUint32(pp + 4, true) & 0x3fffffff) === (5 | (C.CTA_PROTO_NUM << 16)) &&
+      (v.getUint32(pp + 12, true) & 0x3fffffff) === (6 | (C.CTA_PROTO_SRC_PORT << 16)) &&
+      (v.getUint32(pp + 20, true) & 0x3fffffff) === (6 | (C.CTA_PROTO_DST_PORT << 16))
+    ) {
+      alen = al;
+      src = start + 8;
+      dst = start + 12 + al;
+      proto = e.bytes[pp + 8]!;
+      sport = v.getUint16(pp + 16, false);
+      dport = v.getUint16(pp + 24, false);
+      seen = 127;
+    }
+  }
+  if (seen === 0) for (let off = start; off < end; ) {
     if (!attr(v, le, off, end)) return false;
     const len = aLen;
     const t = aType;
