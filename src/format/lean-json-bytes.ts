@@ -47,17 +47,6 @@ import { ipv4w, litw, words, type Words } from './words.js';
 export const LEAN_JSON_MAX_BYTES = 4096;
 
 
-const ORIG = enc(',"orig":{"src":"');
-const REPLY = enc(',"reply":{"src":"');
-const DST = enc('","dst":"');
-const SPORT = enc('","sport":');
-const DPORT = enc(',"dport":');
-const TIMEOUT = enc(',"timeout":');
-const MARK = enc(',"mark":');
-const SECMARK = enc(',"secmark":');
-const ZONE = enc(',"zone":');
-const ID = enc(',"id":');
-const USE = enc(',"use":');
 const PID = enc(',"pid":');
 const COUNTERS = enc(',"counters":{');
 const C_ORIG = enc('"orig":{');
