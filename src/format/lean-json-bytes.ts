@@ -2,9 +2,10 @@
  * The JSON line of the lean record (ctnetlink/lean.ts) written as bytes straight into an
  * output chunk: the same text as lean-json.ts's leanJsonLine (and so as the full path's
  * JSON line), newline included, without building a string per field. Every piece is
- * ASCII: constant pieces are pre-encoded, numbers and IPv4 addresses are written digit by
- * digit, the rest (line start per second, status names, family/proto) is encoded once
- * and kept.
+ * ASCII: constant pieces are pre-encoded (the common ones as u32 words, words.ts), IPv4
+ * octets are written a word each, other numbers digit by digit, the rest (line start per
+ * second, status names, family/proto) is encoded once and kept; an event's line start is
+ * kept from the last line while its inputs are the same (leanJsonBytesAt).
  *
  *   leanJsonBytes(e, ns, chunk, pos) -> the position after the line's '\n'
  *
@@ -62,7 +63,7 @@ const WS_REPLY = enc('"wscaleReply":');
 const FLAGS_ORIG = enc('"flagsOriginal":{"flags":');
 const FLAGS_REPLY = enc('"flagsReply":{"flags":');
 const MASK = enc(',"mask":');
-/** The same pieces as words (words.ts) for leanJsonBody's common part. */
+/** leanJsonBody's common pieces as u32 words (words.ts: four bytes a store). */
 const W_ORIG = words(',"orig":{"src":"');
 const W_REPLY = words('},"reply":{"src":"');
 const W_DST = words('","dst":"');
