@@ -1074,6 +1074,29 @@ static int rx_mark_overrun(rx_state *rx) {
   return 1;
 }
 
+/* Commits the datagram of `got` bytes at k->used (its receive time already in m[4..5]):
+ * its row, the requester's name lookup, and the count under mu. */
+static void rx_commit(rx_state *rx, rx_chunk *k, uint32_t *m, size_t got, const struct sockaddr_nl *from, int truncated) {
+  m[0] = (uint32_t)got;
+  m[1] = from->nl_pid;
+  m[2] = from->nl_groups;
+  m[3] = truncated ? RECV_FLAG_TRUNCATED : 0;
+  /* Start naming the requester now: it may exit any moment (progname.c). */
+  if (rx->pn != NULL && from->nl_pid == 0) pn_note(rx->pn, k->data + k->used, got, 1);
+  pthread_mutex_lock(&rx->mu);
+  k->used += got;
+  k->count++;
+  pthread_mutex_unlock(&rx->mu);
+}
+
+/* A burst (RX_SIGNAL_ROWS rows not yet signalled): JS starts on them while we read on. */
+static void rx_signal_burst(rx_state *rx, size_t *unsignalled, size_t *committed, int64_t *signal_ms) {
+  if (*unsignalled + *committed < RX_SIGNAL_ROWS) return;
+  uv_async_send(rx->async);
+  *signal_ms = mono_ms();
+  *unsignalled = *committed = 0;
+}
+
 /* What a failed recvmsg/recvmmsg (errno e) means to the receive thread's drain loop. */
 enum { RX_AGAIN, RX_EMPTY, RX_FATAL };
 static int rx_recv_failed(rx_state *rx, int e, size_t *committed) {
@@ -1199,23 +1222,11 @@ static void *rx_main(void *arg) {
           }
           memcpy(k->data + k->used, src, got);
           uint32_t *m = &k->meta[k->count * META_STRIDE];
-          m[0] = (uint32_t)got;
-          m[1] = fr[i].nl_pid;
-          m[2] = fr[i].nl_groups;
-          m[3] = (mm[i].msg_hdr.msg_flags & MSG_TRUNC) || len > rx->need ? RECV_FLAG_TRUNCATED : 0;
           m[4] = when[4];
           m[5] = when[5];
-          if (rx->pn != NULL && fr[i].nl_pid == 0) pn_note(rx->pn, k->data + k->used, got, 1);
-          pthread_mutex_lock(&rx->mu);
-          k->used += got;
-          k->count++;
-          pthread_mutex_unlock(&rx->mu);
+          rx_commit(rx, k, m, got, &fr[i], (mm[i].msg_hdr.msg_flags & MSG_TRUNC) || len > rx->need);
           committed++;
-          if (unsignalled + committed >= RX_SIGNAL_ROWS) {
-            uv_async_send(rx->async);
-            signal_ms = mono_ms();
-            unsignalled = committed = 0;
-          }
+          rx_signal_burst(rx, &unsignalled, &committed, &signal_ms);
         }
         if (rx->lossless && committed > 0) {
           /* A dump never runs dry until it ends: JS takes each call's datagrams at once. */
@@ -1253,23 +1264,9 @@ static void *rx_main(void *arg) {
       uint32_t *m = &t->meta[t->count * META_STRIDE];
       stamp(m);
       size_t got = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;
-      m[0] = (uint32_t)got;
-      m[1] = from.nl_pid;
-      m[2] = from.nl_groups;
-      m[3] = (mh.msg_flags & MSG_TRUNC) || (size_t)n > iov.iov_len ? RECV_FLAG_TRUNCATED : 0;
-      /* Start naming the requester now: it may exit any moment (progname.c). */
-      if (rx->pn != NULL && from.nl_pid == 0) pn_note(rx->pn, iov.iov_base, got, 1);
-      pthread_mutex_lock(&rx->mu);
-      t->used += got;
-      t->count++;
-      pthread_mutex_unlock(&rx->mu);
+      rx_commit(rx, t, m, got, &from, (mh.msg_flags & MSG_TRUNC) || (size_t)n > iov.iov_len);
       committed++;
-      if (unsignalled + committed >= RX_SIGNAL_ROWS) {
-        /* A burst: JS starts on these while we read on. */
-        uv_async_send(rx->async);
-        signal_ms = mono_ms();
-        unsignalled = committed = 0;
-      }
+      rx_signal_burst(rx, &unsignalled, &committed, &signal_ms);
     }
     if (committed > 0) {
       int64_t now = mono_ms();
