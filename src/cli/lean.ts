@@ -79,9 +79,17 @@ const EVENT_KIND = ['entries', 'new', 'update', 'destroy'] as const;
 /** The scratch record every message is decoded into. */
 const scratch = new LeanConntrack();
 
-/** The Reader over the last receive batch's buffer (printEventDatagram). */
+/** The Reader over the last receive batch's buffer: the datagrams of one batch share it. */
 let reader: Reader | undefined;
 let readerBuffer: ArrayBufferLike | undefined;
+
+function readerFor(buf: ArrayBufferLike): Reader {
+  if (buf !== readerBuffer) {
+    reader = new Reader(new Uint8Array(buf));
+    readerBuffer = buf;
+  }
+  return reader!;
+}
 
 /**
  * For ConntrackClient.dumpMapped: the line of a dump reply (an entry), or the message
@@ -154,13 +162,7 @@ function eventOut(write: LeanWriter, r: Reader, off: number, len: number, ns: bi
  * reached.
  */
 export function printEventDatagram(s: Session, write: LeanWriter, data: Uint8Array, ns: bigint): boolean {
-  // The datagrams of one receive batch share its buffer: one Reader for all of them.
-  const buf = data.buffer;
-  if (buf !== readerBuffer) {
-    reader = new Reader(new Uint8Array(buf));
-    readerBuffer = buf;
-  }
-  const r = reader!;
+  const r = readerFor(data.buffer);
   const base = data.byteOffset;
   const end = base + data.length;
   let outs: Out[] | undefined;
@@ -227,12 +229,7 @@ export function printEventDatagram(s: Session, write: LeanWriter, data: Uint8Arr
 export function printEventBatch(s: Session, write: LeanWriter, b: DatagramBatch): boolean {
   const data = b.data;
   const meta = b.meta;
-  const buf = data.buffer;
-  if (buf !== readerBuffer) {
-    reader = new Reader(new Uint8Array(buf));
-    readerBuffer = buf;
-  }
-  const r = reader!;
+  const r = readerFor(data.buffer);
   const view = r.view;
   const le = r.le;
   const bytesAt = write.bytesAt;

@@ -9,7 +9,7 @@ import { NLM_F_REQUEST } from '../netlink/constants.js';
 import type { NlMsgHeader } from '../netlink/message.js';
 import { protoName } from './conntrack.js';
 import type { FormatContext } from './index.js';
-import { flat, slots, u32 } from './pieces.js';
+import { flat, slots, statusMemo, u32 } from './pieces.js';
 import { isoDigits, isoTimeSlow } from './json-time.js';
 import { toJson, type Obj, hex, labelBits, natRange, protoinfo, put, putUnknown, seqAdj, stateOf, str, tcpFlags, tuple, unknownList } from './json-object.js';
 
@@ -76,23 +76,8 @@ function tupleInto(s: string, open: string, key: string, t: Tuple, topProto: num
   return s + ',"' + key + '":' + tupleText(t, topProto);
 }
 
-const statusCache = new Map<number, string>();
-let lastStatus = -1;
-let lastStatusText = '';
-
-/** `,"status":[...]`, remembered per status word (a table sees few distinct ones). */
-function statusText(status: number): string {
-  if (status === lastStatus) return lastStatusText;
-  let t = statusCache.get(status);
-  if (t === undefined) {
-    t = flat(',"status":' + JSON.stringify(statusNames(status)));
-    if (statusCache.size >= 4096) statusCache.clear();
-    statusCache.set(status, t);
-  }
-  lastStatus = status;
-  lastStatusText = t;
-  return t;
-}
+/** `,"status":[...]`, remembered per status word. */
+const statusText = statusMemo((status) => flat(',"status":' + JSON.stringify(statusNames(status))));
 
 interface StmSlot { status: number | undefined; timeout: number | undefined; mark: number | undefined; text: string; flat: boolean }
 const stmSlots: (StmSlot | undefined)[] = new Array<StmSlot | undefined>(64).fill(undefined);

@@ -43,6 +43,7 @@ import { familyProtoText, q, timedStart, typePrefix } from './json-line.js';
 import { lineStart } from './lean-json.js';
 import { addr, dec, enc, lit, padded, str, u64 } from './bytes.js';
 import { ipv4w, litw, words, type Words } from './words.js';
+import { statusMemo } from './pieces.js';
 
 /** The longest line this writer produces for a record the lean decoder accepts, with room to spare. */
 export const LEAN_JSON_MAX_BYTES = 4096;
@@ -149,22 +150,10 @@ let entryBytes: Uint8Array = new Uint8Array(0);
 
 const states: (Words | undefined)[] = new Array<Words | undefined>(256).fill(undefined);
 
-const statusWords = new Map<number, Words>();
-let lastStatus = -1;
-let lastStatusWords: Words = words('');
+const statusWords = statusMemo((status) => words(',"status":' + JSON.stringify(statusNames(status))));
 
 function statusBytes(v: DataView, p: number, status: number): number {
-  if (status !== lastStatus) {
-    let t = statusWords.get(status);
-    if (t === undefined) {
-      t = words(',"status":' + JSON.stringify(statusNames(status)));
-      if (statusWords.size >= 4096) statusWords.clear();
-      statusWords.set(status, t);
-    }
-    lastStatus = status;
-    lastStatusWords = t;
-  }
-  return litw(v, p, lastStatusWords);
+  return litw(v, p, statusWords(status));
 }
 
 /** The second (as a number) of the last line written by leanJsonBytesAt, and `Z","timestampNs":"SECONDS`. */

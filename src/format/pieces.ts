@@ -15,6 +15,29 @@ export function flat(s: string): string {
   return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
 }
 
+/**
+ * `make(status)` remembered per status word: the last one at once, others from a map
+ * bounded at 4,096 (a table sees few distinct status words).
+ */
+export function statusMemo<T>(make: (status: number) => T): (status: number) => T {
+  const cache = new Map<number, T>();
+  let last = -1;
+  let lastValue: T | undefined;
+  return (status) => {
+    if (status !== last) {
+      let t = cache.get(status);
+      if (t === undefined) {
+        t = make(status);
+        if (cache.size >= 4096) cache.clear();
+        cache.set(status, t);
+      }
+      last = status;
+      lastValue = t;
+    }
+    return lastValue as T;
+  };
+}
+
 /** A table of `n` empty slots (allocated whole, so that it keeps fast elements). */
 export function slots(n: number): (string | undefined)[] {
   return new Array<string | undefined>(n).fill(undefined);
